@@ -1,0 +1,1 @@
+"""gridlab agents: exact dynamic programming (``agents.dp``) and learning agents compared with it."""

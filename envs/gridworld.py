@@ -1,0 +1,333 @@
+"""GridWorldEnv: a gridworld built from an ASCII layout, carrying its exact model."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+import scipy.sparse as sp
+from gymnasium import spaces
+
+from envs.layouts import FLOOR, GOAL, HOLE, ONE_WAY_CHARS, START, WALL, Layout, parse_layout, random_maze
+from envs.mdp import TabularMDP
+
+__all__ = ["GridWorldEnv", "MazeEnv", "OBS_MODES", "ACTIONS"]
+
+UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
+ACTIONS = ("up", "right", "down", "left")
+ARROWS = ("↑", "→", "↓", "←")
+DELTAS = np.array([(-1, 0), (0, 1), (1, 0), (0, -1)])
+OBS_MODES = ("index", "onehot", "coords", "image")
+IMAGE_CHANNELS = ("wall", "goal", "hole", "agent")
+COORD_TOL = 0.25  # a coords observation decodes when it lies within a quarter cell of a cell centre
+
+_COLOURS = {
+    WALL: (60, 60, 70),
+    FLOOR: (245, 245, 245),
+    START: (210, 225, 250),
+    GOAL: (90, 190, 100),
+    HOLE: (30, 30, 30),
+    **{c: (250, 235, 170) for c in ONE_WAY_CHARS},
+}
+
+
+class GridWorldEnv(gym.Env):
+    r"""A gridworld whose exact model is built once and sampled by ``step``.
+
+    ## Description
+    The agent moves on the floor of an ASCII layout (see ``envs.layouts``) from a start cell
+    towards a goal, avoiding holes. With probability ``slip`` a move goes to one of the two
+    perpendicular directions instead (``slip/2`` each). Moving into a wall, the border, or a
+    one-way door against its arrow leaves the agent where it is. The exact model is
+    ``env.unwrapped.mdp`` (a ``TabularMDP``); ``env.unwrapped.P`` is the same model in
+    toy_text's dict form.
+
+    ## Action Space
+    ``Discrete(4)``: 0 up, 1 right, 2 down, 3 left.
+
+    ## Observation Space
+    Set by ``obs_mode``:
+
+    - ``"index"`` (default): ``Discrete(S)``, the state index (floor cells numbered row-major).
+    - ``"onehot"``: ``Box(0, 1, (S,), float32)``.
+    - ``"coords"``: ``Box(0, 1, (2,), float32)``, row / (H-1) and column / (W-1).
+    - ``"image"``: ``Box(0, 1, (4, H, W), float32)``, channels wall, goal, hole, agent.
+
+    ``encode(s)`` gives the observation of state s; ``decode(obs)`` gives back s, or -1 when
+    ``obs`` is the observation of no state.
+
+    ## Rewards
+    :math:`r(s, a, s')` is ``goal_reward`` when s' is a goal, ``hole_reward`` when s' is a hole,
+    and ``step_reward`` otherwise. Terminal states are absorbing and pay nothing.
+
+    ## Starting State
+    Uniform over the ``S`` cells; ``reset(options={"state": s})`` starts from any state s.
+
+    ## Episode End
+    Terminated on entering a goal or a hole. Truncation is left to the ``TimeLimit`` wrapper
+    (``max_episode_steps`` of the registered ids).
+
+    ## Arguments
+    - ``layout``: rows of the map, one multi-line string or a list of strings.
+    - ``slip``: probability in [0, 1] that a move goes sideways. Default 0.
+    - ``goal_reward``, ``hole_reward``, ``step_reward``: rewards as above. Defaults 1, 0, 0.
+    - ``gamma``: the discount attached to the model, in (0, 1]. Default 0.99.
+    - ``obs_mode``: one of ``"index"``, ``"onehot"``, ``"coords"``, ``"image"``.
+    - ``render_mode``: ``"ansi"`` or ``"rgb_array"``.
+
+    ## Example
+    >>> env = GridWorldEnv("S.G", slip=0.0)
+    >>> obs, info = env.reset(seed=0)
+    >>> env.step(1)[:3]
+    (1, 0.0, False)
+
+    ## Version History
+    - v0: initial release.
+    """
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+
+    def __init__(
+        self,
+        layout: str | Sequence[str] | Layout,
+        slip: float = 0.0,
+        goal_reward: float = 1.0,
+        hole_reward: float = 0.0,
+        step_reward: float = 0.0,
+        gamma: float = 0.99,
+        obs_mode: str = "index",
+        render_mode: str | None = None,
+    ) -> None:
+        if not 0.0 <= float(slip) <= 1.0:
+            raise ValueError(f"slip must be in [0, 1], got {slip}")
+        if not 0.0 < float(gamma) <= 1.0:
+            raise ValueError(f"gamma must be in (0, 1], got {gamma}")
+        if obs_mode not in OBS_MODES:
+            raise ValueError(f"unknown obs_mode {obs_mode!r}; expected one of {OBS_MODES}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"unknown render_mode {render_mode!r}; expected one of {self.metadata['render_modes']}")
+        self.layout = parse_layout(layout)
+        self.slip = float(slip)
+        self.goal_reward, self.hole_reward, self.step_reward = float(goal_reward), float(hole_reward), float(step_reward)
+        self.obs_mode = obs_mode
+        self.render_mode = render_mode
+
+        grid = self.layout.grid
+        self.height, self.width = grid.shape
+        floor = grid != WALL
+        self.state_rc = np.argwhere(floor)  # (S, 2), row-major
+        S = len(self.state_rc)
+        self.cell_to_state = np.full(grid.shape, -1, dtype=np.int64)
+        self.cell_to_state[floor] = np.arange(S)
+        self.mdp = self._build_model(gamma)
+        self.n_states = S
+
+        self.action_space = spaces.Discrete(4)
+        if obs_mode == "index":
+            self.observation_space = spaces.Discrete(S)
+        elif obs_mode == "onehot":
+            self.observation_space = spaces.Box(0.0, 1.0, (S,), np.float32)
+        elif obs_mode == "coords":
+            self.observation_space = spaces.Box(0.0, 1.0, (2,), np.float32)
+        else:
+            self.observation_space = spaces.Box(0.0, 1.0, (len(IMAGE_CHANNELS), self.height, self.width), np.float32)
+        self.s = int(np.flatnonzero(self.mdp.initial)[0])
+        # per-row cumulative probabilities, for sampling step() from the model
+        P = self.mdp.P
+        c = np.cumsum(P.data)
+        before = np.concatenate([[0.0], c])[P.indptr[:-1]]
+        self._cum = c - np.repeat(before, np.diff(P.indptr))
+        self._starts = np.flatnonzero(self.mdp.initial > 0)
+
+    # ------------------------------------------------------------------ model
+    def _build_model(self, gamma: float) -> TabularMDP:
+        grid, S, A = self.layout.grid, len(self.state_rc), 4
+        rc = self.state_rc
+        cells = grid[rc[:, 0], rc[:, 1]]
+        terminal = (cells == GOAL) | (cells == HOLE)
+        # next state of a deterministic move in each direction: (4, S)
+        one_way = np.full(grid.shape, -1, dtype=np.int64)  # action that may enter the cell, -1 any
+        for d, ch in enumerate(ONE_WAY_CHARS):
+            one_way[grid == ch] = d
+        move = np.empty((4, S), dtype=np.int64)
+        for d, (dr, dc) in enumerate(DELTAS):
+            r, c = rc[:, 0] + dr, rc[:, 1] + dc
+            inside = (r >= 0) & (r < self.height) & (c >= 0) & (c < self.width)
+            rr, cc = np.where(inside, r, 0), np.where(inside, c, 0)
+            ok = inside & (grid[rr, cc] != WALL) & ((one_way[rr, cc] < 0) | (one_way[rr, cc] == d))
+            move[d] = np.where(ok, self.cell_to_state[rr, cc], np.arange(S))
+        actions = np.arange(A)
+        outcome_dirs = np.stack([actions, (actions + 1) % 4, (actions + 3) % 4], axis=1)  # (A, 3)
+        outcome_prob = np.array([1.0 - self.slip, self.slip / 2, self.slip / 2])
+        s_idx = np.repeat(np.arange(S), A * 3)
+        dirs = np.tile(outcome_dirs.ravel(), S)
+        rows = s_idx * A + np.tile(np.repeat(actions, 3), S)
+        cols = move[dirs, s_idx]
+        probs = np.tile(outcome_prob, S * A)
+        dead = terminal[s_idx]
+        cols = np.where(dead, s_idx, cols)
+        probs = np.where(dead, 1.0 / 3.0, probs)
+        keep = probs > 0
+        P = sp.csr_matrix((probs[keep], (rows[keep], cols[keep])), shape=(S * A, S))
+        P.sum_duplicates()
+        entry = np.full(S, self.step_reward)
+        entry[cells == GOAL] = self.goal_reward
+        entry[cells == HOLE] = self.hole_reward
+        reward_matrix = P.copy()
+        reward_matrix.data = entry[P.indices]
+        term_rows = np.repeat(terminal, A)
+        reward_matrix.data[np.repeat(term_rows, np.diff(P.indptr))] = 0.0
+        R = np.asarray(P.multiply(reward_matrix).sum(axis=1)).reshape(S, A)
+        starts = (cells == START).astype(np.float64)
+        return TabularMDP(P, R, terminal, starts / starts.sum(), gamma=gamma, reward_matrix=reward_matrix,
+                          info={"layout": str(self.layout), "slip": self.slip})
+
+    @cached_property
+    def P(self) -> dict[int, dict[int, list[tuple[float, int, float, bool]]]]:
+        """The exact model in toy_text's form: ``P[s][a] = [(prob, next_state, reward, terminated)]``."""
+        return self.mdp.to_gym_dict()
+
+    # ------------------------------------------------------------------ observations
+    def encode(self, s: int) -> Any:
+        """Observation of state ``s`` in this env's ``obs_mode``."""
+        if not 0 <= int(s) < self.n_states:
+            raise ValueError(f"state {s} is outside [0, {self.n_states})")
+        return self.encode_batch(np.array([s]))[0] if self.obs_mode != "index" else int(s)
+
+    def encode_batch(self, states: np.ndarray) -> np.ndarray:
+        """Observations of an array of states, stacked on the first axis."""
+        states = np.asarray(states, dtype=np.int64).reshape(-1)
+        n = len(states)
+        if self.obs_mode == "index":
+            return states.copy()
+        if self.obs_mode == "onehot":
+            out = np.zeros((n, self.n_states), np.float32)
+            out[np.arange(n), states] = 1.0
+            return out
+        if self.obs_mode == "coords":
+            rc = self.state_rc[states].astype(np.float32)
+            return rc / np.array([max(self.height - 1, 1), max(self.width - 1, 1)], np.float32)
+        out = np.repeat(self._static_image[None], n, axis=0)
+        r, c = self.state_rc[states].T
+        out[np.arange(n), 3, r, c] = 1.0
+        return out
+
+    @cached_property
+    def _static_image(self) -> np.ndarray:
+        g = self.layout.grid
+        img = np.zeros((len(IMAGE_CHANNELS), self.height, self.width), np.float32)
+        img[0], img[1], img[2] = g == WALL, g == GOAL, g == HOLE
+        return img
+
+    def decode(self, obs: Any) -> int:
+        """State index of an observation, or -1 when it is the observation of no state."""
+        return int(self.decode_batch(np.asarray(obs)[None])[0])
+
+    def decode_batch(self, obs: np.ndarray, atol: float = 1e-6) -> np.ndarray:
+        """State index of each observation in a batch (first axis), -1 where none matches.
+
+        ``onehot`` and ``image`` observations must match an encoding to within ``atol``;
+        ``coords`` decode to the nearest floor cell when within a quarter cell of its centre.
+        """
+        obs = np.asarray(obs)
+        n = obs.shape[0]
+        S = self.n_states
+        if self.obs_mode == "index":
+            flat = obs.reshape(n)
+            ok = (flat >= 0) & (flat < S) & (np.mod(flat, 1) == 0)
+            return np.where(ok, flat, -1).astype(np.int64)
+        if self.obs_mode == "onehot":
+            x = obs.reshape(n, S)
+            idx = np.argmax(x, axis=1)
+            target = np.zeros_like(x)
+            target[np.arange(n), idx] = 1.0
+            ok = np.all(np.abs(x - target) <= atol, axis=1)
+            return np.where(ok, idx, -1).astype(np.int64)
+        if self.obs_mode == "coords":
+            x = obs.reshape(n, 2).astype(np.float64)
+            scaled = x * np.array([max(self.height - 1, 1), max(self.width - 1, 1)])
+            cell = np.rint(scaled).astype(np.int64)
+            near = np.all(np.abs(scaled - cell) <= COORD_TOL, axis=1)
+            inside = (cell[:, 0] >= 0) & (cell[:, 0] < self.height) & (cell[:, 1] >= 0) & (cell[:, 1] < self.width)
+            r, c = np.where(inside, cell[:, 0], 0), np.where(inside, cell[:, 1], 0)
+            s = self.cell_to_state[r, c]
+            return np.where(near & inside & (s >= 0), s, -1).astype(np.int64)
+        x = obs.reshape(n, len(IMAGE_CHANNELS), self.height, self.width)
+        static_ok = np.all(np.abs(x[:, :3] - self._static_image[None, :3]) <= atol, axis=(1, 2, 3))
+        agent = x[:, 3].reshape(n, -1)
+        pos = np.argmax(agent, axis=1)
+        target = np.zeros_like(agent)
+        target[np.arange(n), pos] = 1.0
+        agent_ok = np.all(np.abs(agent - target) <= atol, axis=1)
+        s = self.cell_to_state.reshape(-1)[pos]
+        return np.where(static_ok & agent_ok & (s >= 0), s, -1).astype(np.int64)
+
+    # ------------------------------------------------------------------ dynamics
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        super().reset(seed=seed)
+        if options and "state" in options:
+            s = int(options["state"])
+            if not 0 <= s < self.n_states:
+                raise ValueError(f"options['state'] must be in [0, {self.n_states}), got {options['state']}")
+            self.s = s
+        else:
+            self.s = int(self._starts[self.np_random.integers(len(self._starts))])
+        return self.encode(self.s), {"state": self.s, "prob": 1.0}
+
+    def step(self, action: int) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        a = int(action)
+        if not 0 <= a < 4:
+            raise ValueError(f"action must be in [0, 4), got {action}")
+        s = self.s
+        row = s * 4 + a
+        P = self.mdp.P
+        lo, hi = P.indptr[row], P.indptr[row + 1]
+        k = lo + int(np.searchsorted(self._cum[lo:hi], self.np_random.random() * self._cum[hi - 1], side="right"))
+        k = min(k, hi - 1)
+        s_next = int(P.indices[k])
+        reward = float(self.mdp.reward_matrix.data[k])
+        self.s = s_next
+        return self.encode(s_next), reward, bool(self.mdp.terminal[s_next]), False, {"state": s_next, "prob": float(P.data[k])}
+
+    # ------------------------------------------------------------------ rendering
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode == "ansi":
+            return self.render_ansi()
+        if self.render_mode == "rgb_array":
+            return self.render_rgb()
+        return None
+
+    def render_ansi(self, s: int | None = None) -> str:
+        """The layout as text with the agent (state ``s``, default current) drawn as ``@``."""
+        g = self.layout.grid.copy()
+        r, c = self.state_rc[self.s if s is None else s]
+        g[r, c] = "@"
+        return "\n".join("".join(row) for row in g) + "\n"
+
+    def render_rgb(self, s: int | None = None, cell: int = 16) -> np.ndarray:
+        """An ``(H*cell, W*cell, 3)`` uint8 picture of the grid with the agent as a red square."""
+        g = self.layout.grid
+        colours = np.array([_COLOURS[ch] for ch in g.ravel()], np.uint8).reshape(self.height, self.width, 3)
+        img = np.kron(colours, np.ones((cell, cell, 1), np.uint8))
+        img[::cell, :, :] = 200
+        img[:, ::cell, :] = 200
+        r, c = self.state_rc[self.s if s is None else s]
+        m = cell // 4
+        img[r * cell + m:(r + 1) * cell - m, c * cell + m:(c + 1) * cell - m] = (220, 40, 40)
+        return img
+
+
+class MazeEnv(GridWorldEnv):
+    """A seeded random maze (``envs.layouts.random_maze``) as a ``GridWorldEnv``.
+
+    ## Arguments
+    - ``size``: rooms per side; the grid is ``2*size + 1`` cells square. Default 7.
+    - ``seed``: seed of the maze carving (not of the episode). Default 0.
+    - any other ``GridWorldEnv`` argument.
+    """
+
+    def __init__(self, size: int = 7, seed: int = 0, **kwargs: Any) -> None:
+        self.maze_size, self.maze_seed = int(size), int(seed)
+        super().__init__(random_maze(self.maze_size, self.maze_seed), **kwargs)

@@ -1,0 +1,335 @@
+"""The exact model of a finite MDP: sparse transitions, rewards, terminals and start distribution."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["TabularMDP"]
+
+ROW_SUM_TOL = 1e-9
+
+
+@dataclass(eq=False)
+class TabularMDP:
+    r"""A finite Markov decision process held exactly.
+
+    The model is the tuple (S, A, P, R, terminal, initial, gamma):
+
+    - ``P``: scipy CSR of shape ``(S*A, S)``; row ``s*A + a`` is :math:`P(\cdot \mid s, a)`.
+    - ``R``: ``(S, A)`` expected immediate reward :math:`R(s,a) = \sum_{s'} P(s'|s,a)\, r(s,a,s')`.
+    - ``terminal``: ``(S,)`` bool. A terminal state is absorbing and pays nothing
+      (its rows of ``P`` are self-loops and its rewards are 0).
+    - ``initial``: ``(S,)`` start distribution.
+    - ``gamma``: the discount the world is meant to be solved with (solvers default to it).
+    - ``reward_matrix``: optional CSR with the sparsity of ``P`` holding :math:`r(s,a,s')`,
+      so an env can pay the reward of the transition it sampled. When absent, a step pays
+      ``R[s, a]``.
+
+    Every array is validated on construction; an inconsistent model raises ``ValueError``
+    naming the offending state and action.
+
+    Example:
+        >>> import numpy as np
+        >>> mdp = TabularMDP.from_arrays(np.array([[[0., 1.], [0., 1.]]]), np.array([0., 1.]))
+        >>> mdp.n_states, mdp.n_actions
+        (2, 1)
+    """
+
+    P: sp.csr_matrix
+    R: np.ndarray
+    terminal: np.ndarray
+    initial: np.ndarray
+    gamma: float = 0.99
+    reward_matrix: sp.csr_matrix | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        R = np.asarray(self.R, dtype=np.float64)
+        if R.ndim != 2:
+            raise ValueError(f"R must have shape (S, A), got {R.shape}")
+        S, A = R.shape
+        P = sp.csr_matrix(self.P, dtype=np.float64)
+        if P.shape != (S * A, S):
+            raise ValueError(f"P must have shape (S*A, S) = ({S * A}, {S}) to match R {R.shape}, got {P.shape}")
+        P.sum_duplicates()
+        P.sort_indices()
+        self.P, self.R = P, R
+        self.terminal = np.asarray(self.terminal, dtype=bool).reshape(-1)
+        self.initial = np.asarray(self.initial, dtype=np.float64).reshape(-1)
+        if self.terminal.shape != (S,):
+            raise ValueError(f"terminal must have shape ({S},), got {self.terminal.shape}")
+        if self.initial.shape != (S,):
+            raise ValueError(f"initial must have shape ({S},), got {self.initial.shape}")
+        if not 0.0 < self.gamma <= 1.0:
+            raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
+        self._validate()
+
+    # ------------------------------------------------------------------ validation
+    def _name(self, row: int) -> str:
+        s, a = divmod(int(row), self.n_actions)
+        return f"state {s}, action {a}"
+
+    def _validate(self) -> None:
+        P = self.P
+        if not np.all(np.isfinite(P.data)):
+            row = _row_of(P, int(np.flatnonzero(~np.isfinite(P.data))[0]))
+            raise ValueError(f"P has a non-finite entry at {self._name(row)}")
+        if np.any(P.data < 0):
+            row = _row_of(P, int(np.flatnonzero(P.data < 0)[0]))
+            raise ValueError(f"P has a negative entry at {self._name(row)}")
+        sums = np.asarray(P.sum(axis=1)).ravel()
+        bad = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_TOL)
+        if bad.size:
+            raise ValueError(
+                f"P(.|s,a) must sum to 1 (tolerance {ROW_SUM_TOL}); {self._name(bad[0])} sums to {sums[bad[0]]!r}"
+            )
+        if not np.all(np.isfinite(self.R)):
+            s, a = np.argwhere(~np.isfinite(self.R))[0]
+            raise ValueError(f"R has a non-finite entry at state {s}, action {a}")
+        if np.any(self.initial < 0) or abs(self.initial.sum() - 1.0) > 1e-9:
+            raise ValueError(f"initial must be a probability vector, it sums to {self.initial.sum()!r}")
+        if self.reward_matrix is not None:
+            Rm = sp.csr_matrix(self.reward_matrix, dtype=np.float64)
+            if Rm.shape != P.shape:
+                raise ValueError(f"reward_matrix must have shape {P.shape}, got {Rm.shape}")
+            self.reward_matrix = Rm
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_states(self) -> int:
+        return self.R.shape[0]
+
+    @property
+    def n_actions(self) -> int:
+        return self.R.shape[1]
+
+    @property
+    def live(self) -> np.ndarray:
+        """Indices of the non-terminal states."""
+        return np.flatnonzero(~self.terminal)
+
+    def transitions(self, s: int, a: int) -> tuple[np.ndarray, np.ndarray]:
+        """Successor states and their probabilities for the pair (s, a)."""
+        row = s * self.n_actions + a
+        lo, hi = self.P.indptr[row], self.P.indptr[row + 1]
+        return self.P.indices[lo:hi], self.P.data[lo:hi]
+
+    def transition_reward(self, s: int, a: int, s_next: int) -> float:
+        """r(s, a, s'): the reward paid for the transition, or R[s, a] without a reward matrix."""
+        if self.reward_matrix is None:
+            return float(self.R[s, a])
+        return float(self.reward_matrix[s * self.n_actions + a, s_next])
+
+    # ------------------------------------------------------------------ policies
+    def policy_matrix(self, policy: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+        r"""Transition matrix and reward vector of a policy.
+
+        :math:`P_\pi(s, s') = \sum_a \pi(a|s) P(s'|s,a)` and :math:`r_\pi(s) = \sum_a \pi(a|s) R(s,a)`.
+
+        Arguments:
+            policy: deterministic ``(S,)`` integer actions, or stochastic ``(S, A)`` rows summing to 1.
+
+        Returns:
+            ``(P_pi, r_pi)``: a CSR ``(S, S)`` and an ``(S,)`` array.
+        """
+        pi = self.policy_probs(policy)
+        S, A = self.n_states, self.n_actions
+        rows = np.repeat(np.arange(S), A)
+        Pi = sp.csr_matrix((pi.ravel(), (rows, np.arange(S * A))), shape=(S, S * A))
+        Pi.eliminate_zeros()
+        return (Pi @ self.P).tocsr(), (pi * self.R).sum(axis=1)
+
+    def policy_probs(self, policy: np.ndarray) -> np.ndarray:
+        """A policy as an ``(S, A)`` matrix of action probabilities, validated."""
+        S, A = self.n_states, self.n_actions
+        policy = np.asarray(policy)
+        if policy.shape == (S,):
+            if not np.issubdtype(policy.dtype, np.integer):
+                if not np.all(np.equal(np.mod(policy, 1), 0)):
+                    raise ValueError("a deterministic policy must hold integer actions")
+                policy = policy.astype(np.int64)
+            if policy.min(initial=0) < 0 or policy.max(initial=0) >= A:
+                s = int(np.flatnonzero((policy < 0) | (policy >= A))[0])
+                raise ValueError(f"policy action {policy[s]} at state {s} is outside [0, {A})")
+            pi = np.zeros((S, A))
+            pi[np.arange(S), policy] = 1.0
+            return pi
+        if policy.shape == (S, A):
+            pi = policy.astype(np.float64)
+            bad = np.flatnonzero((np.abs(pi.sum(axis=1) - 1.0) > 1e-6) | np.any(pi < 0, axis=1))
+            if bad.size:
+                raise ValueError(f"policy row of state {bad[0]} is not a probability vector: {pi[bad[0]]}")
+            return pi
+        raise ValueError(f"policy must have shape ({S},) or ({S}, {A}), got {policy.shape}")
+
+    def state_distributions(self, policy: np.ndarray, horizon: int, start: np.ndarray | None = None) -> np.ndarray:
+        r"""Exact k-step state distributions under a policy, :math:`d_{k+1} = d_k P_\pi`, k = 0..horizon.
+
+        Terminal states are absorbing, so mass that has terminated stays where it ended.
+
+        Arguments:
+            policy: ``(S,)`` or ``(S, A)`` policy.
+            horizon: number of steps H.
+            start: start distribution; defaults to ``initial``.
+
+        Returns:
+            ``(H + 1, S)`` array whose row k is the distribution of :math:`s_k`.
+        """
+        P_pi, _ = self.policy_matrix(policy)
+        PT = P_pi.T.tocsr()
+        d = np.empty((horizon + 1, self.n_states))
+        d[0] = self.initial if start is None else np.asarray(start, dtype=np.float64)
+        for k in range(horizon):
+            d[k + 1] = PT @ d[k]
+        return d
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_arrays(
+        cls,
+        P: np.ndarray | Sequence[Any],
+        R: np.ndarray,
+        terminal: np.ndarray | None = None,
+        initial: np.ndarray | None = None,
+        gamma: float = 0.99,
+    ) -> "TabularMDP":
+        """Build from pymdptoolbox's conventions.
+
+        Arguments:
+            P: dense ``(A, S, S)`` array or a list of A sparse/dense ``(S, S)`` matrices, ``P[a][s, s']``.
+            R: ``(S,)`` state reward, ``(S, A)`` state-action reward, or ``(A, S, S)`` transition reward.
+            terminal: ``(S,)`` bool; default none.
+            initial: ``(S,)`` start distribution; default uniform over non-terminal states.
+            gamma: discount.
+
+        Example:
+            >>> import mdptoolbox.example
+            >>> P, R = mdptoolbox.example.forest()
+            >>> TabularMDP.from_arrays(P, R).n_states
+            3
+        """
+        mats = [sp.csr_matrix(Pa, dtype=np.float64) for Pa in P]
+        A = len(mats)
+        if A == 0:
+            raise ValueError("P must hold at least one action")
+        S = mats[0].shape[0]
+        for a, Pa in enumerate(mats):
+            if Pa.shape != (S, S):
+                raise ValueError(f"P[{a}] must have shape ({S}, {S}), got {Pa.shape}")
+        # rows ordered s*A + a: stack per action then permute rows
+        stacked = sp.vstack(mats, format="csr")  # row a*S + s
+        order = (np.arange(S)[:, None] + S * np.arange(A)[None, :]).ravel()
+        P_sa = stacked[order]
+        reward_matrix = None
+        if isinstance(R, (list, tuple)) or (hasattr(R, "ndim") and R.ndim == 3):
+            Rm = [sp.csr_matrix(Ra, dtype=np.float64) for Ra in R]
+            if len(Rm) != A or any(r.shape != (S, S) for r in Rm):
+                raise ValueError(f"R as transition rewards must have shape ({A}, {S}, {S})")
+            reward_matrix = P_sa.copy()
+            reward_matrix.data = _values_at(sp.vstack(Rm, format="csr")[order], P_sa)
+            R_sa = np.asarray(P_sa.multiply(reward_matrix).sum(axis=1)).reshape(S, A)
+        else:
+            R = np.asarray(R, dtype=np.float64)
+            if R.shape == (S,):
+                R_sa = np.repeat(R[:, None], A, axis=1)
+            elif R.shape == (S, A):
+                R_sa = R
+            else:
+                raise ValueError(f"R must have shape ({S},), ({S}, {A}) or ({A}, {S}, {S}), got {R.shape}")
+        term = np.zeros(S, bool) if terminal is None else np.asarray(terminal, bool)
+        if initial is None:
+            live = (~term).astype(np.float64)
+            initial = live / live.sum() if live.sum() else np.full(S, 1.0 / S)
+        return cls(P_sa, R_sa, term, initial, gamma=gamma, reward_matrix=reward_matrix)
+
+    @classmethod
+    def from_gym(cls, env: Any, gamma: float = 0.99) -> "TabularMDP":
+        """Read the model of any env exposing toy_text's ``P`` dict (FrozenLake, CliffWalking, Taxi).
+
+        ``P[s][a]`` is a list of ``(prob, next_state, reward, terminated)``. A transition flagged
+        ``terminated`` ends the episode: its next state is made terminal when every transition
+        into it is terminating (FrozenLake's holes and goal); otherwise it is routed to one added
+        absorbing state, numbered last (Taxi's drop-off). Duplicate next states are merged and
+        their rewards probability-weighted. Original states keep their numbers.
+
+        Arguments:
+            env: the env, wrapped or not.
+            gamma: discount to attach to the model.
+
+        Example:
+            >>> import gymnasium as gym
+            >>> TabularMDP.from_gym(gym.make("FrozenLake-v1")).n_states
+            16
+        """
+        base = getattr(env, "unwrapped", env)
+        table = getattr(base, "P", None)
+        if not isinstance(table, dict):
+            raise ValueError(f"{type(base).__name__} exposes no toy_text P dict; cannot read its model")
+        S = len(table)
+        A = len(table[0])
+        entries = [(s, a, p, s2, r, bool(done)) for s in range(S) for a in range(A) for (p, s2, r, done) in table[s][a]]
+        arr = np.array([(s, a, p, s2, r, d) for (s, a, p, s2, r, d) in entries], dtype=np.float64)
+        s_, a_, p_, s2_, r_, d_ = arr.T
+        s_, a_, s2_, d_ = s_.astype(int), a_.astype(int), s2_.astype(int), d_.astype(bool)
+        # a state is terminal when all transitions into it terminate and all its own transitions are terminating
+        into_done = np.zeros(S, bool)
+        into_live = np.zeros(S, bool)
+        np.logical_or.at(into_done, s2_[d_], True)
+        np.logical_or.at(into_live, s2_[~d_], True)
+        terminal = into_done & ~into_live
+        needs_sink = d_ & ~terminal[s2_]
+        n = S + 1 if needs_sink.any() else S
+        target = np.where(needs_sink, S, s2_)
+        terminal = np.concatenate([terminal, [True]]) if n > S else terminal
+        rows = s_ * A + a_
+        keep = ~terminal[s_]
+        P = sp.coo_matrix((p_[keep], (rows[keep], target[keep])), shape=(n * A, n)).tocsr()
+        PR = sp.coo_matrix((p_[keep] * r_[keep], (rows[keep], target[keep])), shape=(n * A, n)).tocsr()
+        dead = np.flatnonzero(terminal)
+        loops = sp.coo_matrix(
+            (np.ones(dead.size * A), (np.repeat(dead * A, A) + np.tile(np.arange(A), dead.size), np.repeat(dead, A))),
+            shape=(n * A, n),
+        ).tocsr()
+        P = (P + loops).tocsr()
+        P.sum_duplicates()
+        R = np.asarray(PR.sum(axis=1)).reshape(n, A)
+        reward_matrix = P.copy()
+        reward_matrix.data = np.divide(_values_at(PR, P), P.data, out=np.zeros_like(P.data), where=P.data > 0)
+        init = getattr(base, "initial_state_distrib", None)
+        init = np.full(S, 1.0 / S) if init is None else np.asarray(init, dtype=np.float64)
+        initial = np.zeros(n)
+        initial[:S] = init
+        return cls(P, R, terminal, initial, gamma=gamma, reward_matrix=reward_matrix,
+                   info={"source": type(base).__name__, "absorbing_state": S if n > S else None})
+
+    # ------------------------------------------------------------------ toy_text view
+    def to_gym_dict(self) -> dict[int, dict[int, list[tuple[float, int, float, bool]]]]:
+        """The model as toy_text's ``P[s][a] = [(prob, next_state, reward, terminated), ...]``."""
+        out: dict[int, dict[int, list[tuple[float, int, float, bool]]]] = {}
+        for s in range(self.n_states):
+            out[s] = {}
+            for a in range(self.n_actions):
+                nxt, prob = self.transitions(s, a)
+                if self.terminal[s]:
+                    out[s][a] = [(1.0, s, 0.0, True)]
+                    continue
+                out[s][a] = [
+                    (float(p), int(s2), self.transition_reward(s, a, int(s2)), bool(self.terminal[s2]))
+                    for s2, p in zip(nxt, prob)
+                ]
+        return out
+
+
+def _row_of(M: sp.csr_matrix, k: int) -> int:
+    """Row holding the k-th stored entry of a CSR matrix."""
+    return int(np.searchsorted(M.indptr, k, side="right") - 1)
+
+
+def _values_at(M: sp.spmatrix, pattern: sp.csr_matrix) -> np.ndarray:
+    """Values of M at the stored positions of a CSR pattern, in the pattern's data order."""
+    rows = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
+    return np.asarray(sp.csr_matrix(M)[rows, pattern.indices]).ravel()

@@ -1,0 +1,32 @@
+"""The registered suite: ``gym.make("gridlab/FourRooms-v0")`` and friends."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from envs import layouts
+
+__all__ = ["SUITE", "register_suite"]
+
+# id -> (entry point, kwargs, max_episode_steps)
+SUITE: dict[str, tuple[str, dict, int]] = {
+    "gridlab/OpenRoom-v0": ("envs.gridworld:GridWorldEnv", {"layout": layouts.OPEN_ROOM}, 100),
+    "gridlab/FourRooms-v0": ("envs.gridworld:GridWorldEnv", {"layout": layouts.FOUR_ROOMS}, 200),
+    "gridlab/CliffWalk-v0": (
+        "envs.gridworld:GridWorldEnv",
+        {"layout": layouts.CLIFF_WALK, "step_reward": -1.0, "hole_reward": -100.0, "goal_reward": 0.0},
+        200,
+    ),
+    "gridlab/SlipperyLake-v0": ("envs.gridworld:GridWorldEnv", {"layout": layouts.SLIPPERY_LAKE, "slip": 0.2}, 200),
+    "gridlab/Maze-v0": ("envs.gridworld:MazeEnv", {"size": 7, "seed": 0}, 400),
+    "gridlab/RiskyShortcut-v0": ("envs.gridworld:GridWorldEnv", {"layout": layouts.RISKY_SHORTCUT, "slip": 0.1}, 200),
+    "gridlab/OneWay-v0": ("envs.gridworld:GridWorldEnv", {"layout": layouts.ONE_WAY}, 100),
+    "gridlab/Grid-v0": ("envs.gridworld:GridWorldEnv", {}, 500),
+}
+
+
+def register_suite() -> None:
+    """Register every id of ``SUITE`` with Gymnasium (idempotent)."""
+    for env_id, (entry_point, kwargs, steps) in SUITE.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point=entry_point, kwargs=kwargs, max_episode_steps=steps)
