@@ -85,13 +85,13 @@ class TabularMDP:
         bad = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_TOL)
         if bad.size:
             raise ValueError(
-                f"P(.|s,a) must sum to 1 (tolerance {ROW_SUM_TOL}); {self._name(bad[0])} sums to {sums[bad[0]]!r}"
+                f"P(.|s,a) must sum to 1 (tolerance {ROW_SUM_TOL}); {self._name(bad[0])} sums to {float(sums[bad[0]]):.12g}"
             )
         if not np.all(np.isfinite(self.R)):
             s, a = np.argwhere(~np.isfinite(self.R))[0]
             raise ValueError(f"R has a non-finite entry at state {s}, action {a}")
         if np.any(self.initial < 0) or abs(self.initial.sum() - 1.0) > 1e-9:
-            raise ValueError(f"initial must be a probability vector, it sums to {self.initial.sum()!r}")
+            raise ValueError(f"initial must be a probability vector, it sums to {float(self.initial.sum()):.12g}")
         if self.reward_matrix is not None:
             Rm = sp.csr_matrix(self.reward_matrix, dtype=np.float64)
             if Rm.shape != P.shape:

@@ -1,0 +1,5 @@
+import sys
+
+from gridlab.cli import main
+
+sys.exit(main())

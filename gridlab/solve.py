@@ -1,0 +1,103 @@
+"""``gridlab solve``: exact solutions of one env or of the whole suite."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents import dp
+from envs import SUITE, GridWorldEnv
+from envs.plotting import format_policy_grid, format_value_grid, plot_values
+from gridlab.envspec import make_env, model_of
+
+__all__ = ["solve_one", "solve_suite", "write_solution"]
+
+
+def solve_one(env_id: str, kwargs: dict[str, Any], gamma: float | None, method: str, tol: float) -> tuple[Any, dp.Solution]:
+    """Make the env, solve its model; returns ``(env, solution)``."""
+    env = make_env(env_id, kwargs)
+    mdp = model_of(env, gamma)
+    try:
+        sol = dp.solve(mdp, gamma, tol=tol, method=method)
+    except ValueError as e:
+        from gridlab.envspec import UsageError
+
+        raise UsageError(f"{env_id}: {e}") from None
+    return env, sol
+
+
+def describe(env: Any, sol: dp.Solution) -> str:
+    """V on the grid and the greedy policy as arrows (or flat lists for non-grid envs)."""
+    base = env.unwrapped
+    if isinstance(base, GridWorldEnv):
+        return f"V* (gamma={sol.gamma}):\n{format_value_grid(base, sol.V)}\n\ngreedy policy:\n{format_policy_grid(base, sol.policy)}"
+    return f"V* (gamma={sol.gamma}): {np.array2string(sol.V, precision=3)}\npolicy: {sol.policy.tolist()}"
+
+
+def write_solution(out: Path, env_id: str, kwargs: dict[str, Any], env: Any, sol: dp.Solution) -> list[Path]:
+    """Write ``values.json`` (and ``values.png`` for grids) into ``out``; returns the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    mdp = model_of(env, sol.gamma)
+    record = {"env_id": env_id, "kwargs": {k: v for k, v in kwargs.items()}, "n_states": mdp.n_states,
+              "V_s0": float(mdp.initial @ sol.V), **sol.to_dict()}
+    paths = [out / "values.json"]
+    _atomic_write(paths[0], json.dumps(record, indent=1))
+    base = env.unwrapped
+    if isinstance(base, GridWorldEnv):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(1 + 0.45 * base.width, 0.8 + 0.45 * base.height))
+        im = plot_values(ax, base, sol.V, sol.policy, title=f"V* and greedy policy, {env_id} (gamma={sol.gamma})")
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        fig.tight_layout()
+        paths.append(out / "values.png")
+        tmp = out / ".values.png.tmp"
+        fig.savefig(tmp, dpi=120, format="png")
+        plt.close(fig)
+        os.replace(tmp, paths[1])
+    return paths
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def solve_suite(gamma: float | None, tol: float, methods: tuple[str, ...] = ("vi", "pi", "mpi")) -> list[dict[str, Any]]:
+    """Solve every registered id (``Grid-v0`` needs a layout, so it is skipped) with each method."""
+    rows = []
+    for env_id, (_, kw, _) in SUITE.items():
+        if "layout" not in kw and env_id.endswith("Grid-v0"):
+            continue
+        env = make_env(env_id)
+        mdp = env.unwrapped.mdp
+        row: dict[str, Any] = {"env_id": env_id, "states": mdp.n_states, "slip": env.unwrapped.slip}
+        for m in methods:
+            t0 = time.perf_counter()
+            sol = dp.solve(mdp, gamma, tol=tol, method=m)
+            row[m] = {"V_s0": float(mdp.initial @ sol.V), "iterations": sol.iterations,
+                      "error_bound": sol.error_bound, "ms": 1000 * (time.perf_counter() - t0)}
+        rows.append(row)
+    return rows
+
+
+def format_suite(rows: list[dict[str, Any]]) -> str:
+    methods = [k for k in rows[0] if k in ("vi", "pi", "mpi")] if rows else []
+    head = f"{'env id':28s} {'states':>6s} {'slip':>5s} {'V*(s0)':>9s}" + "".join(
+        f" {m + ' it':>7s} {m + ' ms':>8s}" for m in methods) + f" {'bound':>8s}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        bound = max(r[m]["error_bound"] for m in methods)
+        line = f"{r['env_id']:28s} {r['states']:6d} {r['slip']:5.2f} {r[methods[0]]['V_s0']:9.4f}"
+        line += "".join(f" {r[m]['iterations']:7d} {r[m]['ms']:8.1f}" for m in methods)
+        lines.append(line + f" {bound:8.1e}")
+    return "\n".join(lines)

@@ -1,0 +1,13 @@
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import envs  # noqa: E402,F401  (registers the suite)
+from envs import SUITE  # noqa: E402
+
+# every registered id with the kwargs it needs to build
+SUITE_IDS = [i for i in SUITE if not i.endswith("Grid-v0")]
+GRID_KW = {"layout": "S..#\n.H..\n...G", "slip": 0.1}
