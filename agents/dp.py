@@ -258,7 +258,7 @@ def value_iteration(
     Example:
         >>> from envs import GridWorldEnv
         >>> sol = value_iteration(GridWorldEnv("S.G").mdp, 0.9, tol=1e-10)
-        >>> round(sol.V[0], 6), sol.error_bound <= 1e-10
+        >>> round(float(sol.V[0]), 6), bool(sol.error_bound <= 1e-10)
         (0.9, True)
     """
     g = _gamma(mdp, gamma)
