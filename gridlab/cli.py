@@ -56,6 +56,27 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from gridlab.agents_cmd import train_run
+    from gridlab.envspec import parse_kwargs
+
+    run_dir = train_run(args.env_id, args.algo, args.steps, args.seed, args.gamma, args.n_envs, args.hyperparams,
+                        parse_kwargs(args.kw), args.out, args.device, progress_bar=not args.no_progress)
+    print(run_dir)
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from gridlab.agents_cmd import compare_run
+
+    c, written = compare_run(args.run_dir, args.gamma, args.weighting)
+    print(f"exact comparison of {args.run_dir} (gamma={c.gamma}, errors over live states, {c.weighting} weights)")
+    print(c.table())
+    for p in written:
+        print(f"wrote {p}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="gridlab", description="A lab for RL and generative world models judged against exact ground truth.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -70,6 +91,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kw", action="append", metavar="KEY=VALUE", help="env keyword argument (repeatable); layout rows split on '/'")
     s.add_argument("--out", help="output directory (default runs/solve/<id>)")
     s.set_defaults(func=_cmd_solve)
+
+    t = sub.add_parser("train", help="train a Stable-Baselines3 agent (PPO, A2C, DQN) on a world")
+    t.add_argument("env_id")
+    t.add_argument("--algo", choices=["ppo", "a2c", "dqn"], default="ppo")
+    t.add_argument("--steps", type=int, default=None, help="timesteps (default: the preset's n_timesteps)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--gamma", type=float, default=0.99)
+    t.add_argument("--n-envs", type=int, default=None)
+    t.add_argument("--hyperparams", help="YAML file in RL Zoo's format overriding the shipped presets")
+    t.add_argument("--kw", action="append", metavar="KEY=VALUE", help="env keyword argument (repeatable)")
+    t.add_argument("--out", help="run directory (default runs/<algo>_<env>_s<seed>_<time>)")
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(func=_cmd_train)
+
+    c = sub.add_parser("compare", help="compare a trained run exactly with V^pi and V*")
+    c.add_argument("run_dir")
+    c.add_argument("--gamma", type=float, default=None, help="default: the agent's own gamma")
+    c.add_argument("--weighting", choices=["uniform", "visitation"], default="uniform")
+    c.set_defaults(func=_cmd_compare)
     return p
 
 

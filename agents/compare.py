@@ -1,0 +1,298 @@
+r"""Exact comparison of a trained Stable-Baselines3 agent with :math:`V^\pi` and :math:`V^*`.
+
+The critic of an actor-critic agent is trained to estimate the value of the agent's *own*
+(stochastic) policy, so the first reference is :math:`V^{\pi_\theta}`, computed exactly by a
+linear solve (``agents.dp.policy_evaluation``); the second is :math:`V^*`.
+
+SB3 bootstraps from the critic when an episode is cut by a time limit (``TimeLimit``
+truncation), so what it estimates is the infinite-horizon discounted value: the exact
+infinite-horizon values are the right reference, not finite-horizon ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from agents.dp import bellman_backup, policy_evaluation, solve
+from envs.gridworld import GridWorldEnv
+from envs.mdp import TabularMDP
+
+__all__ = ["Comparison", "compare", "extract", "discounted_visitation", "plot_learning_curves", "OPTIMAL_TOL"]
+
+OPTIMAL_TOL = 1e-6  # an action is optimal when Q*(s, a) >= max_a Q*(s, a) - OPTIMAL_TOL
+
+
+def _base_env(env: Any) -> GridWorldEnv:
+    """The GridWorldEnv under gym wrappers or an SB3 VecEnv."""
+    if hasattr(env, "envs"):  # DummyVecEnv and friends
+        env = env.envs[0]
+    if hasattr(env, "venv"):  # VecNormalize and other VecEnv wrappers
+        return _base_env(env.venv)
+    base = getattr(env, "unwrapped", env)
+    if not isinstance(base, GridWorldEnv):
+        raise TypeError(f"compare needs a gridlab GridWorldEnv, got {type(base).__name__}")
+    return base
+
+
+def _vec_normalize(obj: Any) -> Any:
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    while obj is not None:
+        if isinstance(obj, VecNormalize):
+            return obj
+        obj = getattr(obj, "venv", None)
+    return None
+
+
+def extract(model: Any, env: Any) -> dict[str, np.ndarray | None]:
+    r"""Learned values and policy of an SB3 model at every state of the env.
+
+    States are fed through ``env.unwrapped.encode`` so any observation mode works.
+
+    Returns a dict with:
+        ``V``: ``(S,)`` learned state values (PPO/A2C: ``policy.predict_values``; DQN: :math:`\max_a Q_\theta`).
+        ``Q``: ``(S, A)`` learned action values (DQN), else ``None``.
+        ``pi``: ``(S, A)`` action probabilities (actor-critic: the distribution's probabilities;
+        DQN: its greedy policy).
+    """
+    import torch
+
+    base = _base_env(env)
+    S = base.n_states
+    obs = base.encode_batch(np.arange(S))
+    norm = _vec_normalize(env) or _vec_normalize(model.get_env())
+    if norm is not None and norm.norm_obs:
+        obs = norm.normalize_obs(obs)
+    policy = model.policy
+    with torch.no_grad():
+        obs_t, _ = policy.obs_to_tensor(obs)
+        if hasattr(policy, "q_net"):
+            Q = policy.q_net(obs_t).cpu().numpy().astype(np.float64)
+            pi = np.zeros_like(Q)
+            pi[np.arange(S), Q.argmax(axis=1)] = 1.0
+            return {"V": Q.max(axis=1), "Q": Q, "pi": pi}
+        V = policy.predict_values(obs_t).cpu().numpy().reshape(-1).astype(np.float64)
+        pi = policy.get_distribution(obs_t).distribution.probs.cpu().numpy().astype(np.float64)
+    pi /= pi.sum(axis=1, keepdims=True)
+    return {"V": V, "Q": None, "pi": pi}
+
+
+def discounted_visitation(mdp: TabularMDP, policy: np.ndarray, gamma: float) -> np.ndarray:
+    r"""Normalised discounted state visitation :math:`d_\pi \propto \mu_0^\top (I - \gamma P_\pi)^{-1}` over live states."""
+    P_pi, _ = mdp.policy_matrix(policy)
+    live = mdp.live
+    A = sp.identity(live.size, format="csc") - gamma * P_pi[live][:, live].T.tocsc()
+    d = np.zeros(mdp.n_states)
+    d[live] = np.maximum(spla.spsolve(A, mdp.initial[live]), 0.0)
+    total = d.sum()
+    return d / total if total > 0 else d
+
+
+@dataclass
+class Comparison:
+    r"""An agent measured exactly against :math:`V^{\pi_\theta}` and :math:`V^*`.
+
+    Attributes:
+        V_learned: the agent's value estimates :math:`V_\theta`.
+        V_pi: exact value of the agent's own policy :math:`\pi_\theta`.
+        V_star: optimal values; ``Q_star`` the optimal action values.
+        pi: ``(S, A)`` the agent's policy.
+        return_gap: :math:`\mu_0^\top (V^* - V^{\pi_\theta})`, the expected return lost from the start.
+        return_gap_greedy: the same for the greedy (argmax) version of the policy.
+        rmse_vs_pi, max_err_vs_pi, rmse_vs_star: errors of :math:`V_\theta` over live states.
+        policy_agreement: share of live states whose greedy action is optimal (tie-aware).
+        weights: the live-state weights used for the errors (uniform or discounted visitation).
+    """
+
+    V_learned: np.ndarray
+    V_pi: np.ndarray
+    V_star: np.ndarray
+    Q_star: np.ndarray
+    pi: np.ndarray
+    Q_learned: np.ndarray | None
+    gamma: float
+    return_gap: float
+    return_gap_greedy: float
+    rmse_vs_pi: float
+    max_err_vs_pi: float
+    rmse_vs_star: float
+    policy_agreement: float
+    weighting: str
+    weights: np.ndarray
+    env: GridWorldEnv = field(repr=False)
+
+    @property
+    def V_star_s0(self) -> float:
+        return float(self.env.mdp.initial @ self.V_star)
+
+    @property
+    def relative_gap(self) -> float:
+        """``return_gap / |V*(s0)|`` (inf when V*(s0) = 0 and the gap is not)."""
+        v0 = abs(self.V_star_s0)
+        return self.return_gap / v0 if v0 > 0 else (0.0 if self.return_gap == 0 else float("inf"))
+
+    def metrics(self) -> dict[str, float]:
+        return {
+            "return_gap": self.return_gap,
+            "relative_gap": self.relative_gap,
+            "return_gap_greedy": self.return_gap_greedy,
+            "rmse_vs_pi": self.rmse_vs_pi,
+            "max_err_vs_pi": self.max_err_vs_pi,
+            "rmse_vs_star": self.rmse_vs_star,
+            "policy_agreement": self.policy_agreement,
+            "V_star_s0": self.V_star_s0,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "gamma": self.gamma,
+            "weighting": self.weighting,
+            **self.metrics(),
+            "V_learned": self.V_learned.tolist(),
+            "V_pi": self.V_pi.tolist(),
+            "V_star": self.V_star.tolist(),
+            "policy": self.pi.argmax(axis=1).tolist(),
+        }
+
+    def table(self) -> str:
+        rows = [(k, v) for k, v in self.metrics().items()]
+        return "\n".join(f"{k:18s} {v: .6f}" for k, v in rows)
+
+    def plot(self, path: str) -> str:
+        """Heatmaps of V*, V^pi, V_theta and V_theta - V^pi on the grid, with policy arrows; writes a PNG."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from envs.plotting import plot_values
+
+        env = self.env
+        lo = float(min(self.V_star.min(), self.V_pi.min(), self.V_learned.min()))
+        hi = float(max(self.V_star.max(), self.V_pi.max(), self.V_learned.max()))
+        err = np.where(self.env.mdp.terminal, 0.0, self.V_learned - self.V_pi)
+        lim = float(np.max(np.abs(err))) or 1.0
+        w = 1 + 0.32 * env.width
+        fig, axes = plt.subplots(1, 4, figsize=(4 * w, 0.9 + 0.32 * env.height))
+        greedy = self.pi.argmax(axis=1)
+        panels = [
+            (self.V_star, np.argmax(self.Q_star, axis=1), "V* (optimal policy)", "viridis", lo, hi),
+            (self.V_pi, greedy, "V^pi: exact value of the agent's policy", "viridis", lo, hi),
+            (self.V_learned, greedy, "V_theta: the agent's estimate", "viridis", lo, hi),
+            (err, None, f"V_theta - V^pi (rmse {self.rmse_vs_pi:.3f})", "coolwarm", -lim, lim),
+        ]
+        for ax, (V, pol, title, cmap, vmin, vmax) in zip(axes, panels):
+            im = plot_values(ax, env, V, pol, title=title, cmap=cmap, vmin=vmin, vmax=vmax, annotate=False)
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+        fig.suptitle(f"return gap {self.return_gap:.4f} ({100 * self.relative_gap:.1f}% of V*(s0)), "
+                     f"policy agreement {100 * self.policy_agreement:.0f}%", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
+
+
+def compare(model: Any, env: Any, gamma: float | None = None, weighting: str = "uniform") -> Comparison:
+    r"""Compare a trained SB3 model with the exact values of its env.
+
+    Arguments:
+        model: a trained PPO, A2C or DQN model.
+        env: the env it was trained on (gym env, wrapped or not, or an SB3 VecEnv).
+        gamma: discount of the exact references; defaults to the model's own ``model.gamma``
+            (comparing a critic trained with one gamma against values of another is meaningless).
+        weighting: ``"uniform"`` over live states, or ``"visitation"``: the policy's normalised
+            discounted state visitation from the initial distribution.
+
+    Raises:
+        ValueError: the model or env normalises rewards (``VecNormalize(norm_reward=True)``): its
+            critic then estimates scaled returns and cannot be compared with exact values.
+    """
+    for vn in (_vec_normalize(env), _vec_normalize(model.get_env())):
+        if vn is not None and vn.norm_reward:
+            raise ValueError(
+                "the model was trained with VecNormalize(norm_reward=True): its values estimate rescaled "
+                "returns and cannot be compared with exact values; retrain with norm_reward=False"
+            )
+    if weighting not in ("uniform", "visitation"):
+        raise ValueError(f"weighting must be 'uniform' or 'visitation', got {weighting!r}")
+    base = _base_env(env)
+    mdp = base.mdp
+    g = float(model.gamma if gamma is None else gamma)
+    learned = extract(model, env)
+    pi = learned["pi"]
+    V_pi = policy_evaluation(mdp, pi, g)
+    star = solve(mdp, g, tol=1e-10)
+    V_star = star.V
+    Q_star = bellman_backup(mdp, V_star, g)
+    greedy = pi.argmax(axis=1)
+    V_greedy = policy_evaluation(mdp, greedy, g)
+    live = mdp.live
+    if weighting == "uniform":
+        w = np.zeros(mdp.n_states)
+        w[live] = 1.0 / max(live.size, 1)
+    else:
+        w = discounted_visitation(mdp, pi, g)
+    V = learned["V"]
+    err_pi = (V - V_pi)[live]
+    err_star = (V - V_star)[live]
+    wl = w[live]
+    optimal = Q_star[live, greedy[live]] >= Q_star[live].max(axis=1) - OPTIMAL_TOL
+    return Comparison(
+        V_learned=V,
+        V_pi=V_pi,
+        V_star=V_star,
+        Q_star=Q_star,
+        pi=pi,
+        Q_learned=learned["Q"],
+        gamma=g,
+        return_gap=float(mdp.initial @ (V_star - V_pi)),
+        return_gap_greedy=float(mdp.initial @ (V_star - V_greedy)),
+        rmse_vs_pi=float(np.sqrt(np.sum(wl * err_pi**2))),
+        max_err_vs_pi=float(np.max(np.abs(err_pi))) if live.size else 0.0,
+        rmse_vs_star=float(np.sqrt(np.sum(wl * err_star**2))),
+        policy_agreement=float(np.sum(wl * optimal) / max(wl.sum(), 1e-300)) if weighting == "visitation"
+        else float(np.mean(optimal)) if live.size else 1.0,
+        weighting=weighting,
+        weights=w,
+        env=base,
+    )
+
+
+def plot_learning_curves(csv_paths: dict[str, str] | str, path: str) -> str:
+    """Exact metrics over training (from ``exact_eval.csv`` files), one panel per metric; writes a PNG.
+
+    Arguments:
+        csv_paths: one CSV path, or ``{label: path}`` to overlay several runs.
+        path: the PNG to write.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if isinstance(csv_paths, (str, bytes)) or hasattr(csv_paths, "__fspath__"):
+        csv_paths = {"": str(csv_paths)}
+    metrics = [("return_gap", "return gap  V*(s0) - V^pi(s0)"), ("rmse_vs_pi", "rmse of V_theta vs V^pi"),
+               ("rmse_vs_star", "rmse of V_theta vs V*"), ("policy_agreement", "policy agreement")]
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.2))
+    for label, p in csv_paths.items():
+        data = np.genfromtxt(p, delimiter=",", names=True)
+        data = np.atleast_1d(data)
+        for ax, (key, title) in zip(axes, metrics):
+            ax.plot(data["timesteps"], data[key], label=label or None, marker=".", ms=3)
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel("timesteps", fontsize=8)
+            ax.grid(alpha=0.3)
+    axes[0].set_yscale("symlog", linthresh=1e-3)
+    axes[3].set_ylim(-0.02, 1.02)
+    if any(csv_paths):
+        axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

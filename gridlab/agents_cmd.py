@@ -1,0 +1,54 @@
+"""``gridlab train`` and ``gridlab compare``: SB3 agents on the grids, measured exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from gridlab.envspec import UsageError
+
+__all__ = ["train_run", "compare_run"]
+
+
+def train_run(env_id: str, algo: str, steps: int | None, seed: int, gamma: float, n_envs: int | None,
+              hyperparams: str | None, kwargs: dict[str, Any], out: str | None, device: str,
+              progress_bar: bool = True) -> Path:
+    """Train and return the run directory; user errors become one-line ``UsageError``."""
+    import gymnasium as gym
+
+    from agents import sb3
+    from gridlab.envspec import make_env
+
+    make_env(env_id, kwargs)  # validates the id and kwargs with the CLI's messages
+    try:
+        model = sb3.train(env_id, algo, total_timesteps=steps, seed=seed, gamma=gamma, env_kwargs=kwargs,
+                          hyperparams=hyperparams, n_envs=n_envs, out_dir=out, progress_bar=progress_bar,
+                          device=device)
+    except (ValueError, gym.error.Error) as e:
+        raise UsageError(str(e)) from None
+    return model.run_dir
+
+
+def compare_run(run_dir: str, gamma: float | None = None, weighting: str = "uniform") -> tuple[Any, list[Path]]:
+    """Compare a saved run exactly; writes ``comparison.json``, ``comparison.png`` and ``learning_curves.png``."""
+    from agents import sb3
+    from agents.compare import compare, plot_learning_curves
+
+    path = Path(run_dir)
+    try:
+        model, env = sb3.load(path, device="cpu")
+        c = compare(model, env, gamma=gamma, weighting=weighting)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    written = []
+    tmp = path / ".comparison.json.tmp"
+    tmp.write_text(json.dumps({"run_dir": str(path), "env_id": model.config["env_id"], "algo": model.config["algo"],
+                               **c.to_dict()}, indent=1))
+    os.replace(tmp, path / "comparison.json")
+    written.append(path / "comparison.json")
+    written.append(Path(c.plot(str(path / "comparison.png"))))
+    if (path / "exact_eval.csv").is_file():
+        written.append(Path(plot_learning_curves(str(path / "exact_eval.csv"), str(path / "learning_curves.png"))))
+    return c, written

@@ -1,0 +1,138 @@
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from stable_baselines3 import DQN, PPO
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecNormalize
+
+from agents import sb3
+from agents.compare import compare, extract
+
+torch.set_num_threads(1)
+TINY_PPO = {"n_steps": 32, "batch_size": 32, "n_epochs": 1}
+
+
+def _corridor_ppo(gamma=0.9, p_right_logit=50.0, value=0.5):
+    """A PPO whose policy is 'right' (almost surely) and whose critic says `value` everywhere."""
+    env = gym.make("gridlab/Grid-v0", layout="S...G")
+    model = PPO("MlpPolicy", env, gamma=gamma, seed=0, device="cpu")
+    with torch.no_grad():
+        model.policy.action_net.weight.zero_()
+        model.policy.action_net.bias.copy_(torch.tensor([0.0, p_right_logit, 0.0, 0.0]))
+        model.policy.value_net.weight.zero_()
+        model.policy.value_net.bias.fill_(value)
+    return model, env
+
+
+def test_compare_on_a_hand_made_policy_with_known_values():
+    model, env = _corridor_ppo(gamma=0.9, value=0.5)
+    c = compare(model, env)
+    assert c.gamma == 0.9  # the model's own gamma, not the world's 0.99
+    V_pi = [0.9**3, 0.9**2, 0.9, 1.0, 0.0]  # closed form: gamma^(d-1) to the goal
+    assert np.allclose(c.V_pi, V_pi, atol=1e-9) and np.allclose(c.V_star, V_pi, atol=1e-9)
+    assert c.return_gap == pytest.approx(0.0, abs=1e-9) and c.policy_agreement == 1.0
+    live_err = np.array(V_pi[:4]) - 0.5
+    assert c.rmse_vs_pi == pytest.approx(np.sqrt(np.mean(live_err**2)), abs=1e-6)
+    assert c.max_err_vs_pi == pytest.approx(0.5, abs=1e-6)
+
+
+def test_compare_gamma_override_changes_the_reference():
+    model, env = _corridor_ppo(gamma=0.9)
+    assert compare(model, env, gamma=0.5).V_pi[0] == pytest.approx(0.5**3)
+
+
+def test_return_gap_of_a_wrong_policy_is_exact():
+    model, env = _corridor_ppo(p_right_logit=-50.0)  # never right: uniform over up, down, left
+    c = compare(model, env)
+    assert c.V_pi[0] == pytest.approx(0.0, abs=1e-12)  # never reaches the goal
+    assert c.return_gap == pytest.approx(0.9**3)
+    assert c.policy_agreement == 0.0
+
+
+def test_visitation_weighting_puts_weight_on_states_the_policy_visits():
+    model, env = _corridor_ppo()
+    c = compare(model, env, weighting="visitation")
+    assert c.weights.sum() == pytest.approx(1.0)
+    assert c.weights[0] > c.weights[3] > 0 and c.weights[4] == 0.0
+
+
+@pytest.mark.parametrize("obs_mode", ["index", "onehot", "coords", "image"])
+def test_actor_critic_extraction_agrees_with_sb3_predict(obs_mode):
+    env = gym.make("gridlab/OpenRoom-v0", obs_mode=obs_mode)
+    model = PPO("MlpPolicy", env, seed=1, device="cpu", **TINY_PPO)
+    model.learn(64)
+    got = extract(model, env)
+    obs = env.unwrapped.encode_batch(np.arange(env.unwrapped.n_states))
+    actions, _ = model.predict(obs, deterministic=True)
+    assert np.array_equal(got["pi"].argmax(axis=1), actions)
+    obs_t, _ = model.policy.obs_to_tensor(obs)
+    with torch.no_grad():
+        assert np.allclose(got["V"], model.policy.predict_values(obs_t).numpy().ravel(), atol=1e-6)
+    assert np.allclose(got["pi"].sum(axis=1), 1.0)
+
+
+def test_dqn_extraction_is_max_q_and_greedy():
+    env = gym.make("gridlab/OpenRoom-v0", obs_mode="onehot")
+    model = DQN("MlpPolicy", env, seed=0, device="cpu", learning_starts=0)
+    got = extract(model, env)
+    obs = env.unwrapped.encode_batch(np.arange(25))
+    with torch.no_grad():
+        q = model.q_net(model.policy.obs_to_tensor(obs)[0]).numpy()
+    assert np.allclose(got["Q"], q) and np.allclose(got["V"], q.max(axis=1))
+    assert np.array_equal(got["pi"].argmax(axis=1), model.predict(obs, deterministic=True)[0])
+
+
+def test_reward_normalised_models_are_refused():
+    venv = VecNormalize(make_vec_env("gridlab/OpenRoom-v0", n_envs=1, env_kwargs={"obs_mode": "onehot"}), norm_reward=True)
+    model = PPO("MlpPolicy", venv, device="cpu", **TINY_PPO)
+    with pytest.raises(ValueError, match="norm_reward=True"):
+        compare(model, venv)
+
+
+def test_presets_merge_default_env_entry_and_user_overrides(tmp_path):
+    hp = sb3.load_hyperparams("gridlab/SlipperyLake-v0", "ppo")
+    assert hp["n_steps"] == 256 and hp["policy"] == "MlpPolicy"  # env entry over default
+    user = tmp_path / "hp.yml"
+    user.write_text("gridlab/SlipperyLake-v0:\n  n_steps: 64\n  learning_rate: !!float 3e-4\n")
+    hp = sb3.load_hyperparams("gridlab/SlipperyLake-v0", "ppo", user)
+    assert hp["n_steps"] == 64 and hp["learning_rate"] == 3e-4 and hp["n_envs"] == 8
+    assert sb3.load_hyperparams("gridlab/OpenRoom-v0", "dqn", {"batch_size": 7})["batch_size"] == 7
+    with pytest.raises(ValueError, match="unknown algo 'sac'"):
+        sb3.load_hyperparams("gridlab/OpenRoom-v0", "sac")
+
+
+def test_train_writes_a_complete_run_directory_and_load_round_trips(tmp_path):
+    run = tmp_path / "run"
+    model = sb3.train("gridlab/OpenRoom-v0", "ppo", total_timesteps=512, seed=3, gamma=0.95, n_envs=2,
+                      hyperparams=TINY_PPO, out_dir=run, progress_bar=False, device="cpu", eval_freq=128)
+    assert {"model.zip", "config.json", "exact_eval.csv", "tb", "monitor", "eval"} <= {p.name for p in run.iterdir()}
+    config = json.loads((run / "config.json").read_text())
+    assert config["gamma"] == 0.95 and config["seed"] == 3 and "stable_baselines3" in config["versions"]
+    rows = (run / "exact_eval.csv").read_text().splitlines()
+    assert rows[0] == "timesteps,return_gap,relative_gap,rmse_vs_pi,rmse_vs_star,policy_agreement"
+    assert len(rows) >= 4 and int(rows[-1].split(",")[0]) >= 512
+    assert list((run / "tb").rglob("events.out.tfevents*"))
+    loaded, env = sb3.load(run, device="cpu")
+    obs = env.unwrapped.encode_batch(np.arange(25))
+    assert np.array_equal(loaded.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
+    assert compare(loaded, env).gamma == 0.95
+    assert not list(tmp_path.glob(".run.*"))  # no temporary directory left behind
+
+
+def test_same_seed_gives_the_same_agent(tmp_path):
+    def params(i):
+        m = sb3.train("gridlab/OpenRoom-v0", "dqn", total_timesteps=600, seed=7, n_envs=1,
+                      hyperparams={"learning_starts": 100}, out_dir=tmp_path / f"r{i}", progress_bar=False, device="cpu")
+        return torch.cat([p.flatten() for p in m.policy.parameters()])
+
+    assert torch.equal(params(0), params(1))
+
+
+def test_train_refuses_an_existing_run_directory(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "f").write_text("")
+    with pytest.raises(ValueError, match="already exists"):
+        sb3.train("gridlab/OpenRoom-v0", total_timesteps=10, out_dir=tmp_path / "x", progress_bar=False)
