@@ -133,13 +133,8 @@ class GridWorldEnv(gym.Env):
             self.observation_space = spaces.Box(0.0, 1.0, (2,), np.float32)
         else:
             self.observation_space = spaces.Box(0.0, 1.0, (len(IMAGE_CHANNELS), self.height, self.width), np.float32)
-        self.s = int(np.flatnonzero(self.mdp.initial)[0])
-        # per-row cumulative probabilities, for sampling step() from the model
-        P = self.mdp.P
-        c = np.cumsum(P.data)
-        before = np.concatenate([[0.0], c])[P.indptr[:-1]]
-        self._cum = c - np.repeat(before, np.diff(P.indptr))
         self._starts = np.flatnonzero(self.mdp.initial > 0)
+        self.s = int(self._starts[0])
 
     # ------------------------------------------------------------------ model
     def _build_model(self, gamma: float) -> TabularMDP:
@@ -151,38 +146,42 @@ class GridWorldEnv(gym.Env):
         one_way = np.full(grid.shape, -1, dtype=np.int64)  # action that may enter the cell, -1 any
         for d, ch in enumerate(ONE_WAY_CHARS):
             one_way[grid == ch] = d
-        move = np.empty((4, S), dtype=np.int64)
+        index = np.int32 if S < 2**31 - 1 else np.int64
+        move = np.empty((4, S), dtype=index)
         for d, (dr, dc) in enumerate(DELTAS):
             r, c = rc[:, 0] + dr, rc[:, 1] + dc
             inside = (r >= 0) & (r < self.height) & (c >= 0) & (c < self.width)
             rr, cc = np.where(inside, r, 0), np.where(inside, c, 0)
             ok = inside & (grid[rr, cc] != WALL) & ((one_way[rr, cc] < 0) | (one_way[rr, cc] == d))
-            move[d] = np.where(ok, self.cell_to_state[rr, cc], np.arange(S))
+            move[d] = np.where(ok, self.cell_to_state[rr, cc], np.arange(S, dtype=index))
+        # three outcomes per (s, a): the move (1 - slip) and the two perpendicular ones (slip/2 each)
         actions = np.arange(A)
         outcome_dirs = np.stack([actions, (actions + 1) % 4, (actions + 3) % 4], axis=1)  # (A, 3)
-        outcome_prob = np.array([1.0 - self.slip, self.slip / 2, self.slip / 2])
-        s_idx = np.repeat(np.arange(S), A * 3)
-        dirs = np.tile(outcome_dirs.ravel(), S)
-        rows = s_idx * A + np.tile(np.repeat(actions, 3), S)
-        cols = move[dirs, s_idx]
-        probs = np.tile(outcome_prob, S * A)
-        dead = terminal[s_idx]
-        cols = np.where(dead, s_idx, cols)
-        probs = np.where(dead, 1.0 / 3.0, probs)
-        keep = probs > 0
-        P = sp.csr_matrix((probs[keep], (rows[keep], cols[keep])), shape=(S * A, S))
-        P.sum_duplicates()
+        cols = np.ascontiguousarray(move[outcome_dirs].transpose(1, 2, 0)).reshape(3, S * A)  # (3, S*A)
+        probs = np.empty((3, S * A))
+        probs[:] = np.array([1.0 - self.slip, self.slip / 2, self.slip / 2])[:, None]
+        dead = np.repeat(terminal, A)
+        cols[:, dead] = np.repeat(np.arange(S, dtype=index), A)[dead]
+        probs[:, dead] = np.array([1.0, 0.0, 0.0])[:, None]
+        P = _rows_to_csr(cols, probs, S)
         entry = np.full(S, self.step_reward)
         entry[cells == GOAL] = self.goal_reward
         entry[cells == HOLE] = self.hole_reward
-        reward_matrix = P.copy()
-        reward_matrix.data = entry[P.indices]
-        term_rows = np.repeat(terminal, A)
-        reward_matrix.data[np.repeat(term_rows, np.diff(P.indptr))] = 0.0
-        R = np.asarray(P.multiply(reward_matrix).sum(axis=1)).reshape(S, A)
+        reward_matrix = sp.csr_matrix((entry[P.indices], P.indices, P.indptr), shape=P.shape)
+        reward_matrix.data[np.repeat(dead, np.diff(P.indptr))] = 0.0
+        reward_matrix.has_canonical_format = True
+        R = np.add.reduceat(P.data * reward_matrix.data, P.indptr[:-1]).reshape(S, A)
         starts = (cells == START).astype(np.float64)
         return TabularMDP(P, R, terminal, starts / starts.sum(), gamma=gamma, reward_matrix=reward_matrix,
-                          info={"layout": str(self.layout), "slip": self.slip})
+                          info={"layout": self.layout, "slip": self.slip})
+
+    @cached_property
+    def _cum(self) -> np.ndarray:
+        """Per-row cumulative probabilities of the model, for sampling ``step``."""
+        P = self.mdp.P
+        c = np.cumsum(P.data)
+        before = np.concatenate([[0.0], c])[P.indptr[:-1]]
+        return c - np.repeat(before, np.diff(P.indptr))
 
     @cached_property
     def P(self) -> dict[int, dict[int, list[tuple[float, int, float, bool]]]]:
@@ -317,6 +316,38 @@ class GridWorldEnv(gym.Env):
         m = cell // 4
         img[r * cell + m:(r + 1) * cell - m, c * cell + m:(c + 1) * cell - m] = (220, 40, 40)
         return img
+
+
+def _rows_to_csr(cols: np.ndarray, probs: np.ndarray, n_cols: int) -> sp.csr_matrix:
+    """Canonical CSR from three (column, probability) entries per row, vectorised.
+
+    ``cols`` and ``probs`` are ``(3, n_rows)``. Each row is sorted by a three-element sorting
+    network, equal columns are merged (their probabilities added) and zero-probability entries
+    dropped; no COO sort over all entries.
+    """
+    c = [cols[0].copy(), cols[1].copy(), cols[2].copy()]
+    p = [probs[0].copy(), probs[1].copy(), probs[2].copy()]
+    for i, j in ((0, 1), (1, 2), (0, 1)):
+        swap = c[i] > c[j]
+        c[i], c[j] = np.where(swap, c[j], c[i]), np.where(swap, c[i], c[j])
+        p[i], p[j] = np.where(swap, p[j], p[i]), np.where(swap, p[i], p[j])
+    keep = [p[0] > 0, p[1] > 0, p[2] > 0]
+    for i, j in ((1, 2), (0, 1)):  # merge right to left so triples collapse into entry 0
+        dup = (c[i] == c[j]) & keep[j]
+        p[i] = np.where(dup, p[i] + p[j], p[i])
+        keep[j] = keep[j] & ~dup
+        keep[i] = keep[i] | dup
+    keep = np.stack([keep[i] & (p[i] > 0) for i in range(3)], axis=1).reshape(-1)
+    counts = keep.reshape(-1, 3).sum(axis=1)
+    indptr = np.zeros(len(c[0]) + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    index_dtype = np.int32 if max(n_cols, indptr[-1]) < 2**31 - 1 else np.int64
+    take = np.flatnonzero(keep)
+    data = np.stack(p, axis=1).reshape(-1).take(take)
+    indices = np.stack(c, axis=1).reshape(-1).take(take).astype(index_dtype, copy=False)
+    P = sp.csr_matrix((data, indices, indptr.astype(index_dtype)), shape=(len(c[0]), n_cols))
+    P.has_canonical_format = True
+    return P
 
 
 class MazeEnv(GridWorldEnv):

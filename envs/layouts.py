@@ -76,10 +76,11 @@ def parse_layout(layout: str | list[str] | tuple[str, ...] | Layout) -> Layout:
     for i, r in enumerate(rows):
         if len(r) != width:
             raise ValueError(f"layout rows must all have length {width}; row {i} {r!r} has length {len(r)}")
-        for j, c in enumerate(r):
-            if c not in CELL_CHARS:
-                raise ValueError(f"unknown layout character {c!r} at row {i}, column {j}; expected one of {CELL_CHARS!r}")
-    grid = np.array([list(r) for r in rows])
+    grid = np.array(rows).view("<U1").reshape(len(rows), width)
+    bad = ~np.isin(grid, list(CELL_CHARS))
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(f"unknown layout character {str(grid[i, j])!r} at row {i}, column {j}; expected one of {CELL_CHARS!r}")
     if not (grid == START).any():
         raise ValueError("layout has no start cell 'S'")
     return Layout(grid)

@@ -94,11 +94,11 @@ def test_reward_normalised_models_are_refused():
 
 def test_presets_merge_default_env_entry_and_user_overrides(tmp_path):
     hp = sb3.load_hyperparams("gridlab/SlipperyLake-v0", "ppo")
-    assert hp["n_steps"] == 256 and hp["policy"] == "MlpPolicy"  # env entry over default
+    assert hp["n_envs"] == 16 and hp["policy"] == "MlpPolicy"  # env entry over default
     user = tmp_path / "hp.yml"
     user.write_text("gridlab/SlipperyLake-v0:\n  n_steps: 64\n  learning_rate: !!float 3e-4\n")
     hp = sb3.load_hyperparams("gridlab/SlipperyLake-v0", "ppo", user)
-    assert hp["n_steps"] == 64 and hp["learning_rate"] == 3e-4 and hp["n_envs"] == 8
+    assert hp["n_steps"] == 64 and hp["learning_rate"] == 3e-4 and hp["n_envs"] == 16
     assert sb3.load_hyperparams("gridlab/OpenRoom-v0", "dqn", {"batch_size": 7})["batch_size"] == 7
     with pytest.raises(ValueError, match="unknown algo 'sac'"):
         sb3.load_hyperparams("gridlab/OpenRoom-v0", "sac")

@@ -60,3 +60,25 @@ def test_envs_lists_the_registered_ids(capsys):
 def test_importing_envs_and_dp_does_not_import_torch():
     code = "import sys, envs, agents.dp, gridlab.cli; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_train_then_compare_writes_the_comparison_and_figures(tmp_path, capsys):
+    hp = tmp_path / "hp.yml"
+    hp.write_text("default:\n  n_steps: 64\n  batch_size: 64\n  n_epochs: 1\n")
+    run = tmp_path / "run"
+    assert main(["train", "gridlab/OpenRoom-v0", "--algo", "ppo", "--steps", "256", "--n-envs", "1", "--gamma", "0.9",
+                 "--hyperparams", str(hp), "--out", str(run), "--no-progress"]) == 0
+    assert capsys.readouterr().out.strip() == str(run)
+    assert main(["compare", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "return_gap" in out and "gamma=0.9" in out
+    record = json.loads((run / "comparison.json").read_text())
+    assert record["algo"] == "ppo" and len(record["V_star"]) == 25
+    for png in ("comparison.png", "learning_curves.png"):
+        assert (run / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_of_a_directory_that_is_not_a_run_is_a_one_line_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "gridlab", "compare", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "not a complete run directory" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
