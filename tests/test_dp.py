@@ -18,9 +18,10 @@ def test_vi_pi_and_mpi_agree_on_the_whole_suite(env_id):
     vi = dp.value_iteration(mdp, tol=1e-9)
     pi = dp.policy_iteration(mdp)
     mpi = dp.modified_policy_iteration(mdp, tol=1e-9)
-    assert np.max(np.abs(vi.V - pi.V)) <= 2e-9
-    assert np.max(np.abs(mpi.V - pi.V)) <= 2e-9
-    for sol in (vi, pi, mpi):
+    gs = dp.gauss_seidel_value_iteration(mdp, tol=1e-9)
+    for other in (vi, mpi, gs):
+        assert np.max(np.abs(other.V - pi.V)) <= 2e-9
+    for sol in (vi, pi, mpi, gs):
         assert sol.error_bound <= 1e-9 and sol.converged
 
 
@@ -163,6 +164,48 @@ def test_optimal_value_dominates_every_random_policy(model, gamma):
 def test_certified_error_bound_holds(model, gamma):
     mdp, _ = model
     exact = dp.policy_iteration(mdp, gamma).V
-    for sol in (dp.value_iteration(mdp, gamma, tol=1e-4), dp.modified_policy_iteration(mdp, gamma, tol=1e-4, m=3)):
+    for sol in (dp.value_iteration(mdp, gamma, tol=1e-4), dp.modified_policy_iteration(mdp, gamma, tol=1e-4, m=3),
+                dp.gauss_seidel_value_iteration(mdp, gamma, tol=1e-4, m=3)):
         assert np.max(np.abs(sol.V - exact)) <= sol.error_bound + 1e-12
         assert sol.error_bound <= 1e-4
+
+
+@pytest.mark.parametrize("goal_corner", ["top-left", "bottom-right"])
+def test_gauss_seidel_is_certified_on_a_large_slippery_room_whichever_way_values_flow(goal_corner):
+    from envs.layouts import open_room
+
+    layout = open_room(60)
+    if goal_corner == "top-left":
+        layout = layout[::-1]  # the string reversed: goal first, start last
+    mdp = GridWorldEnv(layout, slip=0.2).mdp
+    gs = dp.solve(mdp, 0.99, tol=1e-6)
+    assert gs.method == "gauss_seidel_value_iteration" and gs.error_bound <= 1e-6
+    vi = dp.value_iteration(mdp, 0.99, tol=1e-9)
+    assert np.max(np.abs(gs.V - vi.V)) <= gs.error_bound + 1e-9
+
+
+def test_auto_uses_exact_policy_iteration_on_small_models_and_at_gamma_one():
+    mdp = gym.make("gridlab/FourRooms-v0").unwrapped.mdp
+    assert dp.solve(mdp).method == "policy_iteration"
+    big = GridWorldEnv("S" + "." * 2500 + "G").mdp
+    assert dp.solve(big, 1.0).method == "policy_iteration"
+
+
+@pytest.mark.parametrize("env_id", ["gridlab/SlipperyLake-v0", "gridlab/CliffWalk-v0"])
+def test_torch_backend_gives_the_numpy_values(env_id):
+    mdp = gym.make(env_id).unwrapped.mdp
+    ref = dp.policy_iteration(mdp, 0.95)
+    sol = dp.solve(mdp, 0.95, tol=1e-9, backend="torch", device="cpu")
+    assert sol.method == "value_iteration_torch" and sol.error_bound <= 1e-9
+    assert np.max(np.abs(sol.V - ref.V)) <= 1e-9
+    assert np.array_equal(sol.policy[mdp.live], ref.policy[mdp.live]) or np.allclose(
+        sol.Q[mdp.live, sol.policy[mdp.live]], ref.Q[mdp.live].max(axis=1), atol=1e-8)
+
+
+def test_torch_backend_runs_on_a_gpu_when_present():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    mdp = GridWorldEnv("S" + "." * 300 + "G", slip=0.1).mdp
+    sol = dp.solve(mdp, 0.99, tol=1e-8, backend="torch", device="cuda")
+    assert np.max(np.abs(sol.V - dp.policy_iteration(mdp, 0.99).V)) <= 1e-8
