@@ -9,6 +9,7 @@ sweeps used.
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
@@ -56,10 +57,12 @@ def value_iteration_torch(
     t0 = time.perf_counter()
     dt = getattr(torch, dtype)
     S, A = mdp.n_states, mdp.n_actions
-    P = torch.sparse_csr_tensor(
-        torch.as_tensor(mdp.P.indptr.astype(np.int64)), torch.as_tensor(mdp.P.indices.astype(np.int64)),
-        torch.as_tensor(mdp.P.data), size=mdp.P.shape, dtype=dt, device=device,
-    )
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": matmul is all we use
+        warnings.simplefilter("ignore", UserWarning)
+        P = torch.sparse_csr_tensor(
+            torch.as_tensor(mdp.P.indptr.astype(np.int64)), torch.as_tensor(mdp.P.indices.astype(np.int64)),
+            torch.as_tensor(mdp.P.data), size=mdp.P.shape, dtype=dt, device=device, check_invariants=False,
+        )
     R = torch.as_tensor(mdp.R, dtype=dt, device=device)
     live = torch.as_tensor(~mdp.terminal, device=device)
     V = torch.zeros(S, dtype=dt, device=device)

@@ -6,12 +6,18 @@ Prints a Markdown table (median and IQM over seeds) for BENCHMARKS.md.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# run as a script, this file's folder comes first on sys.path and its name would shadow the
+# `agents` package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+
 import argparse
 import json
 import platform
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch

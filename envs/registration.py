@@ -25,8 +25,15 @@ SUITE: dict[str, tuple[str, dict, int]] = {
 }
 
 
+VECTOR_ENTRY_POINTS = {
+    "envs.gridworld:GridWorldEnv": "envs.vector:GridWorldVectorEnv",
+    "envs.gridworld:MazeEnv": "envs.vector:MazeVectorEnv",
+}
+
+
 def register_suite() -> None:
-    """Register every id of ``SUITE`` with Gymnasium (idempotent)."""
+    """Register every id of ``SUITE`` with Gymnasium, each with its native vector env (idempotent)."""
     for env_id, (entry_point, kwargs, steps) in SUITE.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=entry_point, kwargs=kwargs, max_episode_steps=steps)
+            gym.register(id=env_id, entry_point=entry_point, vector_entry_point=VECTOR_ENTRY_POINTS[entry_point],
+                         kwargs=kwargs, max_episode_steps=steps)
