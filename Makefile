@@ -19,7 +19,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/solvers.py
+	$(BIN)/python -m benchmarks.solvers
+	$(BIN)/python -m benchmarks.envs
+	$(BIN)/python -m benchmarks.agents
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -479,11 +479,16 @@ def solve(
 ) -> Solution:
     """Solve an MDP exactly to a certified ``error_bound <= tol``.
 
-    ``method="auto"`` picks policy iteration (exact sparse linear solves, error ~1e-14) for models
-    of at most 2,000 states and for gamma = 1, and Gauss-Seidel modified policy iteration
-    (``"gs"``) above that: policy iteration's iteration count grows with the grid's diameter
-    (121 iterations on a 100 x 100 slippery room), while Gauss-Seidel sweeps carry values across
-    the grid in each sweep (``benchmarks/solvers.py`` measures both).
+    ``method="auto"`` picks, by the measurements of ``benchmarks/solvers.py`` (BENCHMARKS.md):
+
+    - gamma = 1: policy iteration (exact sparse linear solves), where contraction bounds do not apply;
+    - fewer than 10,000 states while the Gauss-Seidel kernels are not loaded yet: plain value
+      iteration, which finishes in milliseconds there, sooner than numba loads the kernels (about
+      0.3 s, once per process);
+    - otherwise Gauss-Seidel modified policy iteration (``"gs"``): a Gauss-Seidel sweep carries
+      values across the grid and costs about half a plain Bellman sweep, where policy
+      iteration's iteration count grows with the grid's diameter (121 sparse direct solves on a
+      100 x 100 slippery room) and plain value iteration needs thousands of sweeps at gamma = 0.99.
 
     Arguments:
         mdp: the model.
@@ -513,7 +518,10 @@ def solve(
     if backend != "numpy":
         raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
     if method == "auto":
-        method = "pi" if mdp.n_states <= 2_000 or g == 1.0 else "gs"
+        from agents import gauss_seidel
+
+        small_and_cold = mdp.n_states < 10_000 and not gauss_seidel.kernels_loaded()
+        method = "pi" if g == 1.0 else "vi" if small_and_cold else "gs"
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of 'auto', {', '.join(map(repr, METHODS))}")
     if method == "pi":

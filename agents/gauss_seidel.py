@@ -23,7 +23,7 @@ import numpy as np
 
 from envs.mdp import TabularMDP
 
-__all__ = ["gs_sweep", "gs_policy_sweep"]
+__all__ = ["gs_sweep", "gs_policy_sweep", "kernels_loaded"]
 
 _KERNEL = None
 
@@ -68,6 +68,11 @@ def _kernel():
 
         _KERNEL = (sweep, policy_sweep)
     return _KERNEL
+
+
+def kernels_loaded() -> bool:
+    """Whether the numba kernels are compiled or loaded in this process already."""
+    return _KERNEL is not None
 
 
 def gs_sweep(mdp: TabularMDP, V: np.ndarray, gamma: float, order: np.ndarray, policy: np.ndarray) -> float:

@@ -1,23 +1,17 @@
 """Benchmark: SB3 agents with the shipped presets, measured exactly, 5 seeds per (algo, env).
 
-Run: ``.venv/bin/python benchmarks/agents.py [--seeds 5] [--steps 100000] [--out benchmarks/results/agents.json]``
+Run from the repository root: ``.venv/bin/python -m benchmarks.agents [--seeds 5] [--steps 100000] [--out benchmarks/results/agents.json]``
 Prints a Markdown table (median and IQM over seeds) for BENCHMARKS.md.
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# run as a script, this file's folder comes first on sys.path and its name would shadow the
-# `agents` package
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
 import argparse
 import json
 import platform
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch

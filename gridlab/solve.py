@@ -72,7 +72,7 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def solve_suite(gamma: float | None, tol: float, methods: tuple[str, ...] = ("vi", "pi", "mpi")) -> list[dict[str, Any]]:
+def solve_suite(gamma: float | None, tol: float, methods: tuple[str, ...] = ("vi", "pi", "mpi", "gs")) -> list[dict[str, Any]]:
     """Solve every registered id (``Grid-v0`` needs a layout, so it is skipped) with each method."""
     rows = []
     for env_id, (_, kw, _) in SUITE.items():
@@ -91,7 +91,7 @@ def solve_suite(gamma: float | None, tol: float, methods: tuple[str, ...] = ("vi
 
 
 def format_suite(rows: list[dict[str, Any]]) -> str:
-    methods = [k for k in rows[0] if k in ("vi", "pi", "mpi")] if rows else []
+    methods = [k for k in rows[0] if k in ("vi", "pi", "mpi", "gs")] if rows else []
     head = f"{'env id':28s} {'states':>6s} {'slip':>5s} {'V*(s0)':>9s}" + "".join(
         f" {m + ' it':>7s} {m + ' ms':>8s}" for m in methods) + f" {'bound':>8s}"
     lines = [head, "-" * len(head)]

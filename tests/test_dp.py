@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings, strategies as st
 
 from agents import dp
-from envs import GridWorldEnv, TabularMDP
+from envs import GridWorldEnv, TabularMDP, open_room
 
 from conftest import SUITE_IDS
 
@@ -172,9 +172,7 @@ def test_certified_error_bound_holds(model, gamma):
 
 @pytest.mark.parametrize("goal_corner", ["top-left", "bottom-right"])
 def test_gauss_seidel_is_certified_on_a_large_slippery_room_whichever_way_values_flow(goal_corner):
-    from envs.layouts import open_room
-
-    layout = open_room(60)
+    layout = open_room(110)
     if goal_corner == "top-left":
         layout = layout[::-1]  # the string reversed: goal first, start last
     mdp = GridWorldEnv(layout, slip=0.2).mdp
@@ -184,11 +182,16 @@ def test_gauss_seidel_is_certified_on_a_large_slippery_room_whichever_way_values
     assert np.max(np.abs(gs.V - vi.V)) <= gs.error_bound + 1e-9
 
 
-def test_auto_uses_exact_policy_iteration_on_small_models_and_at_gamma_one():
+def test_auto_picks_vi_when_small_and_cold_gauss_seidel_otherwise_and_pi_at_gamma_one(monkeypatch):
+    from agents import gauss_seidel
+
     mdp = gym.make("gridlab/FourRooms-v0").unwrapped.mdp
-    assert dp.solve(mdp).method == "policy_iteration"
-    big = GridWorldEnv("S" + "." * 2500 + "G").mdp
-    assert dp.solve(big, 1.0).method == "policy_iteration"
+    assert dp.solve(mdp, 1.0).method == "policy_iteration"
+    big = GridWorldEnv(open_room(100), slip=0.1).mdp
+    assert dp.solve(big).method == "gauss_seidel_value_iteration"  # loads the kernels
+    assert dp.solve(mdp).method == "gauss_seidel_value_iteration"
+    monkeypatch.setattr(gauss_seidel, "_KERNEL", None)  # as in a fresh process
+    assert dp.solve(mdp).method == "value_iteration"
 
 
 @pytest.mark.parametrize("env_id", ["gridlab/SlipperyLake-v0", "gridlab/CliffWalk-v0"])
