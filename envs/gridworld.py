@@ -110,6 +110,10 @@ class GridWorldEnv(gym.Env):
             raise ValueError(f"unknown render_mode {render_mode!r}; expected one of {self.metadata['render_modes']}")
         self.layout = parse_layout(layout)
         self.slip = float(slip)
+        # enough to rebuild this world anywhere (saved with world models and datasets)
+        self.init_kwargs = {"layout": str(self.layout), "slip": self.slip, "goal_reward": float(goal_reward),
+                            "hole_reward": float(hole_reward), "step_reward": float(step_reward),
+                            "gamma": float(gamma), "obs_mode": obs_mode}
         self.goal_reward, self.hole_reward, self.step_reward = float(goal_reward), float(hole_reward), float(step_reward)
         self.obs_mode = obs_mode
         self.render_mode = render_mode

@@ -45,11 +45,12 @@ class GridWorldVectorEnv(gym.vector.VectorEnv):
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
     single_env_class: type[GridWorldEnv] = GridWorldEnv
 
-    def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None, **env_kwargs: Any) -> None:
+    def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None,
+                 single_env: GridWorldEnv | None = None, **env_kwargs: Any) -> None:
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         env_kwargs.pop("render_mode", None)
-        self.single_env = self.single_env_class(**env_kwargs)
+        self.single_env = single_env if single_env is not None else self.single_env_class(**env_kwargs)
         self.num_envs = int(num_envs)
         self.max_episode_steps = max_episode_steps
         self.single_observation_space = self.single_env.observation_space
@@ -75,6 +76,14 @@ class GridWorldVectorEnv(gym.vector.VectorEnv):
         self.state = np.zeros(self.num_envs, dtype=np.int64)
         self._elapsed = np.zeros(self.num_envs, dtype=np.int64)
         self._needs_reset = np.zeros(self.num_envs, dtype=bool)
+
+    @classmethod
+    def from_env(cls, env: gym.Env, num_envs: int, max_episode_steps: int | None = None) -> "GridWorldVectorEnv":
+        """A vector env over the world of an existing (possibly wrapped) ``GridWorldEnv``, sharing its model."""
+        base = env.unwrapped
+        if not isinstance(base, GridWorldEnv):
+            raise TypeError(f"expected a GridWorldEnv, got {type(base).__name__}")
+        return cls(num_envs=num_envs, max_episode_steps=max_episode_steps, single_env=base)
 
     def _draw_starts(self, n: int) -> np.ndarray:
         return self._starts[self.np_random.integers(len(self._starts), size=n)]

@@ -1,0 +1,159 @@
+"""Transition data for world models: ``collect_transitions`` and ``TransitionDataset``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from envs.gridworld import GridWorldEnv
+from envs.vector import GridWorldVectorEnv
+
+__all__ = ["TransitionDataset", "collect_transitions"]
+
+
+@dataclass
+class TransitionDataset:
+    """Transitions ``(obs, action, next_obs, reward, terminated)`` as tensors, with their true states.
+
+    ``state`` and ``next_state`` are the hidden state indices (for scoring; models never see them).
+    ``env_kwargs`` rebuilds the world (``GridWorldEnv(**env_kwargs)``).
+    """
+
+    obs: torch.Tensor
+    action: torch.Tensor
+    next_obs: torch.Tensor
+    reward: torch.Tensor
+    terminated: torch.Tensor
+    state: torch.Tensor
+    next_state: torch.Tensor
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.action.shape[0])
+
+    def to(self, device: str | torch.device) -> "TransitionDataset":
+        moved = {k: getattr(self, k).to(device) for k in ("obs", "action", "next_obs", "reward", "terminated",
+                                                          "state", "next_state")}
+        return TransitionDataset(**moved, env_kwargs=self.env_kwargs)
+
+    def split(self, fraction: float = 0.9, seed: int = 0) -> tuple["TransitionDataset", "TransitionDataset"]:
+        """A random (train, held-out) split."""
+        perm = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
+        cut = int(round(fraction * len(self)))
+        return self._take(perm[:cut]), self._take(perm[cut:])
+
+    def _take(self, idx: torch.Tensor) -> "TransitionDataset":
+        return TransitionDataset(self.obs[idx], self.action[idx], self.next_obs[idx], self.reward[idx],
+                                 self.terminated[idx], self.state[idx], self.next_state[idx], self.env_kwargs)
+
+    def make_env(self) -> GridWorldEnv:
+        """The world the data came from."""
+        return GridWorldEnv(**self.env_kwargs)
+
+    def save(self, path: str | Path) -> Path:
+        """Write a ``.npz`` (arrays plus the world's kwargs as JSON)."""
+        import json
+
+        path = Path(path)
+        np.savez_compressed(path, obs=self.obs.cpu().numpy(), action=self.action.cpu().numpy(),
+                            next_obs=self.next_obs.cpu().numpy(), reward=self.reward.cpu().numpy(),
+                            terminated=self.terminated.cpu().numpy(), state=self.state.cpu().numpy(),
+                            next_state=self.next_state.cpu().numpy(), env_kwargs=np.array(json.dumps(self.env_kwargs)))
+        return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TransitionDataset":
+        import json
+
+        with np.load(path) as z:
+            arrays = {k: torch.as_tensor(z[k]) for k in ("obs", "action", "next_obs", "reward", "terminated",
+                                                         "state", "next_state")}
+            kwargs = json.loads(str(z["env_kwargs"]))
+        return cls(**arrays, env_kwargs=kwargs)
+
+
+Policy = str | Callable[[np.ndarray], np.ndarray] | np.ndarray
+
+
+def _actions(policy: Policy, states: np.ndarray, obs: np.ndarray, n_actions: int, rng: np.random.Generator) -> np.ndarray:
+    if isinstance(policy, str):
+        if policy != "uniform":
+            raise ValueError(f"policy must be 'uniform', a callable or an array, got {policy!r}")
+        return rng.integers(0, n_actions, size=len(states))
+    if callable(policy):
+        return np.asarray(policy(obs), dtype=np.int64).reshape(len(states))
+    table = np.asarray(policy)
+    if table.ndim == 1:
+        return table[states].astype(np.int64)
+    cum = np.cumsum(table[states], axis=1)
+    return np.minimum((rng.random(len(states))[:, None] * cum[:, -1:] >= cum).sum(axis=1), n_actions - 1)
+
+
+def collect_transitions(
+    env: gym.Env,
+    n: int,
+    policy: Policy = "uniform",
+    seed: int = 0,
+    start: str = "uniform",
+    batch: int = 4096,
+) -> TransitionDataset:
+    """Sample ``n`` transitions from a gridlab env, batched through its native vector env.
+
+    Arguments:
+        env: a ``GridWorldEnv`` (wrapped or not); its ``obs_mode`` sets the observation format.
+        n: number of transitions.
+        policy: ``"uniform"``, a callable mapping a batch of observations to actions, or a
+            state -> action array ``(S,)`` (or ``(S, A)`` probabilities).
+        seed: seed of the sampling.
+        start: ``"uniform"``: each transition starts from a live state drawn uniformly, so every
+            (state, action) pair is covered (what a world model of P(s'|s,a) needs); ``"rollout"``:
+            consecutive steps of episodes from the env's start distribution (the policy's own
+            state visitation), with the vector env's autoreset.
+        batch: transitions per vector step.
+
+    Example:
+        >>> import gymnasium as gym, envs
+        >>> data = collect_transitions(gym.make("gridlab/OpenRoom-v0", obs_mode="onehot"), 1000)
+        >>> tuple(data.next_obs.shape)
+        (1000, 25)
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if start not in ("uniform", "rollout"):
+        raise ValueError(f"start must be 'uniform' or 'rollout', got {start!r}")
+    base = env.unwrapped
+    if not isinstance(base, GridWorldEnv):
+        raise TypeError(f"collect_transitions needs a gridlab GridWorldEnv, got {type(base).__name__}")
+    if base.obs_mode == "index":
+        raise ValueError("world models need vector observations: use obs_mode 'onehot', 'coords' or 'image'")
+    rng = np.random.default_rng(seed)
+    live = base.mdp.live
+    size = min(batch, n)
+    venv = GridWorldVectorEnv.from_env(env, size, max_episode_steps=env.spec.max_episode_steps if env.spec else None)
+    chunks: list[tuple[np.ndarray, ...]] = []
+    obs, info = venv.reset(seed=seed)
+    got = 0
+    while got < n:
+        if start == "uniform":
+            obs, info = venv.reset(seed=int(rng.integers(2**31)), options={"state": live[rng.integers(len(live), size=size)]})
+        states = info["state"]
+        actions = _actions(policy, states, obs, base.mdp.n_actions, rng)
+        resetting = venv._needs_reset.copy()  # these copies' next step is an autoreset, not a transition
+        next_obs, reward, term, trunc, next_info = venv.step(actions)
+        keep = ~resetting
+        chunks.append((obs[keep], actions[keep], next_obs[keep], reward[keep], term[keep], states[keep],
+                       next_info["state"][keep]))
+        got += int(keep.sum())
+        obs, info = next_obs, next_info
+    cat = [np.concatenate([c[i] for c in chunks])[:n] for i in range(7)]
+    return TransitionDataset(
+        obs=torch.as_tensor(cat[0], dtype=torch.float32), action=torch.as_tensor(cat[1], dtype=torch.int64),
+        next_obs=torch.as_tensor(cat[2], dtype=torch.float32), reward=torch.as_tensor(cat[3], dtype=torch.float32),
+        terminated=torch.as_tensor(cat[4], dtype=torch.bool), state=torch.as_tensor(cat[5], dtype=torch.int64),
+        next_state=torch.as_tensor(cat[6], dtype=torch.int64), env_kwargs=dict(base.init_kwargs),
+    )

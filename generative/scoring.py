@@ -1,0 +1,187 @@
+r"""Exact scoring of world models against the true dynamics :math:`P(s' \mid s, a)`.
+
+For every live (state, action) pair the model draws ``n_samples`` next observations; they are
+decoded to states (or to "no state") and their histogram Q is compared with the true row of P.
+Everything is averaged uniformly over live pairs, and the per-pair numbers are kept.
+
+Definitions (see ``generative.metrics`` for the divergences and their smoothing):
+
+- ``mode_recall``: share of true successors s' (P(s'|s,a) > 0) that get at least
+  ``MODE_SHARE = 0.25`` of their true probability from the model.
+- ``hallucinated_mass``: model mass on observations that decode to no state, or to a state the
+  true dynamics cannot reach from (s, a).
+- ``rollout_tv[k-1]``: TV between the exact k-step state distribution under a policy (from the
+  initial distribution, ``TabularMDP.state_distributions``) and that of the model's imagined
+  rollouts, k = 1..H; "no state" counts as its own outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from envs.mdp import TabularMDP
+from generative.data import TransitionDataset
+from generative.metrics import forward_kl, jsd, reverse_kl, tv
+from generative.world_model import WorldModel
+
+__all__ = ["score", "transition_histograms", "rollout_tv", "sequence_log_prob", "conditional_entropy", "MODE_SHARE"]
+
+MODE_SHARE = 0.25
+
+
+def transition_histograms(model: WorldModel, n_samples: int = 1000, seed: int = 0,
+                          chunk: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+    """Empirical next-state distributions of the model for every live (s, a).
+
+    Returns ``pairs`` (n_pairs, 2) and ``Q`` (n_pairs, S + 1), column S being "no state".
+    """
+    env, mdp = model.env, model.env.mdp
+    S, A = mdp.n_states, mdp.n_actions
+    pairs = np.array([(s, a) for s in mdp.live for a in range(A)], dtype=np.int64).reshape(-1, 2)
+    rows = np.repeat(np.arange(len(pairs)), n_samples)
+    counts = np.zeros((len(pairs), S + 1))
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    for lo in range(0, len(rows), chunk):
+        r = rows[lo:lo + chunk]
+        obs = env.encode_batch(pairs[r, 0])
+        nxt = model.sample_next(obs, pairs[r, 1], generator=gen)
+        s2 = env.decode_batch(nxt)
+        np.add.at(counts, (r, np.where(s2 >= 0, s2, S)), 1.0)
+    return pairs, counts / n_samples
+
+
+def _true_rows(mdp: TabularMDP, pairs: np.ndarray) -> np.ndarray:
+    P = mdp.P[pairs[:, 0] * mdp.n_actions + pairs[:, 1]].toarray()
+    return np.concatenate([P, np.zeros((len(pairs), 1))], axis=1)
+
+
+def _policy_matrix(mdp: TabularMDP, policy: Any) -> np.ndarray:
+    if isinstance(policy, str):
+        if policy != "uniform":
+            raise ValueError(f"policy must be 'uniform' or a state -> action array, got {policy!r}")
+        return np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions)
+    return mdp.policy_probs(np.asarray(policy))
+
+
+def rollout_tv(model: WorldModel, policy: Any = "uniform", horizon: int = 20, n: int = 2000, seed: int = 0) -> np.ndarray:
+    """TV between exact and imagined k-step state distributions, k = 1..horizon (see module doc)."""
+    mdp = model.env.mdp
+    pi = _policy_matrix(mdp, policy)
+    exact = mdp.state_distributions(pi, horizon)
+    rng = np.random.default_rng(seed)
+    s0 = rng.choice(mdp.n_states, size=n, p=mdp.initial)
+    roll = model.rollout(model.env.encode_batch(s0), pi if not isinstance(policy, str) else policy, horizon, n, seed)
+    states = roll["states"]
+    S = mdp.n_states
+    out = np.empty(horizon)
+    for k in range(1, horizon + 1):
+        hist = np.bincount(np.where(states[:, k] >= 0, states[:, k], S), minlength=S + 1) / n
+        out[k - 1] = tv(np.concatenate([exact[k], [0.0]]), hist)
+    return out
+
+
+def conditional_entropy(mdp: TabularMDP, data: TransitionDataset) -> float:
+    """Mean over the data's (s, a) of the true entropy H(P(.|s, a)), in nats: the best possible NLL."""
+    rows = data.state.numpy() * mdp.n_actions + data.action.numpy()
+    P = mdp.P
+    ent = np.zeros(P.shape[0])
+    with np.errstate(divide="ignore"):
+        contrib = np.where(P.data > 0, -P.data * np.log(P.data), 0.0)
+    np.add.at(ent, np.repeat(np.arange(P.shape[0]), np.diff(P.indptr)), contrib)
+    return float(ent[rows].mean())
+
+
+def score(model: WorldModel, n_samples: int = 1000, policy: Any = "uniform", horizon: int = 20,
+          n_rollouts: int = 2000, held_out: TransitionDataset | None = None, seed: int = 0) -> dict[str, Any]:
+    """Score a world model exactly against its world's true dynamics.
+
+    Arguments:
+        model: a trained conditional ``WorldModel``.
+        n_samples: model samples per live (state, action) pair.
+        policy: policy of the rollout comparison: ``"uniform"`` or a state -> action array.
+        horizon: rollout horizon H of ``rollout_tv``.
+        n_rollouts: imagined rollouts for ``rollout_tv``.
+        held_out: transitions for the likelihood report (flow: exact dequantised NLL; VAE: bound).
+        seed: seeds the sampling.
+
+    Returns:
+        A dict with ``tv``, ``forward_kl``, ``reverse_kl``, ``jsd``, ``mode_recall``,
+        ``hallucinated_mass`` (means over live pairs), ``rollout_tv`` (list, k = 1..H), ``per_pair``
+        (each metric per pair, with the pairs), ``n_samples``, and with ``held_out``: ``nll`` and
+        ``true_conditional_entropy`` (their gap is the forward KL of the dequantised data).
+    """
+    if not model.conditional:
+        raise ValueError("score compares conditional models with P(s'|s,a); this model is unconditional")
+    mdp = model.env.mdp
+    pairs, Q = transition_histograms(model, n_samples, seed)
+    P = _true_rows(mdp, pairs)
+    support = P > 0
+    per_pair = {
+        "tv": tv(P, Q),
+        "forward_kl": forward_kl(P, Q),
+        "reverse_kl": reverse_kl(P, Q),
+        "jsd": jsd(P, Q),
+        "mode_recall": (support & (Q >= MODE_SHARE * P)).sum(axis=1) / support.sum(axis=1),
+        "hallucinated_mass": np.where(support, 0.0, Q).sum(axis=1),
+    }
+    result: dict[str, Any] = {k: float(v.mean()) for k, v in per_pair.items()}
+    result["rollout_tv"] = rollout_tv(model, policy, horizon, n_rollouts, seed).tolist()
+    result["per_pair"] = {"pairs": pairs.tolist(), **{k: v.tolist() for k, v in per_pair.items()}}
+    result["n_samples"] = n_samples
+    if held_out is not None and hasattr(model.net, "log_prob"):
+        x = model.codec.encode(held_out.next_obs).to(model.device)
+        c = model.context(held_out.obs.numpy(), held_out.action.numpy())
+        with torch.no_grad():
+            nll = model.net.dequantized_nll(x, c) if hasattr(model.net, "dequantized_nll") else -model.net.log_prob(x, c)
+        result["nll"] = float(nll.mean())
+        result["true_conditional_entropy"] = conditional_entropy(mdp, held_out)
+    return result
+
+
+def sequence_log_prob(mdp: TabularMDP, states: np.ndarray, policy: Any = "uniform") -> np.ndarray:
+    r"""Exact log-probability of observed state sequences under the true dynamics and a policy.
+
+    The forward algorithm of the lecture's hidden Markov model, with the actions hidden:
+    :math:`\alpha_0(s) = \mu_0(s)\, e(o_0 | s)`, :math:`\alpha_{t+1}(s') = e(o_{t+1} | s') \sum_s \alpha_t(s) P_\pi(s' | s)`,
+    :math:`\log P(o_{0:T}) = \log \sum_s \alpha_T(s)`, rescaled each step to avoid underflow. Observations
+    are decoded states (the emission is deterministic, :math:`e(o | s) = [\mathrm{decode}(o) = s]`), so a
+    sequence holding an observation of no state has probability 0.
+
+    Arguments:
+        mdp: the true model.
+        states: ``(T + 1,)`` or ``(N, T + 1)`` decoded states (``env.decode_batch`` of observations), -1 for none.
+        policy: ``"uniform"`` or a state -> action array ``(S,)`` / ``(S, A)``.
+
+    Returns:
+        ``(N,)`` log-probabilities (``-inf`` for impossible sequences).
+
+    Example:
+        >>> from envs import GridWorldEnv
+        >>> mdp = GridWorldEnv("S.G").mdp
+        >>> float(np.exp(sequence_log_prob(mdp, np.array([0, 1, 2]), np.array([1, 1, 1]))[0]))
+        1.0
+    """
+    seqs = np.atleast_2d(np.asarray(states, dtype=np.int64))
+    P_pi, _ = mdp.policy_matrix(_policy_matrix(mdp, policy))
+    PT = P_pi.T.tocsr()
+    N, T1 = seqs.shape
+    S = mdp.n_states
+    out = np.zeros(N)
+    emission = np.zeros((N, S))
+    valid = seqs[:, 0] >= 0
+    emission[valid, seqs[valid, 0]] = 1.0
+    alpha = mdp.initial[None, :] * emission
+    for t in range(T1):
+        if t > 0:
+            emission[:] = 0.0
+            valid = seqs[:, t] >= 0
+            emission[valid, seqs[valid, t]] = 1.0
+            alpha = (PT @ alpha.T).T * emission
+        norm = alpha.sum(axis=1)
+        with np.errstate(divide="ignore"):
+            out += np.log(norm)
+        alpha = np.divide(alpha, norm[:, None], out=np.zeros_like(alpha), where=norm[:, None] > 0)
+    return out
