@@ -11,6 +11,7 @@ Example:
 
 from generative.codec import ObsCodec
 from generative.data import TransitionDataset, collect_transitions
+from generative.env import WorldModelEnv
 from generative.metrics import forward_kl, jsd, reverse_kl, tv
 from generative.scoring import conditional_entropy, rollout_tv, score, sequence_log_prob, transition_histograms
 from generative.world_model import DEFAULTS, FAMILIES, WorldModel, train_world_model
@@ -29,6 +30,7 @@ __all__ = [
     "conditional_entropy",
     "transition_histograms",
     "WorldModel",
+    "WorldModelEnv",
     "train_world_model",
     "FAMILIES",
     "DEFAULTS",

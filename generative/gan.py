@@ -39,7 +39,7 @@ class ConditionalGAN(nn.Module):
         kind: ``"categorical"``, ``"bernoulli"`` or ``"gaussian"`` outputs.
         noise: noise dimensions. Default 16.
         hidden: MLP width. Default 128.
-        pack: samples per discriminator decision (PacGAN); 1 disables packing. Default 4.
+        pack: samples per discriminator decision (PacGAN); 1 disables packing. Default 2.
         tau: Gumbel-softmax temperature. Default 1.
 
     Example:
@@ -48,7 +48,7 @@ class ConditionalGAN(nn.Module):
         True
     """
 
-    def __init__(self, x_dim: int, c_dim: int, kind: str, noise: int = 16, hidden: int = 128, pack: int = 4,
+    def __init__(self, x_dim: int, c_dim: int, kind: str, noise: int = 16, hidden: int = 128, pack: int = 2,
                  tau: float = 1.0) -> None:
         super().__init__()
         if pack < 1:

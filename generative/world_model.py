@@ -28,11 +28,12 @@ __all__ = ["WorldModel", "train_world_model", "FAMILIES", "DEFAULTS", "resolve_d
 
 FAMILIES: dict[str, type[nn.Module]] = {"vae": ConditionalVAE, "gan": ConditionalGAN, "flow": ConditionalFlow}
 
-# Defaults that reach the quality targets of BENCHMARKS.md on the 25-64 state maps (see there).
+# Training budgets in gradient steps (so they do not depend on the data size); measured against
+# the quality targets in BENCHMARKS.md on 25-64 state maps.
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "vae": {"epochs": 30, "batch_size": 256, "lr": 2e-3},
-    "gan": {"epochs": 60, "batch_size": 256, "lr": 1e-3},
-    "flow": {"epochs": 30, "batch_size": 256, "lr": 3e-3},
+    "vae": {"steps": 6000, "batch_size": 512, "lr": 3e-3},
+    "gan": {"steps": 8000, "batch_size": 256, "lr": 5e-4},
+    "flow": {"steps": 7000, "batch_size": 256, "lr": 3e-3},
 }
 
 
@@ -84,12 +85,13 @@ class WorldModel:
 
     # ------------------------------------------------------------------ training
     def fit(self, data: TransitionDataset, epochs: int | None = None, batch_size: int | None = None,
-            lr: float | None = None, progress: bool = True) -> list[dict[str, float]]:
+            lr: float | None = None, progress: bool = True, steps: int | None = None) -> list[dict[str, float]]:
         """Train on a dataset (maximum likelihood for VAE and flow, the GAN game for the GAN).
 
         Returns the per-epoch history (mean of each logged quantity; the VAE logs its KL term).
         """
-        cfg = {**DEFAULTS[self.family], **{k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr}.items() if v is not None}}
+        given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "steps": steps}
+        cfg = {**DEFAULTS[self.family], **{k: v for k, v in given.items() if v is not None}}
         if self.device.type == "cpu":
             torch.set_num_threads(1)  # small MLPs: one thread is fastest on CPU (no contention)
         gen = torch.Generator(device="cpu").manual_seed(self.seed)
@@ -108,6 +110,8 @@ class WorldModel:
         head_opt = torch.optim.Adam(self.head.parameters(), lr=1e-3)
         n, bs, pack = len(target), int(cfg["batch_size"]), int(getattr(self.net, "pack", 1))
         steps_per_epoch = max(1, n // bs)
+        if cfg.get("epochs") is None:
+            cfg["epochs"] = max(1, -(-int(cfg["steps"]) // steps_per_epoch))
         total = cfg["epochs"] * steps_per_epoch
         bar = _progress(cfg["epochs"], f"{self.family} world model", progress)
         t0 = time.perf_counter()
@@ -203,6 +207,7 @@ class WorldModel:
             done |= term
         return {"observations": O, "states": states, "actions": acts, "rewards": rews, "terminated": terms}
 
+    @torch.no_grad()
     def _reward_and_termination(self, obs, a, nxt, s, s2) -> tuple[np.ndarray, np.ndarray]:
         mdp = self.env.mdp
         ok = (s >= 0) & (s2 >= 0)
@@ -248,7 +253,8 @@ class WorldModel:
 
 def train_world_model(data: TransitionDataset, family: str = "vae", seed: int = 0, device: str = "auto",
                       epochs: int | None = None, progress: bool = True, conditional: bool = True,
-                      batch_size: int | None = None, lr: float | None = None, **hparams: Any) -> WorldModel:
+                      batch_size: int | None = None, lr: float | None = None, steps: int | None = None,
+                      **hparams: Any) -> WorldModel:
     """Fit a world model of the given family to transitions.
 
     Arguments:
@@ -256,7 +262,8 @@ def train_world_model(data: TransitionDataset, family: str = "vae", seed: int = 
         family: ``"vae"``, ``"gan"`` or ``"flow"``.
         seed: seeds initialisation, batching and training noise.
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``; data and networks live there.
-        epochs, batch_size, lr: training budget; defaults per family in ``DEFAULTS``.
+        epochs, batch_size, lr, steps: training budget; by default each family trains for its
+            ``DEFAULTS`` number of gradient ``steps``, whatever the data size (``epochs`` overrides).
         progress: show a progress bar over epochs.
         conditional: learn :math:`P(o' | o, a)`; False learns the distribution of ``data.obs``.
         **hparams: the family's architecture arguments.
@@ -271,7 +278,7 @@ def train_world_model(data: TransitionDataset, family: str = "vae", seed: int = 
     """
     codec = ObsCodec.fit(torch.cat([data.obs, data.next_obs]))
     model = WorldModel(family, codec, data.env_kwargs, conditional=conditional, device=device, seed=seed, **hparams)
-    model.fit(data, epochs=epochs, batch_size=batch_size, lr=lr, progress=progress)
+    model.fit(data, epochs=epochs, batch_size=batch_size, lr=lr, progress=progress, steps=steps)
     return model
 
 

@@ -1,4 +1,4 @@
-"""The ``gridlab`` command: ``envs``, ``solve`` (and more as the lab grows).
+"""The ``gridlab`` command: ``envs``, ``solve``, ``train``, ``compare``, ``world``, ``demo``.
 
 Every user error ends in one line on stderr and exit status 2; no tracebacks.
 """
@@ -77,6 +77,30 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_world(args: argparse.Namespace) -> int:
+    from gridlab import world_cmd
+    from gridlab.envspec import parse_kwargs
+
+    if args.world_command == "train":
+        print(world_cmd.world_train(args.env_id, args.family, args.obs_mode, args.samples, args.epochs, args.device,
+                                    args.seed, parse_kwargs(args.kw), args.out, progress=not args.no_progress))
+    elif args.world_command == "score":
+        result, written = world_cmd.world_score(args.run_dir, args.samples, args.horizon)
+        print(world_cmd.format_score(result))
+        for p in written:
+            print(f"wrote {p}")
+    else:
+        print(f"wrote {world_cmd.world_rollout(args.run_dir, args.policy, args.horizon, args.seed)}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from gridlab.demo import run_demo
+
+    print(run_demo(args.out, quick=args.quick, device=args.device))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="gridlab", description="A lab for RL and generative world models judged against exact ground truth.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -111,6 +135,36 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--gamma", type=float, default=None, help="default: the agent's own gamma")
     c.add_argument("--weighting", choices=["uniform", "visitation"], default="uniform")
     c.set_defaults(func=_cmd_compare)
+
+    w = sub.add_parser("world", help="generative world models (VAE, GAN, flow) scored against the true dynamics")
+    wsub = w.add_subparsers(dest="world_command", required=True, parser_class=_Parser)
+    wt = wsub.add_parser("train", help="collect transitions and train a world model")
+    wt.add_argument("env_id")
+    wt.add_argument("--family", choices=["vae", "gan", "flow"], default="vae")
+    wt.add_argument("--obs-mode", choices=["onehot", "coords", "image"], default="onehot")
+    wt.add_argument("--samples", type=int, default=50_000, help="transitions to collect (10%% held out)")
+    wt.add_argument("--epochs", type=int, default=None, help="default: the family's")
+    wt.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    wt.add_argument("--seed", type=int, default=0)
+    wt.add_argument("--kw", action="append", metavar="KEY=VALUE", help="env keyword argument (repeatable)")
+    wt.add_argument("--out", help="run directory (default runs/world_<family>_<env>_s<seed>_<time>)")
+    wt.add_argument("--no-progress", action="store_true")
+    ws = wsub.add_parser("score", help="score a world model exactly (TV, KL both ways, JSD, mode recall, rollout TV)")
+    ws.add_argument("run_dir")
+    ws.add_argument("--samples", type=int, default=1000, help="model samples per (state, action)")
+    ws.add_argument("--horizon", type=int, default=20)
+    wr = wsub.add_parser("rollout", help="PNG strip of an imagined rollout above a real one")
+    wr.add_argument("run_dir")
+    wr.add_argument("--policy", choices=["uniform", "optimal"], default="uniform")
+    wr.add_argument("--horizon", type=int, default=10)
+    wr.add_argument("--seed", type=int, default=0)
+    w.set_defaults(func=_cmd_world)
+
+    d = sub.add_parser("demo", help="run the whole lab end to end and write an HTML report")
+    d.add_argument("--out", default="gridlab-demo", help="output directory (default gridlab-demo)")
+    d.add_argument("--quick", action="store_true", help="tiny budgets, for a smoke run (about a minute)")
+    d.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="device of the world models")
+    d.set_defaults(func=_cmd_demo)
     return p
 
 

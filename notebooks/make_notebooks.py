@@ -67,8 +67,76 @@ EXACT_VS_LEARNED = [
 ]
 
 
+WORLD_MODELS = [
+    ("md", "# World models scored exactly: VAE, GAN and flow on a slippery grid\n\n"
+           "Each model learns $P(o' \\mid o, a)$ from transitions. Because the true dynamics are known, every model is "
+           "scored exactly: total variation, both directions of KL, mode recall, hallucinated mass, and the TV of "
+           "imagined multi-step rollouts. The lecture's point shows up in the numbers: maximum likelihood (VAE, flow) "
+           "minimises $\\mathrm{KL}(P_{data} \\| P_{model})$ and covers modes; the GAN game relates to the JSD and can drop them.\n\n"
+           "`GRIDLAB_QUICK=1` runs it with a tiny budget (the test suite does)."),
+    ("code", "import os\n"
+             "import matplotlib\nmatplotlib.use('Agg')\n"
+             "import matplotlib.pyplot as plt\n"
+             "import gymnasium as gym\n"
+             "import numpy as np\n"
+             "import torch\n"
+             "import envs\n"
+             "from agents import dp\n"
+             "from agents.compare import compare\n"
+             "from generative import collect_transitions, train_world_model, score, WorldModelEnv, sequence_log_prob\n"
+             "torch.set_num_threads(1)\n"
+             "QUICK = bool(os.environ.get('GRIDLAB_QUICK'))\n"
+             "OUT = os.environ.get('GRIDLAB_OUT', 'runs/notebook02')\n"
+             "os.makedirs(OUT, exist_ok=True)\n"
+             "N, EPOCHS = (3000, 2) if QUICK else (50000, None)  # None: each family's default budget"),
+    ("md", "## 1. Data: transitions from every (state, action) of a slippery 5x5 map"),
+    ("code", "env = gym.make('gridlab/Grid-v0', layout='S...H\\n.....\\n..H..\\n.....\\nH...G', slip=0.2, obs_mode='onehot')\n"
+             "data = collect_transitions(env, N, seed=0)\n"
+             "train, held = data.split(0.9)\n"
+             "print(len(train), 'training transitions,', len(held), 'held out; observation shape', tuple(data.obs.shape[1:]))"),
+    ("md", "## 2. Train the three families with their defaults and score them exactly"),
+    ("code", "models, results = {}, {}\n"
+             "for family in ('vae', 'gan', 'flow'):\n"
+             "    models[family] = train_world_model(train, family, epochs=EPOCHS, progress=False, device='auto')\n"
+             "    results[family] = score(models[family], n_samples=200 if QUICK else 1000, horizon=5 if QUICK else 20,\n"
+             "                            n_rollouts=200 if QUICK else 2000, held_out=held)\n"
+             "keys = ['tv', 'forward_kl', 'reverse_kl', 'jsd', 'mode_recall', 'hallucinated_mass']\n"
+             "print(f\"{'family':6s}\" + ''.join(f'{k:>18s}' for k in keys) + f\"{'train s':>9s}\")\n"
+             "for f, r in results.items():\n"
+             "    print(f'{f:6s}' + ''.join(f'{r[k]:18.4f}' for k in keys) + f'{models[f].train_seconds:9.1f}')"),
+    ("md", "## 3. Forward vs reverse KL, and rollouts over time"),
+    ("code", "fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))\n"
+             "x = np.arange(3)\n"
+             "axes[0].bar(x - 0.2, [results[f]['forward_kl'] for f in results], 0.4, label='KL(P || Q): misses modes')\n"
+             "axes[0].bar(x + 0.2, [results[f]['reverse_kl'] for f in results], 0.4, label='KL(Q || P): invents mass')\n"
+             "axes[0].set_xticks(x, list(results)); axes[0].legend(fontsize=8); axes[0].set_title('the two directions of KL')\n"
+             "for f, r in results.items():\n"
+             "    axes[1].plot(np.arange(1, len(r['rollout_tv']) + 1), r['rollout_tv'], marker='.', label=f)\n"
+             "axes[1].set_xlabel('horizon k'); axes[1].set_title('TV of imagined vs exact k-step state distribution'); axes[1].legend()\n"
+             "plt.tight_layout(); plt.savefig(f'{OUT}/kl_and_rollouts.png'); plt.show()"),
+    ("md", "## 4. Whole imagined sequences, scored by the forward algorithm\n"
+           "The exact log-probability of each imagined state sequence under the true dynamics and the uniform policy "
+           "(summing over the hidden actions): $-\\infty$ means the model imagined something impossible."),
+    ("code", "mdp = env.unwrapped.mdp\n"
+             "s0 = np.zeros(200, dtype=int)\n"
+             "for f, m in models.items():\n"
+             "    roll = m.rollout(env.unwrapped.encode_batch(s0), 'uniform', horizon=8, n=200, seed=1)\n"
+             "    lp = sequence_log_prob(mdp, roll['states'])\n"
+             "    print(f'{f:5s} impossible sequences: {np.mean(~np.isfinite(lp)):.1%}   mean log-prob of the possible ones: {lp[np.isfinite(lp)].mean():.2f}')"),
+    ("md", "## 5. Train an agent in the dream, evaluate it in the real MDP exactly"),
+    ("code", "from stable_baselines3 import PPO\n"
+             "dream = WorldModelEnv(models['vae'], max_episode_steps=100)\n"
+             "agent = PPO('MlpPolicy', dream, seed=0, device='cpu', n_steps=256, batch_size=64, verbose=0)\n"
+             "agent.learn(2000 if QUICK else 60000)\n"
+             "c = compare(agent, env)\n"
+             "print(f'trained in the dream; in the real MDP its return gap is {c.return_gap:.4f} '\n"
+             "      f'({100 * c.relative_gap:.1f}% of V*(s0) = {c.V_star_s0:.4f})')"),
+]
+
+
 def main() -> None:
     nbf.write(notebook(EXACT_VS_LEARNED), HERE / "01_exact_vs_learned.ipynb")
+    nbf.write(notebook(WORLD_MODELS), HERE / "02_world_models.ipynb")
 
 
 if __name__ == "__main__":

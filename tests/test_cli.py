@@ -82,3 +82,25 @@ def test_compare_of_a_directory_that_is_not_a_run_is_a_one_line_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "gridlab", "compare", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2 and "not a complete run directory" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_world_train_score_and_rollout(tmp_path, capsys):
+    run = tmp_path / "wm"
+    assert main(["world", "train", "gridlab/Grid-v0", "--kw", "layout=S.G/...", "--kw", "slip=0.2", "--family", "vae",
+                 "--samples", "2000", "--epochs", "3", "--device", "cpu", "--out", str(run), "--no-progress"]) == 0
+    assert capsys.readouterr().out.strip() == str(run)
+    assert {"model.pt", "held_out.npz", "config.json"} <= {p.name for p in run.iterdir()}
+    assert main(["world", "score", str(run), "--samples", "50", "--horizon", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "forward_kl" in out and "reverse_kl" in out and "held-out NLL" in out
+    record = json.loads((run / "score.json").read_text())
+    assert 0.0 <= record["tv"] <= 1.0 and len(record["rollout_tv"]) == 3
+    assert main(["world", "rollout", str(run), "--policy", "optimal", "--horizon", "4"]) == 0
+    for png in ("score.png", "rollout.png"):
+        assert (run / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_world_train_refuses_index_observations():
+    proc = subprocess.run([sys.executable, "-m", "gridlab", "world", "train", "gridlab/OpenRoom-v0", "--obs-mode", "index"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "invalid choice: 'index'" in proc.stderr

@@ -1,0 +1,78 @@
+"""Benchmark: VAE, GAN and flow world models with their defaults, scored exactly.
+
+Run from the repository root: ``.venv/bin/python -m benchmarks.world_models [--samples 200000]``
+Prints a family x metric table for BENCHMARKS.md and writes ``benchmarks/results/world_models.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import envs  # noqa: F401
+from generative import collect_transitions, score, train_world_model
+
+WORLDS = {
+    "SlipperyLake (64 states) onehot": ("gridlab/SlipperyLake-v0", {"obs_mode": "onehot"}),
+    "SlipperyLake (64 states) image": ("gridlab/SlipperyLake-v0", {"obs_mode": "image"}),
+    "slippery 5x5 (25 states) onehot": ("gridlab/Grid-v0", {"layout": "S...H\n.....\n..H..\n.....\nH...G", "slip": 0.2,
+                                                            "obs_mode": "onehot"}),
+}
+KEYS = ("tv", "forward_kl", "reverse_kl", "jsd", "mode_recall", "hallucinated_mass")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--samples", type=int, default=200_000)
+    ap.add_argument("--families", default="vae,gan,flow")
+    ap.add_argument("--worlds", default=",".join(WORLDS))
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--out", default="benchmarks/results/world_models.json")
+    args = ap.parse_args()
+    rows = []
+    for world in args.worlds.split(","):
+        env_id, kw = WORLDS[world]
+        env = gym.make(env_id, **kw)
+        t = time.perf_counter()
+        data = collect_transitions(env, args.samples, seed=0)
+        collect_s = time.perf_counter() - t
+        train, held = data.split(0.9)
+        for family in args.families.split(","):
+            model = train_world_model(train, family, seed=0, device=args.device, progress=False)
+            r = score(model, n_samples=1000, horizon=20, n_rollouts=2000, held_out=held)
+            obs, act = held.obs[:100_000].numpy(), held.action[:100_000].numpy()
+            t = time.perf_counter()
+            model.sample_next(obs, act)
+            rate = len(obs) / (time.perf_counter() - t)
+            row = {"world": world, "family": family, "device": str(model.device), "train_s": model.train_seconds,
+                   "samples_per_s": rate, "collect_per_s": args.samples / collect_s,
+                   **{k: r[k] for k in KEYS}, "rollout_tv": r["rollout_tv"],
+                   "nll": r.get("nll"), "entropy": r.get("true_conditional_entropy")}
+            rows.append(row)
+            print(json.dumps({k: v for k, v in row.items() if k != "rollout_tv"}), flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"machine": platform.platform(), "torch_threads": torch.get_num_threads(),
+                                          "samples": args.samples, "rows": rows}, indent=1))
+    print(table(rows))
+
+
+def table(rows) -> str:
+    out = ["| world | family | TV | KL(P‖Q) | KL(Q‖P) | JSD | mode recall | hallucinated | rollout TV k=20 (max over k) | "
+           "held-out NLL / true entropy | train s | samples/s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        nll = f"{r['nll']:.3f} / {r['entropy']:.3f}" if r["nll"] is not None else "-"
+        out.append(f"| {r['world']} | {r['family']} | {r['tv']:.3f} | {r['forward_kl']:.3f} | {r['reverse_kl']:.3f} | "
+                   f"{r['jsd']:.4f} | {r['mode_recall']:.3f} | {r['hallucinated_mass']:.3f} | "
+                   f"{r['rollout_tv'][-1]:.3f} ({max(r['rollout_tv']):.3f}) | {nll} | {r['train_s']:.0f} | {r['samples_per_s']:,.0f} |")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()

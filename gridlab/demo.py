@@ -1,0 +1,189 @@
+"""``gridlab demo``: the whole lab end to end, written up as one self-contained HTML report.
+
+Stages: (1) solve the registered suite exactly; (2) train PPO and DQN on FourRooms and compare
+them exactly with V^pi and V*; (3) train VAE, GAN and flow world models of a slippery grid and
+score them against the true dynamics; (4) write ``report.html`` and ``results.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gridlab.envspec import UsageError
+
+__all__ = ["DemoBudget", "run_demo", "BUDGETS"]
+
+AGENT_ENV = "gridlab/FourRooms-v0"
+WORLD_KW = {"layout": "S...H\n.....\n..H..\n.....\nH...G", "slip": 0.2, "obs_mode": "onehot"}
+
+
+@dataclass(frozen=True)
+class DemoBudget:
+    agent_steps: int
+    world_samples: int
+    world_steps: dict[str, int]
+    score_samples: int
+    horizon: int
+    rollouts: int
+
+
+BUDGETS = {
+    "default": DemoBudget(agent_steps=100_000, world_samples=100_000,
+                          world_steps={"vae": 6000, "gan": 6000, "flow": 4000},
+                          score_samples=1000, horizon=20, rollouts=2000),
+    "quick": DemoBudget(agent_steps=20_000, world_samples=20_000, world_steps={"vae": 1500, "gan": 1500, "flow": 1000},
+                        score_samples=200, horizon=10, rollouts=300),
+}
+
+
+class _Stages:
+    """One line per stage with its elapsed time, on stderr (stdout ends with the report's path)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.i, self.t0 = total, 0, time.perf_counter()
+
+    def start(self, what: str) -> float:
+        self.i += 1
+        print(f"[{self.i}/{self.total}] {what} ...", file=sys.stderr, flush=True)
+        return time.perf_counter()
+
+    def done(self, t: float, note: str = "") -> None:
+        print(f"      done in {time.perf_counter() - t:.1f} s{(': ' + note) if note else ''} "
+              f"(total {time.perf_counter() - self.t0:.0f} s)", file=sys.stderr, flush=True)
+
+
+def _check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"cannot write to --out {str(out)!r}: {e.strerror or e}") from None
+
+
+def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str = "auto") -> Path:
+    """Run the demo into ``out``; returns the path of ``report.html``."""
+    import gymnasium as gym
+    import numpy as np
+    import torch
+
+    from agents import dp, sb3
+    from agents.compare import compare, plot_learning_curves
+    from envs.plotting import plot_values
+    from generative import collect_transitions, score, train_world_model
+    from gridlab import report
+    from gridlab.solve import solve_suite
+    from gridlab.world_cmd import plot_score, plot_strip
+
+    out = Path(out)
+    _check_writable(out)
+    budget = BUDGETS["quick" if quick else "default"]
+    figs = out / "figures"
+    figs.mkdir(exist_ok=True)
+    stages = _Stages(4)
+    results: dict[str, Any] = {"quick": quick, "budget": budget.__dict__, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    torch.set_num_threads(1)
+
+    t = stages.start("solving the registered suite exactly (VI, PI, MPI, Gauss-Seidel)")
+    results["suite"] = solve_suite(None, 1e-6)
+    env = gym.make(AGENT_ENV)
+    sol = dp.solve(env.unwrapped.mdp, 0.99, tol=1e-10)
+    results["suite_figure"] = str(_figure(figs / "fourrooms_vstar.png", lambda ax: plot_values(
+        ax, env.unwrapped, sol.V, sol.policy, title=f"V* and optimal policy, {AGENT_ENV}")))
+    stages.done(t, f"{len(results['suite'])} worlds")
+
+    t = stages.start(f"training PPO and DQN on {AGENT_ENV} ({budget.agent_steps:,} steps each) and comparing exactly")
+    results["agents"] = {}
+    for algo in ("ppo", "dqn"):
+        run = out / "runs" / f"{algo}_FourRooms"
+        if run.exists():
+            import shutil
+
+            shutil.rmtree(run)
+        model = sb3.train(AGENT_ENV, algo, total_timesteps=budget.agent_steps, seed=0, out_dir=run,
+                          progress_bar=False, device="cpu", eval_freq=max(budget.agent_steps // 10, 500))
+        c = compare(model, env)
+        c.plot(str(figs / f"{algo}_comparison.png"))
+        results["agents"][algo] = {"run_dir": str(run), **c.metrics(),
+                                   "figure": str(figs / f"{algo}_comparison.png")}
+    plot_learning_curves({a: f"{r['run_dir']}/exact_eval.csv" for a, r in results["agents"].items()},
+                         str(figs / "learning_curves.png"))
+    results["learning_curves"] = str(figs / "learning_curves.png")
+    stages.done(t, ", ".join(f"{a} gap {r['return_gap']:.4f}" for a, r in results["agents"].items()))
+
+    t = stages.start(f"training VAE, GAN and flow world models of a slippery 5x5 grid ({budget.world_samples:,} transitions)")
+    wenv = gym.make("gridlab/Grid-v0", **WORLD_KW)
+    data = collect_transitions(wenv, budget.world_samples, seed=0)
+    train, held = data.split(0.9)
+    results["world_models"] = {}
+    mdp = wenv.unwrapped.mdp
+    rng = np.random.default_rng(0)
+    for family in ("vae", "gan", "flow"):
+        model = train_world_model(train, family, seed=0, device=device, steps=budget.world_steps[family], progress=False)
+        run = out / "runs" / f"world_{family}"
+        run.mkdir(parents=True, exist_ok=True)
+        model.save(run / "model.pt")
+        r = score(model, n_samples=budget.score_samples, horizon=budget.horizon, n_rollouts=budget.rollouts,
+                  held_out=held)
+        plot_score(model, r, figs / f"world_{family}_score.png")
+        s0 = int(rng.choice(mdp.n_states, p=mdp.initial))
+        imagined = model.rollout(wenv.unwrapped.encode_batch([s0]), "uniform", 8, n=1, seed=1)["states"][0]
+        real = _real_rollout(mdp, s0, 8, rng)
+        plot_strip(wenv.unwrapped, imagined, real, figs / f"world_{family}_rollout.png", f"{family}: imagined (top) vs real (bottom), uniform policy")
+        results["world_models"][family] = {
+            "run_dir": str(run), "device": str(model.device), "train_seconds": model.train_seconds,
+            **{k: r[k] for k in ("tv", "forward_kl", "reverse_kl", "jsd", "mode_recall", "hallucinated_mass",
+                                 "rollout_tv")},
+            "nll": r.get("nll"), "true_conditional_entropy": r.get("true_conditional_entropy"),
+            "score_figure": str(figs / f"world_{family}_score.png"), "rollout_figure": str(figs / f"world_{family}_rollout.png"),
+        }
+    stages.done(t, ", ".join(f"{f} TV {r['tv']:.3f}" for f, r in results["world_models"].items()))
+
+    t = stages.start("writing the report")
+    results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    _atomic_write(out / "results.json", json.dumps(results, indent=1, default=str))
+    html = report.render(results)
+    _atomic_write(out / "report.html", html)
+    stages.done(t)
+    return out / "report.html"
+
+
+def _real_rollout(mdp, s0: int, horizon: int, rng) -> "Any":
+    import numpy as np
+
+    states = [s0]
+    for _ in range(horizon):
+        s = states[-1]
+        if mdp.terminal[s]:
+            states.append(s)
+            continue
+        nxt, p = mdp.transitions(s, int(rng.integers(mdp.n_actions)))
+        states.append(int(rng.choice(nxt, p=p)))
+    return np.array(states)
+
+
+def _figure(path: Path, draw) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    draw(ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

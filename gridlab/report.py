@@ -1,0 +1,125 @@
+"""The demo's report: one self-contained HTML page (figures embedded), its sentences computed from the results."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any
+
+__all__ = ["render"]
+
+CSS = """
+body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
+       color: #222; line-height: 1.45; }
+h1 { margin-bottom: 0.2em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.4em 0; }
+.note { color: #444; background: #f7f7fb; border-left: 3px solid #88a; padding: 0.5em 0.8em; }
+.muted { color: #777; font-size: 0.9em; }
+"""
+
+
+def _img(path: str, alt: str) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> str:
+    th = "".join(f"<th>{html.escape(str(h))}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _suite_section(res: dict[str, Any]) -> str:
+    rows, methods = [], ("vi", "pi", "mpi", "gs")
+    for r in res["suite"]:
+        rows.append([r["env_id"], r["states"], f"{r['slip']:.2f}", f"{r['vi']['V_s0']:.4f}",
+                     *[f"{r[m]['iterations']} / {r[m]['ms']:.1f}" for m in methods],
+                     f"{max(r[m]['error_bound'] for m in methods):.1e}"])
+    fastest = {}
+    for r in res["suite"]:
+        m = min(methods, key=lambda k: r[k]["ms"])
+        fastest[m] = fastest.get(m, 0) + 1
+    agree = max(abs(r[a]["V_s0"] - r[b]["V_s0"]) for r in res["suite"] for a in methods for b in methods)
+    note = (f"All four methods agree on V*(s0) to within {agree:.1e} on every world, each with a certified bound on "
+            f"|V - V*| of at most {max(max(r[m]['error_bound'] for m in methods) for r in res['suite']):.1e}. "
+            f"The fastest method per world: " + ", ".join(f"{m} on {n}" for m, n in sorted(fastest.items())) + ".")
+    return ("<h2>1. Exact solutions of the suite</h2>"
+            "<p>Every registered world solved with value iteration, policy iteration, modified policy iteration and "
+            "Gauss-Seidel modified policy iteration (gamma = 0.99; iterations / milliseconds).</p>"
+            + _table(["world", "states", "slip", "V*(s0)", "VI", "PI", "MPI", "GS", "certified bound"], rows)
+            + f'<p class="note">{html.escape(note)}</p>' + _img(res["suite_figure"], "V* of FourRooms"))
+
+
+def _agents_section(res: dict[str, Any]) -> str:
+    a = res["agents"]
+    rows = [[algo.upper(), f"{r['return_gap']:.4f}", f"{100 * r['relative_gap']:.1f}%", f"{r['return_gap_greedy']:.4f}",
+             f"{r['rmse_vs_pi']:.3f}", f"{r['max_err_vs_pi']:.3f}", f"{r['rmse_vs_star']:.3f}",
+             f"{100 * r['policy_agreement']:.0f}%"] for algo, r in a.items()]
+    best = min(a, key=lambda k: a[k]["return_gap"])
+    worst_critic = max(a, key=lambda k: a[k]["rmse_vs_pi"])
+    sentences = [
+        f"{best.upper()} came closest to optimal: its policy loses {a[best]['return_gap']:.4f} of return from the start "
+        f"({100 * a[best]['relative_gap']:.1f}% of V*(s0) = {a[best]['V_star_s0']:.3f}), computed exactly by a linear solve.",
+        f"{worst_critic.upper()}'s value estimates are furthest from the exact value of its own policy "
+        f"(rmse {a[worst_critic]['rmse_vs_pi']:.3f} over live states, worst state {a[worst_critic]['max_err_vs_pi']:.3f}): "
+        "a critic is accurate where the agent goes and guesses elsewhere, which the heatmaps show.",
+    ]
+    for algo, r in a.items():
+        if r["policy_agreement"] < 1.0 and r["return_gap"] < 0.01 * max(abs(r["V_star_s0"]), 1e-9):
+            sentences.append(f"{algo.upper()} acts optimally from the start yet its greedy action is optimal in only "
+                             f"{100 * r['policy_agreement']:.0f}% of states: the rest are states it never needs to visit.")
+    body = "".join(f"<h3>{algo.upper()}</h3>" + _img(r["figure"], f"{algo} comparison") for algo, r in a.items())
+    return (f"<h2>2. Deep RL agents measured against the truth</h2><p>PPO and DQN (Stable-Baselines3, shipped presets, "
+            f"{res['budget']['agent_steps']:,} steps, seed 0) on gridlab/FourRooms-v0, compared with V^pi (exact value of "
+            "the agent's own policy) and V*.</p>"
+            + _table(["agent", "return gap", "of V*(s0)", "gap (greedy)", "rmse vs V^pi", "max err vs V^pi", "rmse vs V*",
+                      "policy agreement"], rows)
+            + f'<p class="note">{html.escape(" ".join(sentences))}</p>' + body
+            + "<h3>Learning curves of the exact metrics</h3>" + _img(res["learning_curves"], "learning curves"))
+
+
+def _world_section(res: dict[str, Any]) -> str:
+    w = res["world_models"]
+    rows = [[f.upper(), f"{r['tv']:.3f}", f"{r['forward_kl']:.3f}", f"{r['reverse_kl']:.3f}", f"{r['jsd']:.4f}",
+             f"{r['mode_recall']:.3f}", f"{r['hallucinated_mass']:.3f}", f"{r['rollout_tv'][-1]:.3f}",
+             f"{r['nll']:.3f} / {r['true_conditional_entropy']:.3f}" if r.get("nll") is not None else "-",
+             f"{r['train_seconds']:.0f} s ({r['device']})"] for f, r in w.items()]
+    best = min(w, key=lambda k: w[k]["tv"])
+    covering = [f.upper() for f, r in w.items() if r["forward_kl"] < r["reverse_kl"]]
+    seeking = [f.upper() for f, r in w.items() if r["forward_kl"] >= r["reverse_kl"]]
+    sentences = [f"{best.upper()} is closest to the true dynamics (mean TV {w[best]['tv']:.3f} over live (state, action) pairs)."]
+    if covering:
+        sentences.append(f"{', '.join(covering)}: KL(P||Q) < KL(Q||P), the signature of mode covering: the model misses "
+                         "little of the truth but spreads mass where the truth has none.")
+    if seeking:
+        sentences.append(f"{', '.join(seeking)}: KL(P||Q) >= KL(Q||P), the signature of mode seeking: what it produces is "
+                         "plausible, but it under-weights or drops true outcomes (mode recall "
+                         + ", ".join(f"{w[f.lower()]['mode_recall']:.3f}" for f in seeking) + ").")
+    drift = max(w, key=lambda k: w[k]["rollout_tv"][-1] - w[k]["rollout_tv"][0])
+    sentences.append(f"Errors compound in imagination: {drift.upper()}'s rollout TV grows from {w[drift]['rollout_tv'][0]:.3f} "
+                     f"at one step to {w[drift]['rollout_tv'][-1]:.3f} at {len(w[drift]['rollout_tv'])} steps.")
+    body = "".join(f"<h3>{f.upper()}</h3>" + _img(r["score_figure"], f"{f} scores") + _img(r["rollout_figure"], f"{f} rollout")
+                   for f, r in w.items())
+    return ("<h2>3. Generative world models scored against the true dynamics</h2>"
+            f"<p>VAE, GAN and normalizing flow models of P(o' | o, a) on a slippery 5x5 grid (one-hot observations, "
+            f"{res['budget']['world_samples']:,} transitions), each scored exactly: {res['budget']['score_samples']} samples per "
+            "(state, action) against the true row of P.</p>"
+            + _table(["model", "TV", "KL(P||Q)", "KL(Q||P)", "JSD", "mode recall", "hallucinated", "rollout TV (last k)",
+                      "held-out NLL / true entropy", "training"], rows)
+            + f'<p class="note">{html.escape(" ".join(sentences))}</p>' + body)
+
+
+def render(results: dict[str, Any]) -> str:
+    """The report as one HTML string."""
+    title = "gridlab demo report" + (" (quick)" if results.get("quick") else "")
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style></head><body>"
+            f"<h1>{title}</h1><p class='muted'>Run {results['started']} to {results['finished']}. Everything learned here is "
+            "judged against exact ground truth: values by linear solves and certified dynamic programming, world models "
+            "against the true transition probabilities.</p>"
+            + _suite_section(results) + _agents_section(results) + _world_section(results)
+            + "<p class='muted'>Numbers: results.json next to this file. Runs: runs/.</p></body></html>")

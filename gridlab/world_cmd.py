@@ -1,0 +1,169 @@
+"""``gridlab world train|score|rollout``: generative world models of a grid, scored exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gridlab.envspec import UsageError, make_env
+
+__all__ = ["world_train", "world_score", "world_rollout", "format_score"]
+
+SCORE_KEYS = ("tv", "forward_kl", "reverse_kl", "jsd", "mode_recall", "hallucinated_mass")
+
+
+def world_train(env_id: str, family: str, obs_mode: str, samples: int, epochs: int | None, device: str,
+                seed: int, kwargs: dict[str, Any], out: str | None, progress: bool = True) -> Path:
+    """Collect transitions, train a world model, save ``model.pt``, ``data.npz``, ``config.json``."""
+    from generative import collect_transitions, train_world_model
+
+    if obs_mode == "index":
+        raise UsageError("world models need vector observations: --obs-mode onehot, coords or image")
+    env = make_env(env_id, kwargs, obs_mode=obs_mode)
+    run_dir = Path(out) if out else Path("runs") / f"world_{family}_{env_id.split('/')[-1]}_s{seed}_{time.strftime('%Y%m%d-%H%M%S')}"
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise UsageError(f"run directory {str(run_dir)!r} already exists and is not empty")
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=run_dir.parent))
+    try:
+        data = collect_transitions(env, samples, seed=seed)
+        train, held = data.split(0.9, seed=seed)
+        model = train_world_model(train, family, seed=seed, device=device, epochs=epochs, progress=progress)
+        model.save(tmp / "model.pt")
+        held.save(tmp / "held_out.npz")
+        (tmp / "config.json").write_text(json.dumps({
+            "env_id": env_id, "env_kwargs": kwargs, "obs_mode": obs_mode, "family": family, "samples": samples,
+            "epochs": epochs, "seed": seed, "device": str(model.device), "train_seconds": model.train_seconds,
+            "history": model.history}, indent=1))
+        if run_dir.exists():
+            run_dir.rmdir()
+        os.replace(tmp, run_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return run_dir
+
+
+def _load(run_dir: str):
+    from generative import TransitionDataset, WorldModel
+
+    path = Path(run_dir)
+    if not (path / "model.pt").is_file():
+        raise UsageError(f"{run_dir!r} is not a world-model run directory (no model.pt)")
+    held = TransitionDataset.load(path / "held_out.npz") if (path / "held_out.npz").is_file() else None
+    return path, WorldModel.load(path / "model.pt", device="cpu"), held
+
+
+def format_score(result: dict[str, Any]) -> str:
+    lines = [f"{k:20s} {result[k]: .4f}" for k in SCORE_KEYS]
+    rt = result["rollout_tv"]
+    lines.append(f"{'rollout_tv (k=1..H)':20s} " + " ".join(f"{v:.3f}" for v in rt))
+    if "nll" in result:
+        lines.append(f"{'held-out NLL':20s} {result['nll']: .4f}  (true conditional entropy {result['true_conditional_entropy']:.4f})")
+    return "\n".join(lines)
+
+
+def world_score(run_dir: str, samples: int = 1000, horizon: int = 20) -> tuple[dict[str, Any], list[Path]]:
+    """Score a saved world model; writes ``score.json`` and ``score.png``."""
+    from generative import score
+
+    path, model, held = _load(run_dir)
+    result = score(model, n_samples=samples, horizon=horizon, held_out=held)
+    tmp = path / ".score.json.tmp"
+    tmp.write_text(json.dumps(result))
+    os.replace(tmp, path / "score.json")
+    return result, [path / "score.json", plot_score(model, result, path / "score.png")]
+
+
+def plot_score(model, result: dict[str, Any], png: Path) -> Path:
+    """Per-state TV (mean over actions) on the grid, and rollout TV by horizon."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from envs.plotting import plot_values
+
+    env = model.env
+    pairs = np.asarray(result["per_pair"]["pairs"])
+    per_state = np.zeros(env.n_states)
+    np.add.at(per_state, pairs[:, 0], np.asarray(result["per_pair"]["tv"]) / env.mdp.n_actions)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    im = plot_values(axes[0], env, per_state, title=f"TV per state (mean over actions), {model.family}", cmap="magma",
+                     vmin=0.0, annotate=False)
+    fig.colorbar(im, ax=axes[0], fraction=0.046)
+    keys = ["forward_kl", "reverse_kl"]
+    axes[1].bar(keys, [result[k] for k in keys], color=["tab:blue", "tab:orange"])
+    axes[1].set_title("KL(P||Q) vs KL(Q||P) (mean over (s, a))", fontsize=9)
+    axes[2].plot(np.arange(1, len(result["rollout_tv"]) + 1), result["rollout_tv"], marker=".")
+    axes[2].set_xlabel("horizon k")
+    axes[2].set_title("TV of imagined vs exact k-step state distribution", fontsize=9)
+    axes[2].set_ylim(0, max(0.1, max(result["rollout_tv"]) * 1.1))
+    axes[2].grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png
+
+
+def world_rollout(run_dir: str, policy: str = "uniform", horizon: int = 10, seed: int = 0) -> Path:
+    """Write ``rollout.png``: one imagined rollout (top row) above one real rollout (bottom row)."""
+    from agents import dp
+
+    path, model, _ = _load(run_dir)
+    env, mdp = model.env, model.env.mdp
+    if policy == "optimal":
+        pi = dp.solve(mdp).policy
+    elif policy == "uniform":
+        pi = "uniform"
+    else:
+        raise UsageError(f"--policy must be 'uniform' or 'optimal', got {policy!r}")
+    rng = np.random.default_rng(seed)
+    s0 = int(rng.choice(mdp.n_states, p=mdp.initial))
+    imagined = model.rollout(env.encode_batch([s0]), pi, horizon, n=1, seed=seed)["states"][0]
+    real = [s0]
+    pi_probs = np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions) if isinstance(pi, str) else np.eye(mdp.n_actions)[pi]
+    for _ in range(horizon):
+        s = real[-1]
+        if mdp.terminal[s]:
+            real.append(s)
+            continue
+        a = rng.choice(mdp.n_actions, p=pi_probs[s])
+        nxt, p = mdp.transitions(s, a)
+        real.append(int(rng.choice(nxt, p=p)))
+    return plot_strip(env, imagined, np.array(real), path / "rollout.png", f"{model.family}, policy {policy}")
+
+
+def plot_strip(env, imagined: np.ndarray, real: np.ndarray, png: Path, title: str) -> Path:
+    """Two rows of frames: imagined states above real ones; a frame whose observation decodes to no state is grey."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    T = len(real)
+    fig, axes = plt.subplots(2, T, figsize=(1.3 * T, 3.0), squeeze=False)
+    for row, (states, label) in enumerate(((imagined, "imagined"), (real, "real"))):
+        for t in range(T):
+            ax = axes[row, t]
+            s = int(states[t])
+            frame = env.render_rgb(s) if s >= 0 else np.full_like(env.render_rgb(0), 128)
+            ax.imshow(frame)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"t={t}", fontsize=8)
+            if t == 0:
+                ax.set_ylabel(label, fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return png
