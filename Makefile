@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/gridlab solve --all
+	$(BIN)/gridlab demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -22,6 +22,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.solvers
 	$(BIN)/python -m benchmarks.envs
 	$(BIN)/python -m benchmarks.agents
+	$(BIN)/python -m benchmarks.world_models
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -23,7 +23,7 @@ import numpy as np
 
 from envs.mdp import TabularMDP
 
-__all__ = ["gs_sweep", "gs_policy_sweep", "kernels_loaded"]
+__all__ = ["gs_sweep", "gs_policy_sweep", "kernels_loaded", "load_kernels"]
 
 _KERNEL = None
 
@@ -68,6 +68,15 @@ def _kernel():
 
         _KERNEL = (sweep, policy_sweep)
     return _KERNEL
+
+
+def load_kernels() -> float:
+    """Compile (or load from numba's disk cache) the kernels now; returns the seconds it took."""
+    import time
+
+    t = time.perf_counter()
+    _kernel()
+    return time.perf_counter() - t
 
 
 def kernels_loaded() -> bool:

@@ -4,7 +4,7 @@ Example:
     >>> import gymnasium as gym, envs
     >>> from generative import collect_transitions, train_world_model, score
     >>> data = collect_transitions(gym.make("gridlab/Grid-v0", layout="S.G", obs_mode="onehot"), 2000)
-    >>> model = train_world_model(data, "vae", epochs=5, progress=False, device="cpu")
+    >>> model = train_world_model(data, "vae", steps=300, progress=False, device="cpu")
     >>> score(model, n_samples=200, horizon=2, n_rollouts=100)["tv"] < 0.1
     True
 """

@@ -1,0 +1,98 @@
+"""`gridlab demo --quick` end to end, and its report in a real headless browser."""
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def quick_demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "gridlab", "demo", "--quick", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    seconds = time.perf_counter() - t
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out, proc, seconds
+
+
+def test_quick_demo_prints_the_report_path_last_and_stays_within_its_budget(quick_demo):
+    out, proc, seconds = quick_demo
+    assert proc.stdout.strip().splitlines()[-1] == str(out / "report.html")
+    assert "[4/4]" in proc.stderr  # a progress line per stage
+    assert seconds < 90
+
+
+def test_results_json_holds_every_number_of_the_report(quick_demo):
+    out, _, _ = quick_demo
+    res = json.loads((out / "results.json").read_text())
+    assert {r["env_id"] for r in res["suite"]} >= {"gridlab/FourRooms-v0", "gridlab/SlipperyLake-v0"}
+    assert set(res["agents"]) == {"ppo", "dqn"} and set(res["world_models"]) == {"vae", "gan", "flow"}
+    for r in res["agents"].values():
+        assert Path(r["run_dir"], "model.zip").is_file() and 0.0 <= r["policy_agreement"] <= 1.0
+    html = (out / "report.html").read_text()
+    for r in res["world_models"].values():
+        assert f"{r['tv']:.3f}" in html and Path(r["run_dir"], "model.pt").is_file()
+
+
+def test_report_is_self_contained(quick_demo):
+    html = (quick_demo[0] / "report.html").read_text()
+    assert "http://" not in html and "https://" not in html
+    assert html.count("data:image/png;base64,") >= 10
+
+
+def test_report_renders_in_a_headless_browser_with_every_image_decoded(quick_demo):
+    if CHROMIUM is None:
+        warnings.warn("no chromium on this machine: the report's browser test is SKIPPED")
+        pytest.skip("no chromium installed (.ci/run installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    errors = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto((quick_demo[0] / "report.html").as_uri())
+        page.wait_for_load_state("load")
+        widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
+        title = page.title()
+        browser.close()
+    assert errors == []
+    assert len(widths) >= 10 and min(widths) > 0
+    assert title.startswith("gridlab demo report")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["demo", "--bogus"], "unrecognized arguments: --bogus"),
+    (["demo", "--out", "/proc/gridlab-cannot-write-here"], "cannot write to --out"),
+])
+def test_bad_demo_input_is_one_line_and_exit_status_2(argv, message):
+    proc = subprocess.run([sys.executable, "-m", "gridlab", *argv], capture_output=True, text=True)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_ends_with_one_line_and_leaves_no_report(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "gridlab", "demo", "--quick", "--out", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(tmp_path.glob("runs/*")) and not list(tmp_path.glob("runs/.*")):
+        time.sleep(0.2)  # wait until it is training
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "gridlab: interrupted"
+    assert not (tmp_path / "report.html").exists()
+    assert not [p for p in (tmp_path / "runs").iterdir() if p.name.startswith(".")]  # no half-written run left
