@@ -1,7 +1,7 @@
-"""Writes the walkthrough notebooks from their cell sources (run: python notebooks/make_notebooks.py).
+"""Writes the walkthrough notebooks from their cell sources.
 
-The notebooks are then executed (``tests/test_notebooks.py`` runs them with small budgets; the
-committed copies were executed with the defaults).
+``python notebooks/make_notebooks.py --execute`` also runs them with their default budgets (the
+committed copies are executed so); ``tests/test_notebooks.py`` runs them with small budgets.
 """
 
 from pathlib import Path
@@ -17,6 +17,48 @@ def notebook(cells: list[tuple[str, str]]) -> nbf.NotebookNode:
     nb.cells = [nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src) for kind, src in cells]
     return nb
 
+
+QUICKSTART = [
+    ("md", "# gridlab in five minutes\n\n"
+           "Worlds with exact models, solvers with certified bounds, agents and world models measured against the truth. "
+           "`GRIDLAB_STEPS` sets the agent's budget (the test suite runs this notebook with a tiny one)."),
+    ("code", "import os\n"
+             "import matplotlib\nmatplotlib.use('Agg')\n"
+             "import matplotlib.pyplot as plt\n"
+             "import gymnasium as gym\n"
+             "import numpy as np\n"
+             "import torch\n"
+             "import envs  # registers the gridlab/ suite\n"
+             "from envs import GridWorldEnv, TabularMDP\n"
+             "from envs.plotting import plot_values\n"
+             "from agents import dp, sb3\n"
+             "from agents.compare import compare\n"
+             "torch.set_num_threads(1)\n"
+             "STEPS = int(os.environ.get('GRIDLAB_STEPS', 20000))\n"
+             "OUT = os.environ.get('GRIDLAB_OUT', 'runs/notebook00')"),
+    ("md", "## A world and its exact model\nEvery env carries `mdp`: sparse `P` of shape (S*A, S), `R` (S, A), terminals and the start distribution."),
+    ("code", "env = gym.make('gridlab/RiskyShortcut-v0')\n"
+             "mdp = env.unwrapped.mdp\n"
+             "print(env.unwrapped.render_ansi())\n"
+             "print(mdp.n_states, 'states,', mdp.n_actions, 'actions,', mdp.P.nnz, 'transitions; slip', env.unwrapped.slip)"),
+    ("md", "## Solve it exactly\nThe optimal route flips with slip and gamma: with slip 0.1 the safe detour wins at gamma 0.99."),
+    ("code", "fig, axes = plt.subplots(1, 2, figsize=(11, 4))\n"
+             "for ax, (slip, gamma) in zip(axes, [(0.1, 0.99), (0.0, 0.99)]):\n"
+             "    world = GridWorldEnv(env.unwrapped.layout, slip=slip)\n"
+             "    sol = dp.solve(world.mdp, gamma)\n"
+             "    plot_values(ax, world, sol.V, sol.policy, title=f'slip={slip}, gamma={gamma}: |V - V*| <= {sol.error_bound:.0e}')\n"
+             "plt.show()"),
+    ("md", "## Any toy_text env, any policy\n`TabularMDP.from_gym` reads FrozenLake, CliffWalking or Taxi; `policy_evaluation` is an exact linear solve."),
+    ("code", "lake = TabularMDP.from_gym(gym.make('FrozenLake-v1'))\n"
+             "V_star = dp.solve(lake, 0.99).V\n"
+             "V_random = dp.policy_evaluation(lake, np.full((lake.n_states, 4), 0.25), 0.99)\n"
+             "print(f'FrozenLake V*(s0) = {V_star[0]:.4f}; the uniform random policy gets {V_random[0]:.4f}')"),
+    ("md", "## Train an agent and measure it exactly"),
+    ("code", "model = sb3.train('gridlab/FourRooms-v0', 'ppo', total_timesteps=STEPS, seed=0, out_dir=f'{OUT}/ppo', progress_bar=False)\n"
+             "c = compare(model, gym.make('gridlab/FourRooms-v0'))\n"
+             "print(c.table())"),
+    ("md", "Next: `01_exact_vs_learned.ipynb` (agents in depth) and `02_world_models.ipynb` (generative world models)."),
+]
 
 EXACT_VS_LEARNED = [
     ("md", "# Exact vs learned: how close do PPO and DQN get to the truth?\n\n"
@@ -134,9 +176,22 @@ WORLD_MODELS = [
 ]
 
 
+NOTEBOOKS = {"00_quickstart.ipynb": QUICKSTART, "01_exact_vs_learned.ipynb": EXACT_VS_LEARNED,
+             "02_world_models.ipynb": WORLD_MODELS}
+
+
 def main() -> None:
-    nbf.write(notebook(EXACT_VS_LEARNED), HERE / "01_exact_vs_learned.ipynb")
-    nbf.write(notebook(WORLD_MODELS), HERE / "02_world_models.ipynb")
+    import sys
+
+    for name, cells in NOTEBOOKS.items():
+        nb = notebook(cells)
+        if "--execute" in sys.argv:  # run with the default budgets, from the repository root
+            from nbclient import NotebookClient
+
+            NotebookClient(nb, timeout=1200, kernel_name="python3",
+                           resources={"metadata": {"path": str(HERE.parent)}}).execute()
+        nbf.write(nb, HERE / name)
+        print("wrote", HERE / name)
 
 
 if __name__ == "__main__":
