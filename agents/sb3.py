@@ -15,10 +15,7 @@ directory that exists is always whole.
 from __future__ import annotations
 
 import json
-import os
 import platform
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +26,7 @@ import yaml
 
 import envs  # noqa: F401  (registers the suite)
 from agents.callbacks import ExactEvalCallback
+from agents.rundir import atomic_run_dir
 
 __all__ = ["ALGOS", "load_hyperparams", "train", "load", "PRESETS_DIR"]
 
@@ -160,11 +158,7 @@ def train(
         torch.set_num_threads(1)
 
     run_dir = Path(out_dir) if out_dir else Path("runs") / f"{algo}_{env_id.split('/')[-1]}_s{seed}_{time.strftime('%Y%m%d-%H%M%S')}"
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise ValueError(f"run directory {str(run_dir)!r} already exists and is not empty")
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=run_dir.parent))
-    try:
+    with atomic_run_dir(run_dir) as tmp:
         set_random_seed(seed)
         venv = make_vec_env(env_id, n_envs=n, seed=seed, env_kwargs=env_kwargs, monitor_dir=str(tmp / "monitor"))
         eval_env = make_vec_env(env_id, n_envs=1, seed=seed + 10_000, env_kwargs=env_kwargs)
@@ -190,12 +184,6 @@ def train(
             "train_seconds": seconds, "versions": _versions(),
         }
         (tmp / "config.json").write_text(json.dumps(config, indent=1, default=str))
-        if run_dir.exists():
-            run_dir.rmdir()
-        os.replace(tmp, run_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     model.run_dir = run_dir
     return model
 

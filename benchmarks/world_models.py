@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import gymnasium as gym
-import numpy as np
 import torch
 
 import envs  # noqa: F401

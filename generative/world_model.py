@@ -186,7 +186,6 @@ class WorldModel:
         obs = np.asarray(obs0, dtype=np.float32)
         if obs.shape == self.env.observation_space.shape:
             obs = np.repeat(obs[None], n, axis=0)
-        mdp = self.env.mdp
         O = np.zeros((n, horizon + 1, *obs.shape[1:]), np.float32)
         states = np.full((n, horizon + 1), -1, np.int64)
         acts = np.zeros((n, horizon), np.int64)

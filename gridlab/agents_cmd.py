@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ def compare_run(run_dir: str, gamma: float | None = None, weighting: str = "unif
     """Compare a saved run exactly; writes ``comparison.json``, ``comparison.png`` and ``learning_curves.png``."""
     from agents import sb3
     from agents.compare import compare, plot_learning_curves
+    from agents.rundir import atomic_write_text
 
     path = Path(run_dir)
     try:
@@ -43,10 +43,8 @@ def compare_run(run_dir: str, gamma: float | None = None, weighting: str = "unif
     except ValueError as e:
         raise UsageError(str(e)) from None
     written = []
-    tmp = path / ".comparison.json.tmp"
-    tmp.write_text(json.dumps({"run_dir": str(path), "env_id": model.config["env_id"], "algo": model.config["algo"],
-                               **c.to_dict()}, indent=1))
-    os.replace(tmp, path / "comparison.json")
+    atomic_write_text(path / "comparison.json", json.dumps(
+        {"run_dir": str(path), "env_id": model.config["env_id"], "algo": model.config["algo"], **c.to_dict()}, indent=1))
     written.append(path / "comparison.json")
     written.append(Path(c.plot(str(path / "comparison.png"))))
     if (path / "exact_eval.csv").is_file():

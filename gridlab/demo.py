@@ -8,13 +8,13 @@ score them against the true dynamics; (4) write ``report.html`` and ``results.js
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agents.rundir import atomic_write_text
 from gridlab.envspec import UsageError
 
 __all__ = ["DemoBudget", "run_demo", "BUDGETS"]
@@ -148,9 +148,8 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
 
     t = stages.start("writing the report")
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    _atomic_write(out / "results.json", json.dumps(results, indent=1, default=str))
-    html = report.render(results)
-    _atomic_write(out / "report.html", html)
+    atomic_write_text(out / "results.json", json.dumps(results, indent=1, default=str))
+    atomic_write_text(out / "report.html", report.render(results))
     stages.done(t)
     return out / "report.html"
 
@@ -181,9 +180,3 @@ def _figure(path: Path, draw) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

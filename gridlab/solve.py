@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from agents import dp
+from agents.rundir import atomic_write_text
 from envs import SUITE, GridWorldEnv
 from envs.plotting import format_policy_grid, format_value_grid, plot_values
 from gridlab.envspec import make_env, model_of
@@ -46,7 +47,7 @@ def write_solution(out: Path, env_id: str, kwargs: dict[str, Any], env: Any, sol
     record = {"env_id": env_id, "kwargs": {k: v for k, v in kwargs.items()}, "n_states": mdp.n_states,
               "V_s0": float(mdp.initial @ sol.V), **sol.to_dict()}
     paths = [out / "values.json"]
-    _atomic_write(paths[0], json.dumps(record, indent=1))
+    atomic_write_text(paths[0], json.dumps(record, indent=1))
     base = env.unwrapped
     if isinstance(base, GridWorldEnv):
         import matplotlib
@@ -64,12 +65,6 @@ def write_solution(out: Path, env_id: str, kwargs: dict[str, Any], env: Any, sol
         plt.close(fig)
         os.replace(tmp, paths[1])
     return paths
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def solve_suite(gamma: float | None, tol: float, methods: tuple[str, ...] = ("vi", "pi", "mpi", "gs")) -> list[dict[str, Any]]:

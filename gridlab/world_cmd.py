@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from agents.rundir import atomic_run_dir, atomic_write_text
 from gridlab.envspec import UsageError, make_env
 
 __all__ = ["world_train", "world_score", "world_rollout", "format_score"]
@@ -30,9 +28,7 @@ def world_train(env_id: str, family: str, obs_mode: str, samples: int, epochs: i
     run_dir = Path(out) if out else Path("runs") / f"world_{family}_{env_id.split('/')[-1]}_s{seed}_{time.strftime('%Y%m%d-%H%M%S')}"
     if run_dir.exists() and any(run_dir.iterdir()):
         raise UsageError(f"run directory {str(run_dir)!r} already exists and is not empty")
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=run_dir.parent))
-    try:
+    with atomic_run_dir(run_dir) as tmp:
         data = collect_transitions(env, samples, seed=seed)
         train, held = data.split(0.9, seed=seed)
         model = train_world_model(train, family, seed=seed, device=device, epochs=epochs, progress=progress)
@@ -42,12 +38,6 @@ def world_train(env_id: str, family: str, obs_mode: str, samples: int, epochs: i
             "env_id": env_id, "env_kwargs": kwargs, "obs_mode": obs_mode, "family": family, "samples": samples,
             "epochs": epochs, "seed": seed, "device": str(model.device), "train_seconds": model.train_seconds,
             "history": model.history}, indent=1))
-        if run_dir.exists():
-            run_dir.rmdir()
-        os.replace(tmp, run_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return run_dir
 
 
@@ -76,9 +66,7 @@ def world_score(run_dir: str, samples: int = 1000, horizon: int = 20) -> tuple[d
 
     path, model, held = _load(run_dir)
     result = score(model, n_samples=samples, horizon=horizon, held_out=held)
-    tmp = path / ".score.json.tmp"
-    tmp.write_text(json.dumps(result))
-    os.replace(tmp, path / "score.json")
+    atomic_write_text(path / "score.json", json.dumps(result))
     return result, [path / "score.json", plot_score(model, result, path / "score.png")]
 
 

@@ -1,4 +1,3 @@
-import warnings
 
 import gymnasium as gym
 import numpy as np

@@ -205,7 +205,7 @@ def test_transition_histograms_are_distributions_over_states_and_no_state():
 def test_sequence_log_prob_matches_brute_force_enumeration_over_hidden_actions():
     mdp = GridWorldEnv("S..\n.H.\n..G", slip=0.3).mdp
     seq = np.array([0, 1, 2, 2, 5])
-    pi = np.full((mdp.n_states, 4), 0.25)
+
     brute = 0.0
     for actions in itertools.product(range(4), repeat=len(seq) - 1):
         p = mdp.initial[seq[0]]

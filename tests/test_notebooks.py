@@ -1,6 +1,5 @@
 """Every notebook runs top to bottom (with small budgets), so none can go stale."""
 
-import os
 from pathlib import Path
 
 import nbformat
