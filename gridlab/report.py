@@ -89,16 +89,22 @@ def _world_section(res: dict[str, Any]) -> str:
              f"{r['nll']:.3f} / {r['true_conditional_entropy']:.3f}" if r.get("nll") is not None else "-",
              f"{r['train_seconds']:.0f} s ({r['device']})"] for f, r in w.items()]
     best = min(w, key=lambda k: w[k]["tv"])
-    covering = [f.upper() for f, r in w.items() if r["forward_kl"] < r["reverse_kl"]]
-    seeking = [f.upper() for f, r in w.items() if r["forward_kl"] >= r["reverse_kl"]]
+    # a direction "dominates" only when it is at least 1.5 times the other
+    covering = [f.upper() for f, r in w.items() if r["reverse_kl"] >= 1.5 * r["forward_kl"]]
+    seeking = [f.upper() for f, r in w.items() if r["forward_kl"] >= 1.5 * r["reverse_kl"]]
+    balanced = [f.upper() for f in w if f.upper() not in covering + seeking]
     sentences = [f"{best.upper()} is closest to the true dynamics (mean TV {w[best]['tv']:.3f} over live (state, action) pairs)."]
     if covering:
-        sentences.append(f"{', '.join(covering)}: KL(P||Q) < KL(Q||P), the signature of mode covering: the model misses "
+        sentences.append(f"{', '.join(covering)}: KL(Q||P) well above KL(P||Q), the signature of mode covering: the model misses "
                          "little of the truth but spreads mass where the truth has none.")
     if seeking:
-        sentences.append(f"{', '.join(seeking)}: KL(P||Q) >= KL(Q||P), the signature of mode seeking: what it produces is "
-                         "plausible, but it under-weights or drops true outcomes (mode recall "
+        sentences.append(f"{', '.join(seeking)}: KL(P||Q) well above KL(Q||P), the signature of mode seeking: what it "
+                         "produces is plausible, but it under-weights or drops true outcomes (mode recall "
                          + ", ".join(f"{w[f.lower()]['mode_recall']:.3f}" for f in seeking) + ").")
+    if balanced:
+        sentences.append(f"{', '.join(balanced)}: the two KL directions are within a factor 1.5 of each other "
+                         "(" + "; ".join(f"{f}: {w[f.lower()]['forward_kl']:.3f} vs {w[f.lower()]['reverse_kl']:.3f}"
+                                         for f in balanced) + "), so neither failure dominates.")
     drift = max(w, key=lambda k: w[k]["rollout_tv"][-1] - w[k]["rollout_tv"][0])
     sentences.append(f"Errors compound in imagination: {drift.upper()}'s rollout TV grows from {w[drift]['rollout_tv'][0]:.3f} "
                      f"at one step to {w[drift]['rollout_tv'][-1]:.3f} at {len(w[drift]['rollout_tv'])} steps.")
