@@ -12,6 +12,7 @@ from gymnasium import spaces
 
 from envs.layouts import FLOOR, GOAL, HOLE, ONE_WAY_CHARS, START, WALL, Layout, parse_layout, random_maze
 from envs.mdp import TabularMDP
+from envs.transitions import grid_transitions
 
 __all__ = ["GridWorldEnv", "MazeEnv", "OBS_MODES", "ACTIONS"]
 
@@ -110,10 +111,6 @@ class GridWorldEnv(gym.Env):
             raise ValueError(f"unknown render_mode {render_mode!r}; expected one of {self.metadata['render_modes']}")
         self.layout = parse_layout(layout)
         self.slip = float(slip)
-        # enough to rebuild this world anywhere (saved with world models and datasets)
-        self.init_kwargs = {"layout": str(self.layout), "slip": self.slip, "goal_reward": float(goal_reward),
-                            "hole_reward": float(hole_reward), "step_reward": float(step_reward),
-                            "gamma": float(gamma), "obs_mode": obs_mode}
         self.goal_reward, self.hole_reward, self.step_reward = float(goal_reward), float(hole_reward), float(step_reward)
         self.obs_mode = obs_mode
         self.render_mode = render_mode
@@ -141,12 +138,11 @@ class GridWorldEnv(gym.Env):
         self.s = int(self._starts[0])
 
     # ------------------------------------------------------------------ model
-    def _build_model(self, gamma: float) -> TabularMDP:
-        grid, S, A = self.layout.grid, len(self.state_rc), 4
+    def _moves(self) -> np.ndarray:
+        """``(4, S)``: the state a deterministic move in each direction reaches (walls, border and
+        one-way doors against their arrow leave the agent in place)."""
+        grid, S = self.layout.grid, len(self.state_rc)
         rc = self.state_rc
-        cells = grid[rc[:, 0], rc[:, 1]]
-        terminal = (cells == GOAL) | (cells == HOLE)
-        # next state of a deterministic move in each direction: (4, S)
         one_way = np.full(grid.shape, -1, dtype=np.int64)  # action that may enter the cell, -1 any
         for d, ch in enumerate(ONE_WAY_CHARS):
             one_way[grid == ch] = d
@@ -158,26 +154,28 @@ class GridWorldEnv(gym.Env):
             rr, cc = np.where(inside, r, 0), np.where(inside, c, 0)
             ok = inside & (grid[rr, cc] != WALL) & ((one_way[rr, cc] < 0) | (one_way[rr, cc] == d))
             move[d] = np.where(ok, self.cell_to_state[rr, cc], np.arange(S, dtype=index))
-        # three outcomes per (s, a): the move (1 - slip) and the two perpendicular ones (slip/2 each)
-        actions = np.arange(A)
-        outcome_dirs = np.stack([actions, (actions + 1) % 4, (actions + 3) % 4], axis=1)  # (A, 3)
-        cols = np.ascontiguousarray(move[outcome_dirs].transpose(1, 2, 0)).reshape(3, S * A)  # (3, S*A)
-        probs = np.empty((3, S * A))
-        probs[:] = np.array([1.0 - self.slip, self.slip / 2, self.slip / 2])[:, None]
-        dead = np.repeat(terminal, A)
-        cols[:, dead] = np.repeat(np.arange(S, dtype=index), A)[dead]
-        probs[:, dead] = np.array([1.0, 0.0, 0.0])[:, None]
-        P = _rows_to_csr(cols, probs, S)
+        return move
+
+    def _build_model(self, gamma: float) -> TabularMDP:
+        grid, S = self.layout.grid, len(self.state_rc)
+        rc = self.state_rc
+        cells = grid[rc[:, 0], rc[:, 1]]
+        terminal = (cells == GOAL) | (cells == HOLE)
+        move = self._moves()
         entry = np.full(S, self.step_reward)
         entry[cells == GOAL] = self.goal_reward
         entry[cells == HOLE] = self.hole_reward
-        reward_matrix = sp.csr_matrix((entry[P.indices], P.indices, P.indptr), shape=P.shape)
-        reward_matrix.data[np.repeat(dead, np.diff(P.indptr))] = 0.0
-        reward_matrix.has_canonical_format = True
-        R = np.add.reduceat(P.data * reward_matrix.data, P.indptr[:-1]).reshape(S, A)
+        P, reward_matrix, R = grid_transitions(move, self.slip, terminal, entry)
         starts = (cells == START).astype(np.float64)
         return TabularMDP(P, R, terminal, starts / starts.sum(), gamma=gamma, reward_matrix=reward_matrix,
-                          info={"layout": self.layout, "slip": self.slip})
+                          info={"layout": self.layout, "slip": self.slip}, validate=False)
+
+    @property
+    def init_kwargs(self) -> dict[str, Any]:
+        """Enough to rebuild this world anywhere: ``GridWorldEnv(**env.init_kwargs)`` (saved with world models)."""
+        return {"layout": str(self.layout), "slip": self.slip, "goal_reward": self.goal_reward,
+                "hole_reward": self.hole_reward, "step_reward": self.step_reward, "gamma": self.mdp.gamma,
+                "obs_mode": self.obs_mode}
 
     @cached_property
     def _cum(self) -> np.ndarray:
@@ -320,38 +318,6 @@ class GridWorldEnv(gym.Env):
         m = cell // 4
         img[r * cell + m:(r + 1) * cell - m, c * cell + m:(c + 1) * cell - m] = (220, 40, 40)
         return img
-
-
-def _rows_to_csr(cols: np.ndarray, probs: np.ndarray, n_cols: int) -> sp.csr_matrix:
-    """Canonical CSR from three (column, probability) entries per row, vectorised.
-
-    ``cols`` and ``probs`` are ``(3, n_rows)``. Each row is sorted by a three-element sorting
-    network, equal columns are merged (their probabilities added) and zero-probability entries
-    dropped; no COO sort over all entries.
-    """
-    c = [cols[0].copy(), cols[1].copy(), cols[2].copy()]
-    p = [probs[0].copy(), probs[1].copy(), probs[2].copy()]
-    for i, j in ((0, 1), (1, 2), (0, 1)):
-        swap = c[i] > c[j]
-        c[i], c[j] = np.where(swap, c[j], c[i]), np.where(swap, c[i], c[j])
-        p[i], p[j] = np.where(swap, p[j], p[i]), np.where(swap, p[i], p[j])
-    keep = [p[0] > 0, p[1] > 0, p[2] > 0]
-    for i, j in ((1, 2), (0, 1)):  # merge right to left so triples collapse into entry 0
-        dup = (c[i] == c[j]) & keep[j]
-        p[i] = np.where(dup, p[i] + p[j], p[i])
-        keep[j] = keep[j] & ~dup
-        keep[i] = keep[i] | dup
-    keep = np.stack([keep[i] & (p[i] > 0) for i in range(3)], axis=1).reshape(-1)
-    counts = keep.reshape(-1, 3).sum(axis=1)
-    indptr = np.zeros(len(c[0]) + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    index_dtype = np.int32 if max(n_cols, indptr[-1]) < 2**31 - 1 else np.int64
-    take = np.flatnonzero(keep)
-    data = np.stack(p, axis=1).reshape(-1).take(take)
-    indices = np.stack(c, axis=1).reshape(-1).take(take).astype(index_dtype, copy=False)
-    P = sp.csr_matrix((data, indices, indptr.astype(index_dtype)), shape=(len(c[0]), n_cols))
-    P.has_canonical_format = True
-    return P
 
 
 class MazeEnv(GridWorldEnv):

@@ -30,7 +30,8 @@ class TabularMDP:
       ``R[s, a]``.
 
     Every array is validated on construction; an inconsistent model raises ``ValueError``
-    naming the offending state and action.
+    naming the offending state and action. ``validate=False`` skips the O(nnz) checks of P for
+    builders that guarantee them by construction (``GridWorldEnv``, whose builder is tested).
 
     Example:
         >>> import numpy as np
@@ -46,6 +47,7 @@ class TabularMDP:
     gamma: float = 0.99
     reward_matrix: sp.csr_matrix | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    validate: bool = field(default=True, repr=False)
 
     def __post_init__(self) -> None:
         R = np.asarray(self.R, dtype=np.float64)
@@ -66,7 +68,8 @@ class TabularMDP:
             raise ValueError(f"initial must have shape ({S},), got {self.initial.shape}")
         if not 0.0 < self.gamma <= 1.0:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
-        self._validate()
+        if self.validate:
+            self._validate()
 
     # ------------------------------------------------------------------ validation
     def _name(self, row: int) -> str:

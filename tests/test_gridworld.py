@@ -189,3 +189,22 @@ def test_maze_kwargs_size_and_seed_change_the_map():
     a = gym.make("gridlab/Maze-v0", size=5, seed=1).unwrapped
     b = gym.make("gridlab/Maze-v0", size=5, seed=2).unwrapped
     assert a.height == 11 and str(a.layout) != str(b.layout)
+
+
+@pytest.mark.parametrize("slip", [0.0, 0.3, 1.0])
+def test_numba_and_numpy_model_builders_give_the_same_model(slip):
+    from envs.layouts import random_maze
+    from envs.transitions import grid_transitions
+
+    layout = random_maze(6, seed=2).replace(".", "H", 3).replace("#.", "#>", 2)  # holes and one-way doors
+    env = GridWorldEnv(layout, slip=slip, step_reward=-0.1, hole_reward=-1.0)
+    entry = np.where(env.mdp.terminal, 0.0, -0.1)
+    entry[env.layout.grid[tuple(env.state_rc.T)] == "G"] = 1.0
+    entry[env.layout.grid[tuple(env.state_rc.T)] == "H"] = -1.0
+    a = grid_transitions(env._moves(), slip, env.mdp.terminal, entry, use_numba=False)
+    b = grid_transitions(env._moves(), slip, env.mdp.terminal, entry, use_numba=True)
+    for x, y in zip(a[:2], b[:2]):
+        assert np.array_equal(x.indptr, y.indptr) and np.array_equal(x.indices, y.indices)
+        assert np.allclose(x.data, y.data)
+    assert np.allclose(a[2], b[2])
+    assert abs(a[0] - env.mdp.P).max() == 0 and np.allclose(a[2], env.mdp.R)
