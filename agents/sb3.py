@@ -86,6 +86,15 @@ def _policy_kwargs(value: Any) -> dict[str, Any]:
     return eval(str(value), {"__builtins__": {}}, {"dict": dict, "nn": nn})  # noqa: S307 (RL Zoo's format)
 
 
+def _schedule(value: Any) -> Any:
+    """RL Zoo's ``lin_<x>``: a rate decaying linearly from x to 0 over training (SB3 passes the
+    remaining progress, 1 -> 0). Other values pass through."""
+    if isinstance(value, str) and value.startswith("lin_"):
+        start = float(value[4:])
+        return lambda progress_remaining: progress_remaining * start
+    return value
+
+
 def _versions() -> dict[str, str]:
     import stable_baselines3
     import torch
@@ -165,6 +174,9 @@ def train(
         exact_env = gym.make(env_id, **env_kwargs)
         model_kwargs = {k: v for k, v in hp.items() if k not in _NOT_MODEL_KWARGS}
         model_kwargs["policy_kwargs"] = _policy_kwargs(model_kwargs.get("policy_kwargs"))
+        for key in ("learning_rate", "clip_range"):
+            if key in model_kwargs:
+                model_kwargs[key] = _schedule(model_kwargs[key])
         model = cls(hp.get("policy", "MlpPolicy"), venv, gamma=gamma, seed=seed, device=device,
                     tensorboard_log=str(tmp / "tb"), verbose=0, **model_kwargs)
         every = int(eval_freq or hp.get("eval_freq") or max(total // 20, 1))

@@ -136,3 +136,11 @@ def test_train_refuses_an_existing_run_directory(tmp_path):
     (tmp_path / "x" / "f").write_text("")
     with pytest.raises(ValueError, match="already exists"):
         sb3.train("gridlab/OpenRoom-v0", total_timesteps=10, out_dir=tmp_path / "x", progress_bar=False)
+
+
+def test_rl_zoo_linear_schedules_decay_to_zero():
+    from agents.sb3 import _schedule
+
+    lr = _schedule("lin_1e-3")
+    assert lr(1.0) == pytest.approx(1e-3) and lr(0.25) == pytest.approx(2.5e-4) and lr(0.0) == 0.0
+    assert _schedule(3e-4) == 3e-4
