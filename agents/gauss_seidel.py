@@ -75,7 +75,12 @@ def load_kernels() -> float:
     import time
 
     t = time.perf_counter()
-    _kernel()
+    sweep, policy_sweep = _kernel()
+    # numba compiles on the first call with concrete types: make that call on a 1-state model
+    args = (np.array([0, 1], np.int32), np.array([0], np.int32), np.array([1.0]), np.zeros(1), np.array([0], np.int64),
+            np.zeros(1), 0.5, 1, np.zeros(1, np.int64))
+    sweep(*args)
+    policy_sweep(*args)
     return time.perf_counter() - t
 
 

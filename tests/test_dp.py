@@ -165,7 +165,8 @@ def test_certified_error_bound_holds(model, gamma):
     exact = dp.policy_iteration(mdp, gamma).V
     for sol in (dp.value_iteration(mdp, gamma, tol=1e-4), dp.modified_policy_iteration(mdp, gamma, tol=1e-4, m=3),
                 dp.gauss_seidel_value_iteration(mdp, gamma, tol=1e-4, m=3)):
-        assert np.max(np.abs(sol.V - exact)) <= sol.error_bound + 1e-12
+        # the reference is itself a float64 linear solve: allow its rounding (relative 1e-13)
+        assert np.max(np.abs(sol.V - exact)) <= sol.error_bound + 1e-13 * (1 + np.max(np.abs(exact)))
         assert sol.error_bound <= 1e-4
 
 
