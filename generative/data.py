@@ -13,7 +13,7 @@ import torch
 from envs.gridworld import GridWorldEnv
 from envs.vector import GridWorldVectorEnv
 
-__all__ = ["TransitionDataset", "collect_transitions"]
+__all__ = ["TransitionDataset", "collect_transitions", "policy_actions"]
 
 
 @dataclass
@@ -80,18 +80,25 @@ class TransitionDataset:
 Policy = str | Callable[[np.ndarray], np.ndarray] | np.ndarray
 
 
-def _actions(policy: Policy, states: np.ndarray, obs: np.ndarray, n_actions: int, rng: np.random.Generator) -> np.ndarray:
+def policy_actions(policy: Policy, obs: np.ndarray, states: np.ndarray, n_actions: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Actions of a policy for a batch: ``"uniform"``, a callable on observations, or a state -> action
+    array ``(S,)`` / ``(S, A)`` (rows whose state is -1, an observation of no state, act uniformly)."""
     if isinstance(policy, str):
         if policy != "uniform":
-            raise ValueError(f"policy must be 'uniform', a callable or an array, got {policy!r}")
+            raise ValueError(f"policy must be 'uniform', a callable or a state -> action array, got {policy!r}")
         return rng.integers(0, n_actions, size=len(states))
     if callable(policy):
         return np.asarray(policy(obs), dtype=np.int64).reshape(len(states))
     table = np.asarray(policy)
+    actions = rng.integers(0, n_actions, size=len(states))
+    ok = states >= 0
     if table.ndim == 1:
-        return table[states].astype(np.int64)
-    cum = np.cumsum(table[states], axis=1)
-    return np.minimum((rng.random(len(states))[:, None] * cum[:, -1:] >= cum).sum(axis=1), n_actions - 1)
+        actions[ok] = table[states[ok]]
+    else:
+        cum = np.cumsum(table[states[ok]], axis=1)
+        actions[ok] = np.minimum((rng.random(int(ok.sum()))[:, None] * cum[:, -1:] >= cum).sum(axis=1), n_actions - 1)
+    return actions
 
 
 def collect_transitions(
@@ -142,7 +149,7 @@ def collect_transitions(
         if start == "uniform":
             obs, info = venv.reset(seed=int(rng.integers(2**31)), options={"state": live[rng.integers(len(live), size=size)]})
         states = info["state"]
-        actions = _actions(policy, states, obs, base.mdp.n_actions, rng)
+        actions = policy_actions(policy, obs, states, base.mdp.n_actions, rng)
         resetting = venv._needs_reset.copy()  # these copies' next step is an autoreset, not a transition
         next_obs, reward, term, trunc, next_info = venv.step(actions)
         keep = ~resetting

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from envs.gridworld import GridWorldEnv
 from generative.codec import ObsCodec
-from generative.data import TransitionDataset
+from generative.data import TransitionDataset, policy_actions
 from generative.flow import ConditionalFlow
 from generative.gan import ConditionalGAN
 from generative.nn import mlp
@@ -196,7 +196,7 @@ class WorldModel:
         done = np.zeros(n, bool)
         for t in range(horizon):
             s = states[:, t]
-            a = _policy_actions(policy, O[:, t], s, self.n_actions, rng)
+            a = policy_actions(policy, O[:, t], s, self.n_actions, rng)
             nxt = self.sample_next(O[:, t], a, generator=gen)
             s2 = self.env.decode_batch(nxt)
             nxt[done], s2[done] = O[done, t], s[done]
@@ -301,24 +301,6 @@ class _ContextGroups:
         u = torch.rand((len(idx), pack - 1), generator=gen).to(idx.device)
         pick = self.start[g][:, None] + (u * self.count[g][:, None]).long()
         return torch.cat([idx[:, None], self.order[pick]], dim=1)
-
-
-def _policy_actions(policy, obs: np.ndarray, states: np.ndarray, n_actions: int, rng: np.random.Generator) -> np.ndarray:
-    if isinstance(policy, str):
-        if policy != "uniform":
-            raise ValueError(f"policy must be 'uniform', a callable or a state -> action array, got {policy!r}")
-        return rng.integers(0, n_actions, len(states))
-    if callable(policy):
-        return np.asarray(policy(obs), dtype=np.int64).reshape(len(states))
-    table = np.asarray(policy)
-    a = rng.integers(0, n_actions, len(states))
-    ok = states >= 0
-    if table.ndim == 1:
-        a[ok] = table[states[ok]]
-    else:
-        cum = np.cumsum(table[states[ok]], axis=1)
-        a[ok] = np.minimum((rng.random(ok.sum())[:, None] * cum[:, -1:] >= cum).sum(axis=1), n_actions - 1)
-    return a
 
 
 def _progress(total: int, desc: str, enabled: bool):
