@@ -7,7 +7,6 @@ from typing import Any, Sequence
 
 import gymnasium as gym
 import numpy as np
-import scipy.sparse as sp
 from gymnasium import spaces
 
 from envs.layouts import FLOOR, GOAL, HOLE, ONE_WAY_CHARS, START, WALL, Layout, parse_layout, random_maze
