@@ -22,8 +22,8 @@ QUICKSTART = [
     ("md", "# gridlab in five minutes\n\n"
            "Worlds with exact models, solvers with certified bounds, agents and world models measured against the truth. "
            "`GRIDLAB_STEPS` sets the agent's budget (the test suite runs this notebook with a tiny one)."),
-    ("code", "import os\n"
-             "import matplotlib\nmatplotlib.use('Agg')\n"
+    ("code", "import os\nimport time\n"
+
              "import matplotlib.pyplot as plt\n"
              "import gymnasium as gym\n"
              "import numpy as np\n"
@@ -35,7 +35,7 @@ QUICKSTART = [
              "from agents.compare import compare\n"
              "torch.set_num_threads(1)\n"
              "STEPS = int(os.environ.get('GRIDLAB_STEPS', 20000))\n"
-             "OUT = os.environ.get('GRIDLAB_OUT', 'runs/notebook00')"),
+             "OUT = os.environ.get('GRIDLAB_OUT', time.strftime('runs/notebook00-%Y%m%d-%H%M%S'))  # a fresh folder per run"),
     ("md", "## A world and its exact model\nEvery env carries `mdp`: sparse `P` of shape (S*A, S), `R` (S, A), terminals and the start distribution."),
     ("code", "env = gym.make('gridlab/RiskyShortcut-v0')\n"
              "mdp = env.unwrapped.mdp\n"
@@ -65,8 +65,8 @@ EXACT_VS_LEARNED = [
            "We solve a grid exactly, train two Stable-Baselines3 agents briefly, and measure each against the exact "
            "value of its own policy ($V^{\\pi_\\theta}$, a linear solve) and the optimal values ($V^*$).\n\n"
            "`GRIDLAB_STEPS` sets the training budget (the test suite runs this notebook with a tiny one)."),
-    ("code", "import os\n"
-             "import matplotlib\nmatplotlib.use('Agg')\n"
+    ("code", "import os\nimport time\n"
+
              "import matplotlib.pyplot as plt\n"
              "import gymnasium as gym\n"
              "import numpy as np\n"
@@ -77,7 +77,7 @@ EXACT_VS_LEARNED = [
              "from envs.plotting import plot_values\n"
              "torch.set_num_threads(1)  # small MLPs: one thread is fastest\n"
              "STEPS = int(os.environ.get('GRIDLAB_STEPS', 30000))\n"
-             "OUT = os.environ.get('GRIDLAB_OUT', 'runs/notebook01')\n"
+             "OUT = os.environ.get('GRIDLAB_OUT', time.strftime('runs/notebook01-%Y%m%d-%H%M%S'))  # a fresh folder per run\n"
              "ENV_ID = 'gridlab/FourRooms-v0'"),
     ("md", "## 1. The exact solution\nPolicy iteration on the sparse model; `error_bound` is a certified bound on $|V - V^*|$."),
     ("code", "env = gym.make(ENV_ID)\n"
@@ -116,8 +116,8 @@ WORLD_MODELS = [
            "imagined multi-step rollouts. The lecture's point shows up in the numbers: maximum likelihood (VAE, flow) "
            "minimises $\\mathrm{KL}(P_{data} \\| P_{model})$ and covers modes; the GAN game relates to the JSD and can drop them.\n\n"
            "`GRIDLAB_QUICK=1` runs it with a tiny budget (the test suite does)."),
-    ("code", "import os\n"
-             "import matplotlib\nmatplotlib.use('Agg')\n"
+    ("code", "import os\nimport time\n"
+
              "import matplotlib.pyplot as plt\n"
              "import gymnasium as gym\n"
              "import numpy as np\n"
@@ -128,7 +128,7 @@ WORLD_MODELS = [
              "from generative import collect_transitions, train_world_model, score, WorldModelEnv, sequence_log_prob\n"
              "torch.set_num_threads(1)\n"
              "QUICK = bool(os.environ.get('GRIDLAB_QUICK'))\n"
-             "OUT = os.environ.get('GRIDLAB_OUT', 'runs/notebook02')\n"
+             "OUT = os.environ.get('GRIDLAB_OUT', time.strftime('runs/notebook02-%Y%m%d-%H%M%S'))  # a fresh folder per run\n"
              "os.makedirs(OUT, exist_ok=True)\n"
              "N, EPOCHS = (3000, 2) if QUICK else (50000, None)  # None: each family's default budget"),
     ("md", "## 1. Data: transitions from every (state, action) of a slippery 5x5 map"),
