@@ -31,7 +31,7 @@ FAMILIES: dict[str, type[nn.Module]] = {"vae": ConditionalVAE, "gan": Conditiona
 # Training budgets in gradient steps (so they do not depend on the data size); measured against
 # the quality targets in BENCHMARKS.md on 25-64 state maps.
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "vae": {"steps": 6000, "batch_size": 512, "lr": 3e-3},
+    "vae": {"steps": 4000, "batch_size": 2048, "lr": 3e-3},
     "gan": {"steps": 8000, "batch_size": 256, "lr": 5e-4},
     "flow": {"steps": 6000, "batch_size": 256, "lr": 3e-3},
 }

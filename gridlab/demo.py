@@ -35,7 +35,7 @@ class DemoBudget:
 
 BUDGETS = {
     "default": DemoBudget(agent_steps=100_000, world_samples=100_000,
-                          world_steps={"vae": 6000, "gan": 6000, "flow": 4000},
+                          world_steps={"vae": 3000, "gan": 6000, "flow": 4000},
                           score_samples=1000, horizon=20, rollouts=2000),
     "quick": DemoBudget(agent_steps=20_000, world_samples=20_000, world_steps={"vae": 1500, "gan": 1500, "flow": 1000},
                         score_samples=200, horizon=10, rollouts=300),
