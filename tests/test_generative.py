@@ -83,7 +83,7 @@ def corridor_data():
 
 @pytest.mark.parametrize("family, epochs", [("vae", 20), ("flow", 40), ("gan", 60)])
 def test_each_family_learns_a_deterministic_corridor_to_tv_near_zero(corridor_data, family, epochs):
-    model = train_world_model(corridor_data, family, epochs=epochs, progress=False, device="cpu")
+    model = train_world_model(corridor_data, family, epochs=epochs, batch_size=256, progress=False, device="cpu")
     result = score(model, n_samples=300, horizon=4, n_rollouts=300)
     assert result["tv"] < 0.05, result["tv"]
     assert result["mode_recall"] == 1.0
@@ -98,7 +98,7 @@ def test_each_family_learns_a_deterministic_corridor_to_tv_near_zero(corridor_da
 def test_sample_next_returns_the_env_format_and_decodes(obs_mode, family, epochs, decoded):
     env = gym.make("gridlab/Grid-v0", obs_mode=obs_mode, layout="S..\n..G", slip=0.2)
     data = collect_transitions(env, 3000)
-    model = train_world_model(data, family, epochs=epochs, progress=False, device="cpu")
+    model = train_world_model(data, family, epochs=epochs, batch_size=256, progress=False, device="cpu")
     out = model.sample_next(data.obs[:500].numpy(), data.action[:500].numpy())
     assert out.shape == (500, *env.observation_space.shape) and out.dtype == np.float32
     assert np.mean(env.unwrapped.decode_batch(out) >= 0) > decoded
@@ -137,7 +137,7 @@ def test_vae_log_prob_bound_is_finite_and_gan_has_none(corridor_data):
 def test_an_unconditional_model_learns_the_observation_distribution():
     env = gym.make("gridlab/Grid-v0", obs_mode="onehot", **CORRIDOR)
     data = collect_transitions(env, 4000)  # uniform over live states 0..3
-    model = train_world_model(data, "vae", epochs=15, progress=False, device="cpu", conditional=False)
+    model = train_world_model(data, "vae", steps=800, batch_size=256, progress=False, device="cpu", conditional=False)
     states = env.unwrapped.decode_batch(model.sample_next(None, 4000))
     freq = np.bincount(states[states >= 0], minlength=5) / 4000
     assert np.max(np.abs(freq[:4] - 0.25)) < 0.05
@@ -223,7 +223,7 @@ def test_world_model_env_passes_the_checkers_and_trains_an_agent_evaluated_exact
 
     from agents.compare import compare
 
-    model = train_world_model(corridor_data, "vae", epochs=20, progress=False, device="cpu")
+    model = train_world_model(corridor_data, "vae", epochs=20, batch_size=256, progress=False, device="cpu")
     dream = WorldModelEnv(model, max_episode_steps=20)
     check_env(dream, skip_render_check=True)
     agent = PPO("MlpPolicy", dream, seed=0, device="cpu", n_steps=256, batch_size=64, learning_rate=3e-3)
