@@ -110,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("env_id", nargs="?", help="a registered id, e.g. gridlab/FourRooms-v0 or FrozenLake-v1")
     s.add_argument("--all", action="store_true", help="solve the whole registered suite and print a table")
     s.add_argument("--gamma", type=float, default=None, help="discount in (0, 1]; default: the world's own (0.99)")
-    s.add_argument("--method", choices=["auto", "vi", "pi", "mpi"], default="auto")
+    s.add_argument("--method", choices=["auto", "vi", "pi", "mpi", "gs"], default="auto",
+                   help="auto picks by size and gamma; gs: Gauss-Seidel modified policy iteration")
     s.add_argument("--tol", type=float, default=1e-6, help="certified bound on |V - V*| (vi, mpi)")
     s.add_argument("--kw", action="append", metavar="KEY=VALUE", help="env keyword argument (repeatable); layout rows split on '/'")
     s.add_argument("--out", help="output directory (default runs/solve/<id>)")
