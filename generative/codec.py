@@ -75,5 +75,7 @@ class ObsCodec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ObsCodec":
+        if d["kind"] not in KINDS:
+            raise ValueError(f"unknown codec kind {d['kind']!r}; expected one of {KINDS}")
         return cls(tuple(d["obs_shape"]), np.asarray(d["free"], dtype=np.int64),
                    np.asarray(d["constant"], dtype=np.float32), d["kind"])
