@@ -41,6 +41,8 @@ class ConditionalGAN(nn.Module):
         hidden: MLP width. Default 128.
         pack: samples per discriminator decision (PacGAN); 1 disables packing. Default 2.
         tau: Gumbel-softmax temperature. Default 1.
+        loss: ``"nonsaturating"`` (default) or ``"wgan-gp"`` (Wasserstein critic with gradient
+            penalty ``gp_weight``; Gulrajani et al. 2017), one critic step per generator step.
 
     Example:
         >>> gan = ConditionalGAN(x_dim=5, c_dim=3, kind="categorical")
@@ -49,10 +51,13 @@ class ConditionalGAN(nn.Module):
     """
 
     def __init__(self, x_dim: int, c_dim: int, kind: str, noise: int = 16, hidden: int = 128, pack: int = 2,
-                 tau: float = 1.0) -> None:
+                 tau: float = 1.0, loss: str = "nonsaturating", gp_weight: float = 10.0) -> None:
         super().__init__()
         if pack < 1:
             raise ValueError(f"pack must be >= 1, got {pack}")
+        if loss not in ("nonsaturating", "wgan-gp"):
+            raise ValueError(f"loss must be 'nonsaturating' or 'wgan-gp', got {loss!r}")
+        self.loss_kind, self.gp_weight = loss, gp_weight
         self.x_dim, self.c_dim, self.kind, self.noise, self.pack, self.tau = x_dim, c_dim, kind, noise, pack, tau
         self.generator = mlp(noise + c_dim, x_dim, hidden)
         self.discriminator = mlp(pack * (x_dim + c_dim), 1, hidden, activation=nn.LeakyReLU)
@@ -89,15 +94,25 @@ class ConditionalGAN(nn.Module):
         n = (x.shape[0] // self.pack) * self.pack
         x, c = x[:n], c[:n]
         fake = self._generate(c)
-        d_real = self.discriminator(self._packed(x, c))
-        d_fake = self.discriminator(self._packed(fake.detach(), c))
-        loss_d = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + \
-            F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+        real_in, fake_in = self._packed(x, c), self._packed(fake.detach(), c)
+        d_real, d_fake = self.discriminator(real_in), self.discriminator(fake_in)
+        if self.loss_kind == "wgan-gp":
+            # Gulrajani et al. 2017: critic on interpolates, gradient norm pushed to 1
+            eps = torch.rand((real_in.shape[0], 1), device=x.device, dtype=x.dtype)
+            mix = (eps * real_in + (1 - eps) * fake_in).requires_grad_(True)
+            grad = torch.autograd.grad(self.discriminator(mix).sum(), mix, create_graph=True)[0]
+            loss_d = d_fake.mean() - d_real.mean() + self.gp_weight * ((grad.norm(dim=1) - 1) ** 2).mean()
+        else:
+            loss_d = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + \
+                F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
         d_gen = self.discriminator(self._packed(fake, c))
-        loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))  # non-saturating
+        if self.loss_kind == "wgan-gp":
+            loss_g = -d_gen.mean()
+        else:
+            loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))  # non-saturating
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()

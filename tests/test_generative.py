@@ -240,3 +240,12 @@ def test_cuda_training_and_sampling_when_a_gpu_is_present(corridor_data):
     assert next(model.net.parameters()).is_cuda
     out = model.sample_next(corridor_data.obs[:10].numpy(), corridor_data.action[:10].numpy())
     assert out.shape == (10, 5)
+
+
+def test_wgan_gp_option_trains_and_emits_exact_one_hot_samples(corridor_data):
+    model = train_world_model(corridor_data, "gan", epochs=3, batch_size=256, progress=False, device="cpu", loss="wgan-gp")
+    out = model.sample_next(corridor_data.obs[:200].numpy(), corridor_data.action[:200].numpy())
+    assert np.array_equal(out.sum(axis=1), np.ones(200)) and set(np.unique(out)) <= {0.0, 1.0}
+    assert "loss_d" in model.history[-1] and np.isfinite(model.history[-1]["loss_d"])
+    with pytest.raises(ValueError, match="loss must be 'nonsaturating' or 'wgan-gp', got 'hinge'"):
+        train_world_model(corridor_data, "gan", epochs=1, progress=False, device="cpu", loss="hinge")
