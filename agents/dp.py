@@ -137,17 +137,6 @@ def bellman_residual(mdp: TabularMDP, V: np.ndarray, gamma: float | None = None)
     return float(np.max(np.abs(bellman_backup(mdp, V, gamma).max(axis=1) - V)))
 
 
-def _policy_rows(mdp: TabularMDP, policy: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
-    """P_pi and r_pi; deterministic policies by row selection (cheaper than a product)."""
-    policy = np.asarray(policy)
-    if policy.ndim == 1:
-        mdp.policy_probs(policy)  # validates shape and range
-        policy = policy.astype(np.int64)
-        rows = np.arange(mdp.n_states) * mdp.n_actions + policy
-        return mdp.P[rows], mdp.R[np.arange(mdp.n_states), policy]
-    return mdp.policy_matrix(policy)
-
-
 def _never_terminating(mdp: TabularMDP, P_pi: sp.csr_matrix) -> np.ndarray:
     """Live states from which the chain P_pi never reaches a terminal state."""
     S = mdp.n_states
@@ -188,7 +177,7 @@ def policy_evaluation(mdp: TabularMDP, policy: np.ndarray, gamma: float | None =
         [0.9, 1.0, 0.0]
     """
     g = _gamma(mdp, gamma)
-    P_pi, r_pi = _policy_rows(mdp, policy)
+    P_pi, r_pi = mdp.policy_matrix(policy)
     if g == 1.0:
         stuck = _never_terminating(mdp, P_pi)
         if stuck.size:
@@ -206,7 +195,7 @@ def policy_evaluation(mdp: TabularMDP, policy: np.ndarray, gamma: float | None =
 
 def _expected_steps(mdp: TabularMDP, policy: np.ndarray) -> float:
     """max_s E[steps to termination] under a deterministic policy (inf if it may never terminate)."""
-    P_pi, _ = _policy_rows(mdp, policy)
+    P_pi, _ = mdp.policy_matrix(policy)
     if _never_terminating(mdp, P_pi).size:
         return float("inf")
     live = mdp.live
@@ -402,7 +391,7 @@ def modified_policy_iteration(
                 return sol
         if max_iter is not None and it >= max_iter:
             return _finish(mdp, V, g, "modified_policy_iteration", it, False, sweeps, t0, tol, policy=policy)
-        P_pi, r_pi = _policy_rows(mdp, policy)
+        P_pi, r_pi = mdp.policy_matrix(policy)
         V = TV
         for _ in range(m):
             V = np.where(live, r_pi + g * (P_pi @ V), 0.0)

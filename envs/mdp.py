@@ -142,6 +142,9 @@ class TabularMDP:
         """
         pi = self.policy_probs(policy)
         S, A = self.n_states, self.n_actions
+        if np.asarray(policy).ndim == 1:  # deterministic: select rows, cheaper than a product
+            actions = pi.argmax(axis=1)
+            return self.P[np.arange(S) * A + actions], self.R[np.arange(S), actions]
         rows = np.repeat(np.arange(S), A)
         Pi = sp.csr_matrix((pi.ravel(), (rows, np.arange(S * A))), shape=(S, S * A))
         Pi.eliminate_zeros()

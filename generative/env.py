@@ -69,7 +69,7 @@ class WorldModelEnv(gym.Env):
         nxt = np.clip(nxt, self.observation_space.low, self.observation_space.high).astype(np.float32)
         s = self.world.decode_batch(obs)
         s2 = self.world.decode_batch(nxt)
-        reward, term = self.model._reward_and_termination(obs, a, nxt, s, s2)
+        reward, term = self.model.reward_and_termination(obs, a, nxt, s, s2)
         self._obs = nxt[0]
         self._t += 1
         return self._obs.copy(), float(reward[0]), bool(term[0]), self._t >= self.max_episode_steps, {"state": int(s2[0])}

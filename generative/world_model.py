@@ -200,14 +200,16 @@ class WorldModel:
             nxt = self.sample_next(O[:, t], a, generator=gen)
             s2 = self.env.decode_batch(nxt)
             nxt[done], s2[done] = O[done, t], s[done]
-            r, term = self._reward_and_termination(O[:, t], a, nxt, s, s2)
+            r, term = self.reward_and_termination(O[:, t], a, nxt, s, s2)
             r[done], term[done] = 0.0, False
             O[:, t + 1], states[:, t + 1], acts[:, t], rews[:, t], terms[:, t] = nxt, s2, a, r, term
             done |= term
         return {"observations": O, "states": states, "actions": acts, "rewards": rews, "terminated": terms}
 
     @torch.no_grad()
-    def _reward_and_termination(self, obs, a, nxt, s, s2) -> tuple[np.ndarray, np.ndarray]:
+    def reward_and_termination(self, obs, a, nxt, s, s2) -> tuple[np.ndarray, np.ndarray]:
+        """Reward and termination of imagined transitions (o, a, o') with decoded states s, s2 (-1: none):
+        from the true model where (s, a, s2) is a possible transition, else from the learned head."""
         mdp = self.env.mdp
         ok = (s >= 0) & (s2 >= 0)
         rows = np.where(ok, s, 0) * self.n_actions + a
