@@ -129,7 +129,7 @@ class TabularMDP:
         return float(self.reward_matrix[s * self.n_actions + a, s_next])
 
     # ------------------------------------------------------------------ policies
-    def policy_matrix(self, policy: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    def policy_matrix(self, policy: np.ndarray | str) -> tuple[sp.csr_matrix, np.ndarray]:
         r"""Transition matrix and reward vector of a policy.
 
         :math:`P_\pi(s, s') = \sum_a \pi(a|s) P(s'|s,a)` and :math:`r_\pi(s) = \sum_a \pi(a|s) R(s,a)`.
@@ -150,9 +150,16 @@ class TabularMDP:
         Pi.eliminate_zeros()
         return (Pi @ self.P).tocsr(), (pi * self.R).sum(axis=1)
 
-    def policy_probs(self, policy: np.ndarray) -> np.ndarray:
-        """A policy as an ``(S, A)`` matrix of action probabilities, validated."""
+    def policy_probs(self, policy: np.ndarray | str) -> np.ndarray:
+        """A policy as an ``(S, A)`` matrix of action probabilities, validated.
+
+        ``policy``: ``"uniform"``, deterministic ``(S,)`` actions or ``(S, A)`` probabilities.
+        """
         S, A = self.n_states, self.n_actions
+        if isinstance(policy, str):
+            if policy != "uniform":
+                raise ValueError(f"policy must be 'uniform' or an array, got {policy!r}")
+            return np.full((S, A), 1.0 / A)
         policy = np.asarray(policy)
         if policy.shape == (S,):
             if not np.issubdtype(policy.dtype, np.integer):
@@ -193,6 +200,27 @@ class TabularMDP:
         for k in range(horizon):
             d[k + 1] = PT @ d[k]
         return d
+
+    def sample_states(self, policy: np.ndarray, horizon: int, rng: np.random.Generator, start: int | None = None) -> np.ndarray:
+        """One trajectory of states s_0..s_H sampled from the exact model under a policy.
+
+        ``start`` defaults to a draw from ``initial``; a terminal state repeats once reached.
+
+        Example:
+            >>> from envs import GridWorldEnv
+            >>> mdp = GridWorldEnv("S..G").mdp
+            >>> mdp.sample_states(np.ones(4, int), 4, np.random.default_rng(0)).tolist()
+            [0, 1, 2, 3, 3]
+        """
+        pi = self.policy_probs(policy)
+        s = int(rng.choice(self.n_states, p=self.initial)) if start is None else int(start)
+        states = [s]
+        for _ in range(horizon):
+            if not self.terminal[s]:
+                nxt, p = self.transitions(s, int(rng.choice(self.n_actions, p=pi[s])))
+                s = int(rng.choice(nxt, p=p))
+            states.append(s)
+        return np.array(states)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -278,11 +306,11 @@ class TabularMDP:
             raise ValueError(f"{type(base).__name__} exposes no toy_text P dict; cannot read its model")
         S = len(table)
         A = len(table[0])
-        entries = [(s, a, p, s2, r, bool(done)) for s in range(S) for a in range(A) for (p, s2, r, done) in table[s][a]]
-        arr = np.array([(s, a, p, s2, r, d) for (s, a, p, s2, r, d) in entries], dtype=np.float64)
+        arr = np.array([(s, a, p, s2, r, bool(done)) for s in range(S) for a in range(A)
+                        for (p, s2, r, done) in table[s][a]], dtype=np.float64)
         s_, a_, p_, s2_, r_, d_ = arr.T
         s_, a_, s2_, d_ = s_.astype(int), a_.astype(int), s2_.astype(int), d_.astype(bool)
-        # a state is terminal when all transitions into it terminate and all its own transitions are terminating
+        # a state is terminal when every transition into it terminates
         into_done = np.zeros(S, bool)
         into_live = np.zeros(S, bool)
         np.logical_or.at(into_done, s2_[d_], True)

@@ -58,18 +58,10 @@ def _true_rows(mdp: TabularMDP, pairs: np.ndarray) -> np.ndarray:
     return np.concatenate([P, np.zeros((len(pairs), 1))], axis=1)
 
 
-def _policy_matrix(mdp: TabularMDP, policy: Any) -> np.ndarray:
-    if isinstance(policy, str):
-        if policy != "uniform":
-            raise ValueError(f"policy must be 'uniform' or a state -> action array, got {policy!r}")
-        return np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions)
-    return mdp.policy_probs(np.asarray(policy))
-
-
 def rollout_tv(model: WorldModel, policy: Any = "uniform", horizon: int = 20, n: int = 2000, seed: int = 0) -> np.ndarray:
     """TV between exact and imagined k-step state distributions, k = 1..horizon (see module doc)."""
     mdp = model.env.mdp
-    pi = _policy_matrix(mdp, policy)
+    pi = mdp.policy_probs(policy)
     exact = mdp.state_distributions(pi, horizon)
     rng = np.random.default_rng(seed)
     s0 = rng.choice(mdp.n_states, size=n, p=mdp.initial)
@@ -165,7 +157,7 @@ def sequence_log_prob(mdp: TabularMDP, states: np.ndarray, policy: Any = "unifor
         1.0
     """
     seqs = np.atleast_2d(np.asarray(states, dtype=np.int64))
-    P_pi, _ = mdp.policy_matrix(_policy_matrix(mdp, policy))
+    P_pi, _ = mdp.policy_matrix(policy)
     PT = P_pi.T.tocsr()
     N, T1 = seqs.shape
     S = mdp.n_states

@@ -135,7 +135,7 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
         plot_score(model, r, figs / f"world_{family}_score.png")
         s0 = int(rng.choice(mdp.n_states, p=mdp.initial))
         imagined = model.rollout(wenv.unwrapped.encode_batch([s0]), "uniform", 8, n=1, seed=1)["states"][0]
-        real = _real_rollout(mdp, s0, 8, rng)
+        real = mdp.sample_states("uniform", 8, rng, start=s0)
         plot_strip(wenv.unwrapped, imagined, real, figs / f"world_{family}_rollout.png", f"{family}: imagined (top) vs real (bottom), uniform policy")
         results["world_models"][family] = {
             "run_dir": str(run), "device": str(model.device), "train_seconds": model.train_seconds,
@@ -152,20 +152,6 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
     atomic_write_text(out / "report.html", report.render(results))
     stages.done(t)
     return out / "report.html"
-
-
-def _real_rollout(mdp, s0: int, horizon: int, rng) -> "Any":
-    import numpy as np
-
-    states = [s0]
-    for _ in range(horizon):
-        s = states[-1]
-        if mdp.terminal[s]:
-            states.append(s)
-            continue
-        nxt, p = mdp.transitions(s, int(rng.integers(mdp.n_actions)))
-        states.append(int(rng.choice(nxt, p=p)))
-    return np.array(states)
 
 
 def _figure(path: Path, draw) -> Path:

@@ -116,17 +116,8 @@ def world_rollout(run_dir: str, policy: str = "uniform", horizon: int = 10, seed
     rng = np.random.default_rng(seed)
     s0 = int(rng.choice(mdp.n_states, p=mdp.initial))
     imagined = model.rollout(env.encode_batch([s0]), pi, horizon, n=1, seed=seed)["states"][0]
-    real = [s0]
-    pi_probs = np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions) if isinstance(pi, str) else np.eye(mdp.n_actions)[pi]
-    for _ in range(horizon):
-        s = real[-1]
-        if mdp.terminal[s]:
-            real.append(s)
-            continue
-        a = rng.choice(mdp.n_actions, p=pi_probs[s])
-        nxt, p = mdp.transitions(s, a)
-        real.append(int(rng.choice(nxt, p=p)))
-    return plot_strip(env, imagined, np.array(real), path / "rollout.png", f"{model.family}, policy {policy}")
+    real = mdp.sample_states(pi, horizon, rng, start=s0)
+    return plot_strip(env, imagined, real, path / "rollout.png", f"{model.family}, policy {policy}")
 
 
 def plot_strip(env, imagined: np.ndarray, real: np.ndarray, png: Path, title: str) -> Path:
