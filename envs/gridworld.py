@@ -117,7 +117,7 @@ class GridWorldEnv(gym.Env):
         grid = self.layout.grid
         self.height, self.width = grid.shape
         floor = grid != WALL
-        self.state_rc = np.argwhere(floor)  # (S, 2), row-major
+        self.state_rc = np.stack(np.divmod(np.flatnonzero(floor), self.width), axis=1)  # (S, 2), row-major
         S = len(self.state_rc)
         self.cell_to_state = np.full(grid.shape, -1, dtype=np.int64)
         self.cell_to_state[floor] = np.arange(S)
@@ -139,20 +139,26 @@ class GridWorldEnv(gym.Env):
     # ------------------------------------------------------------------ model
     def _moves(self) -> np.ndarray:
         """``(4, S)``: the state a deterministic move in each direction reaches (walls, border and
-        one-way doors against their arrow leave the agent in place)."""
+        one-way doors against their arrow leave the agent in place).
+
+        Vectorised on the grid padded with a wall border, so a move is one flat-index offset.
+        """
         grid, S = self.layout.grid, len(self.state_rc)
-        rc = self.state_rc
-        one_way = np.full(grid.shape, -1, dtype=np.int64)  # action that may enter the cell, -1 any
-        for d, ch in enumerate(ONE_WAY_CHARS):
-            one_way[grid == ch] = d
+        H, W = grid.shape
         index = np.int32 if S < 2**31 - 1 else np.int64
+        target = np.full((H + 2, W + 2), -1, dtype=index)  # state of each padded cell, -1 wall/border
+        target[1:-1, 1:-1] = self.cell_to_state
+        door = np.full((H + 2, W + 2), -1, dtype=np.int8)  # action that may enter the cell, -1 any
+        for d, ch in enumerate(ONE_WAY_CHARS):
+            door[1:-1, 1:-1][grid == ch] = d
+        target, door = target.reshape(-1), door.reshape(-1)
+        here = (self.state_rc[:, 0] + 1) * (W + 2) + self.state_rc[:, 1] + 1
+        stay = np.arange(S, dtype=index)
         move = np.empty((4, S), dtype=index)
         for d, (dr, dc) in enumerate(DELTAS):
-            r, c = rc[:, 0] + dr, rc[:, 1] + dc
-            inside = (r >= 0) & (r < self.height) & (c >= 0) & (c < self.width)
-            rr, cc = np.where(inside, r, 0), np.where(inside, c, 0)
-            ok = inside & (grid[rr, cc] != WALL) & ((one_way[rr, cc] < 0) | (one_way[rr, cc] == d))
-            move[d] = np.where(ok, self.cell_to_state[rr, cc], np.arange(S, dtype=index))
+            to = here + (dr * (W + 2) + dc)
+            t, gate = target[to], door[to]
+            move[d] = np.where((t >= 0) & ((gate < 0) | (gate == d)), t, stay)
         return move
 
     def _build_model(self, gamma: float) -> TabularMDP:
@@ -164,9 +170,9 @@ class GridWorldEnv(gym.Env):
         entry = np.full(S, self.step_reward)
         entry[cells == GOAL] = self.goal_reward
         entry[cells == HOLE] = self.hole_reward
-        P, reward_matrix, R = grid_transitions(move, self.slip, terminal, entry)
+        P, R = grid_transitions(move, self.slip, terminal, entry)
         starts = (cells == START).astype(np.float64)
-        return TabularMDP(P, R, terminal, starts / starts.sum(), gamma=gamma, reward_matrix=reward_matrix,
+        return TabularMDP(P, R, terminal, starts / starts.sum(), gamma=gamma, entry_reward=entry,
                           info={"layout": self.layout, "slip": self.slip}, validate=False)
 
     @property

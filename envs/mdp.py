@@ -13,6 +13,27 @@ __all__ = ["TabularMDP"]
 ROW_SUM_TOL = 1e-9
 
 
+class _LazyRewardMatrix:
+    """``TabularMDP.reward_matrix``: the stored matrix, or one built from ``entry_reward`` on first
+    access (a data descriptor; dataclasses take its ``__get__(None, cls)`` as the field default)."""
+
+    def __get__(self, mdp: TabularMDP | None, owner: type) -> sp.csr_matrix | None:
+        if mdp is None:
+            return None
+        rm = mdp.__dict__["_reward_matrix"]
+        if rm is None and mdp.__dict__.get("entry_reward") is not None:
+            P = mdp.P
+            live_row = np.repeat(~mdp.terminal, mdp.n_actions)
+            rm = sp.csr_matrix((np.where(np.repeat(live_row, np.diff(P.indptr)), mdp.entry_reward[P.indices], 0.0),
+                                P.indices, P.indptr), shape=P.shape)
+            rm.has_canonical_format = True
+            mdp.__dict__["_reward_matrix"] = rm
+        return rm
+
+    def __set__(self, mdp: TabularMDP, value: sp.csr_matrix | None) -> None:
+        mdp.__dict__["_reward_matrix"] = None if value is self else value  # the field's default is this descriptor
+
+
 @dataclass(eq=False)
 class TabularMDP:
     r"""A finite Markov decision process held exactly.
@@ -28,6 +49,10 @@ class TabularMDP:
     - ``reward_matrix``: optional CSR with the sparsity of ``P`` holding :math:`r(s,a,s')`,
       so an env can pay the reward of the transition it sampled. When absent, a step pays
       ``R[s, a]``.
+    - ``entry_reward``: optional ``(S,)``, the compact form of ``reward_matrix`` for worlds that
+      pay on entering a state (gridworlds): :math:`r(s,a,s') = \text{entry\_reward}[s']` for
+      live ``s`` and 0 from terminal ``s``. ``reward_matrix`` is then built from it on first
+      use, which keeps a 10^6-state model 96 MB lighter until something needs it.
 
     Every array is validated on construction; an inconsistent model raises ``ValueError``
     naming the offending state and action. ``validate=False`` skips the O(nnz) checks of P for
@@ -45,16 +70,17 @@ class TabularMDP:
     terminal: np.ndarray
     initial: np.ndarray
     gamma: float = 0.99
-    reward_matrix: sp.csr_matrix | None = None
+    reward_matrix: sp.csr_matrix | None = field(default=_LazyRewardMatrix(), repr=False)
     info: dict[str, Any] = field(default_factory=dict)
     validate: bool = field(default=True, repr=False)
+    entry_reward: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         R = np.asarray(self.R, dtype=np.float64)
         if R.ndim != 2:
             raise ValueError(f"R must have shape (S, A), got {R.shape}")
         S, A = R.shape
-        P = sp.csr_matrix(self.P, dtype=np.float64)
+        P = self.P if isinstance(self.P, sp.csr_matrix) and self.P.dtype == np.float64 else sp.csr_matrix(self.P, dtype=np.float64)
         if P.shape != (S * A, S):
             raise ValueError(f"P must have shape (S*A, S) = ({S * A}, {S}) to match R {R.shape}, got {P.shape}")
         P.sum_duplicates()
@@ -68,6 +94,12 @@ class TabularMDP:
             raise ValueError(f"initial must have shape ({S},), got {self.initial.shape}")
         if not 0.0 < self.gamma <= 1.0:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
+        if self.entry_reward is not None:
+            if self.__dict__["_reward_matrix"] is not None:
+                raise ValueError("give reward_matrix or entry_reward, not both")
+            self.entry_reward = np.asarray(self.entry_reward, dtype=np.float64).reshape(-1)
+            if self.entry_reward.shape != (S,):
+                raise ValueError(f"entry_reward must have shape ({S},), got {self.entry_reward.shape}")
         if self.validate:
             self._validate()
 
@@ -96,7 +128,9 @@ class TabularMDP:
             raise ValueError(f"R has a non-finite entry at state {s}, action {a}")
         if np.any(self.initial < 0) or abs(self.initial.sum() - 1.0) > 1e-9:
             raise ValueError(f"initial must be a probability vector, it sums to {float(self.initial.sum()):.12g}")
-        if self.reward_matrix is not None:
+        if self.entry_reward is not None and not np.all(np.isfinite(self.entry_reward)):
+            raise ValueError(f"entry_reward has a non-finite entry at state {int(np.flatnonzero(~np.isfinite(self.entry_reward))[0])}")
+        if self.__dict__["_reward_matrix"] is not None:
             Rm = sp.csr_matrix(self.reward_matrix, dtype=np.float64)
             if Rm.shape != P.shape:
                 raise ValueError(f"reward_matrix must have shape {P.shape}, got {Rm.shape}")
@@ -124,7 +158,7 @@ class TabularMDP:
 
     def transition_reward(self, s: int, a: int, s_next: int) -> float:
         """r(s, a, s'): the reward paid for the transition, or R[s, a] without a reward matrix."""
-        if self.reward_matrix is None:
+        if self.reward_matrix is None:  # builds it from entry_reward when that is how it is held
             return float(self.R[s, a])
         return float(self.reward_matrix[s * self.n_actions + a, s_next])
 

@@ -20,8 +20,8 @@ _KERNEL = None
 
 
 def grid_transitions(move: np.ndarray, slip: float, terminal: np.ndarray, entry: np.ndarray,
-                     use_numba: bool | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
-    """``(P, reward_matrix, R)`` of a grid.
+                     use_numba: bool | None = None) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``(P, R)`` of a grid whose transitions pay ``entry[s']`` (0 out of terminal states).
 
     Arguments:
         move: ``(4, S)`` the state reached by a deterministic move in each direction.
@@ -31,20 +31,20 @@ def grid_transitions(move: np.ndarray, slip: float, terminal: np.ndarray, entry:
         use_numba: force a path; default by size (``NUMBA_ABOVE``).
 
     Returns:
-        ``P`` and ``reward_matrix`` as canonical CSR of shape ``(4S, S)`` sharing one sparsity
-        pattern, and ``R`` of shape ``(S, 4)``.
+        ``P`` as canonical CSR of shape ``(4S, S)`` and ``R`` of shape ``(S, 4)``,
+        :math:`R(s,a) = \sum_{s'} P(s'|s,a)\, \text{entry}[s']` for live ``s``. The reward matrix
+        is not built here: ``TabularMDP(entry_reward=...)`` builds it from ``entry`` when asked.
     """
     S = move.shape[1]
     if use_numba is None:
         use_numba = S >= NUMBA_ABOVE
     if use_numba:
-        indptr, indices, data, rdata, R = _numba_rows(move, float(slip), terminal, entry)
+        indptr, indices, data, R = _numba_rows(move, float(slip), terminal, entry)
     else:
-        indptr, indices, data, rdata, R = _numpy_rows(move, float(slip), terminal, entry)
+        indptr, indices, data, R = _numpy_rows(move, float(slip), terminal, entry)
     P = sp.csr_matrix((data, indices, indptr), shape=(4 * S, S))
-    reward_matrix = sp.csr_matrix((rdata, indices, indptr), shape=(4 * S, S))
-    P.has_canonical_format = reward_matrix.has_canonical_format = True
-    return P, reward_matrix, R.reshape(S, 4)
+    P.has_canonical_format = True
+    return P, R.reshape(S, 4)
 
 
 def _index_dtype(n: int) -> type:
@@ -77,10 +77,10 @@ def _numpy_rows(move, slip, terminal, entry):
     take = np.flatnonzero(keep)
     data = np.stack(p, axis=1).reshape(-1).take(take)
     indices = np.stack(c, axis=1).reshape(-1).take(take)
-    rdata = np.where(np.repeat(dead, np.diff(indptr)), 0.0, entry[indices])
-    R = np.add.reduceat(data * rdata, indptr[:-1])
+    R = np.add.reduceat(data * entry[indices], indptr[:-1])
+    R[dead] = 0.0
     dt = _index_dtype(max(S, int(indptr[-1])))
-    return indptr.astype(dt), indices.astype(dt), data, rdata, R
+    return indptr.astype(dt), indices.astype(dt), data, R
 
 
 def _numba_rows(move, slip, terminal, entry):
@@ -89,7 +89,7 @@ def _numba_rows(move, slip, terminal, entry):
         import numba
 
         @numba.njit(cache=True, nogil=True)
-        def kernel(move, slip, terminal, entry, indptr, indices, data, rdata, R):  # pragma: no cover - compiled
+        def kernel(move, slip, terminal, entry, indptr, indices, data, R):  # pragma: no cover - compiled
             S = move.shape[1]
             cs = np.empty(3, np.int64)
             ps = np.empty(3)
@@ -100,7 +100,6 @@ def _numba_rows(move, slip, terminal, entry):
                     if terminal[s]:
                         indices[pos] = s
                         data[pos] = 1.0
-                        rdata[pos] = 0.0
                         pos += 1
                         R[row] = 0.0
                         indptr[row + 1] = pos
@@ -121,7 +120,6 @@ def _numba_rows(move, slip, terminal, entry):
                         else:
                             indices[pos] = cs[k]
                             data[pos] = ps[k]
-                            rdata[pos] = entry[cs[k]]
                             pos += 1
                         r += ps[k] * entry[cs[k]]
                     R[row] = r
@@ -134,7 +132,6 @@ def _numba_rows(move, slip, terminal, entry):
     indptr = np.zeros(4 * S + 1, dtype=dt)
     indices = np.empty(12 * S, dtype=dt)
     data = np.empty(12 * S)
-    rdata = np.empty(12 * S)
     R = np.empty(4 * S)
-    n = _KERNEL(move, slip, terminal, entry.astype(np.float64), indptr, indices, data, rdata, R)
-    return indptr, indices[:n], data[:n], rdata[:n], R
+    n = _KERNEL(move, slip, terminal, entry.astype(np.float64), indptr, indices, data, R)
+    return indptr, indices[:n], data[:n], R

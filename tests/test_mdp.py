@@ -97,6 +97,27 @@ def test_shape_mismatch_is_refused():
         TabularMDP.from_arrays(np.stack([np.eye(3)] * 2), np.zeros(4))
 
 
+def test_entry_reward_builds_the_reward_matrix_of_a_grid_on_first_use():
+    env = GridWorldEnv("S.H\n..G", slip=0.3, step_reward=-0.1, hole_reward=-1.0)
+    mdp = env.mdp
+    assert mdp.__dict__["_reward_matrix"] is None  # not built with the model
+    rm = mdp.reward_matrix
+    assert rm is mdp.reward_matrix and (rm != rm.multiply(mdp.P.astype(bool))).nnz == 0  # cached; P's pattern
+    for s in range(mdp.n_states):
+        for a in range(mdp.n_actions):
+            for s2 in mdp.transitions(s, a)[0]:
+                want = 0.0 if mdp.terminal[s] else {"G": 1.0, "H": -1.0}.get(str(env.layout.grid[tuple(env.state_rc[s2])]), -0.1)
+                assert mdp.transition_reward(s, a, int(s2)) == want
+    assert np.allclose(np.asarray(mdp.P.multiply(rm).sum(axis=1)).reshape(mdp.R.shape), mdp.R)
+    P = mdp.P
+    with pytest.raises(ValueError, match="entry_reward must have shape \\(6,\\)"):
+        TabularMDP(P, mdp.R, mdp.terminal, mdp.initial, entry_reward=np.zeros(5))
+    with pytest.raises(ValueError, match="entry_reward has a non-finite entry at state 2"):
+        TabularMDP(P, mdp.R, mdp.terminal, mdp.initial, entry_reward=np.array([0, 0, np.inf, 0, 0, 0]))
+    with pytest.raises(ValueError, match="not both"):
+        TabularMDP(P, mdp.R, mdp.terminal, mdp.initial, reward_matrix=rm, entry_reward=np.zeros(6))
+
+
 def test_policy_matrix_of_a_stochastic_policy_mixes_the_action_rows():
     mdp = GridWorldEnv("S.G", slip=0.0).mdp
     pi = np.tile([0.0, 0.5, 0.0, 0.5], (3, 1))
