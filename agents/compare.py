@@ -55,10 +55,12 @@ def extract(model: Any, env: Any) -> dict[str, np.ndarray | None]:
     States are fed through ``env.unwrapped.encode`` so any observation mode works.
 
     Returns a dict with:
-        ``V``: ``(S,)`` learned state values (PPO/A2C: ``policy.predict_values``; DQN: :math:`\max_a Q_\theta`).
-        ``Q``: ``(S, A)`` learned action values (DQN), else ``None``.
+        ``V``: ``(S,)`` learned state values (PPO/A2C: ``policy.predict_values``; DQN and QR-DQN:
+        :math:`\max_a Q_\theta`).
+        ``Q``: ``(S, A)`` learned action values (DQN: ``q_net``; QR-DQN: the mean of its quantiles),
+        else ``None``.
         ``pi``: ``(S, A)`` action probabilities (actor-critic: the distribution's probabilities;
-        DQN: its greedy policy).
+        DQN and QR-DQN: the greedy policy).
     """
     import torch
 
@@ -71,8 +73,9 @@ def extract(model: Any, env: Any) -> dict[str, np.ndarray | None]:
     policy = model.policy
     with torch.no_grad():
         obs_t, _ = policy.obs_to_tensor(obs)
-        if hasattr(policy, "q_net"):
-            Q = policy.q_net(obs_t).cpu().numpy().astype(np.float64)
+        if hasattr(policy, "q_net") or hasattr(policy, "quantile_net"):
+            net = policy.q_net if hasattr(policy, "q_net") else lambda o: policy.quantile_net(o).mean(dim=1)
+            Q = net(obs_t).cpu().numpy().astype(np.float64)
             pi = np.zeros_like(Q)
             pi[np.arange(S), Q.argmax(axis=1)] = 1.0
             return {"V": Q.max(axis=1), "Q": Q, "pi": pi}

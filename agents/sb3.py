@@ -31,14 +31,15 @@ from agents.rundir import atomic_run_dir
 __all__ = ["ALGOS", "load_hyperparams", "train", "load", "PRESETS_DIR"]
 
 PRESETS_DIR = Path(__file__).parent / "hyperparams"
-ALGOS = ("ppo", "a2c", "dqn")
+ALGOS = ("ppo", "a2c", "dqn", "qrdqn")
 _NOT_MODEL_KWARGS = {"n_timesteps", "n_envs", "policy", "normalize", "eval_freq"}
 
 
 def _algo_class(algo: str) -> type:
+    from sb3_contrib import QRDQN
     from stable_baselines3 import A2C, DQN, PPO
 
-    classes = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
+    classes = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "qrdqn": QRDQN}
     if algo not in classes:
         raise ValueError(f"unknown algo {algo!r}; expected one of {', '.join(ALGOS)}")
     return classes[algo]
@@ -96,10 +97,12 @@ def _schedule(value: Any) -> Any:
 
 
 def _versions() -> dict[str, str]:
+    import sb3_contrib
     import stable_baselines3
     import torch
 
     return {"python": platform.python_version(), "gymnasium": gym.__version__, "stable_baselines3": stable_baselines3.__version__,
+            "sb3_contrib": sb3_contrib.__version__,
             "torch": torch.__version__, "numpy": np.__version__}
 
 
@@ -129,7 +132,7 @@ def train(
 
     Arguments:
         env_id: a registered id, e.g. ``"gridlab/FourRooms-v0"``.
-        algo: ``"ppo"``, ``"a2c"`` or ``"dqn"``.
+        algo: ``"ppo"``, ``"a2c"``, ``"dqn"`` (SB3) or ``"qrdqn"`` (sb3-contrib's quantile-regression DQN).
         total_timesteps: environment steps; defaults to the preset's ``n_timesteps``.
         seed: seeds the model, the vector envs and the evaluation (same seed, same result on CPU).
         gamma: the agent's discount (also the default gamma of its exact comparison).

@@ -21,7 +21,7 @@ _KERNEL = None
 
 def grid_transitions(move: np.ndarray, slip: float, terminal: np.ndarray, entry: np.ndarray,
                      use_numba: bool | None = None) -> tuple[sp.csr_matrix, np.ndarray]:
-    """``(P, R)`` of a grid whose transitions pay ``entry[s']`` (0 out of terminal states).
+    r"""``(P, R)`` of a grid whose transitions pay ``entry[s']`` (0 out of terminal states).
 
     Arguments:
         move: ``(4, S)`` the state reached by a deterministic move in each direction.

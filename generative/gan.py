@@ -21,6 +21,8 @@ References:
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -43,6 +45,11 @@ class ConditionalGAN(nn.Module):
         tau: Gumbel-softmax temperature. Default 1.
         loss: ``"nonsaturating"`` (default) or ``"wgan-gp"`` (Wasserstein critic with gradient
             penalty ``gp_weight``; Gulrajani et al. 2017), one critic step per generator step.
+        ema: decay of an exponential moving average of the generator's weights, which then does
+            the sampling (Yazici et al. 2019); 0 samples from the trained weights. Default 0.
+        lr_decay: learning rates decay linearly to 0 over training. Default False.
+        d_lr_scale: the discriminator's learning rate over the generator's (TTUR, Heusel et al.
+            2017). Default 1.
 
     Example:
         >>> gan = ConditionalGAN(x_dim=5, c_dim=3, kind="categorical")
@@ -51,7 +58,8 @@ class ConditionalGAN(nn.Module):
     """
 
     def __init__(self, x_dim: int, c_dim: int, kind: str, noise: int = 16, hidden: int = 128, pack: int = 2,
-                 tau: float = 1.0, loss: str = "nonsaturating", gp_weight: float = 10.0) -> None:
+                 tau: float = 1.0, loss: str = "nonsaturating", gp_weight: float = 10.0, ema: float = 0.0,
+                 lr_decay: bool = False, d_lr_scale: float = 1.0) -> None:
         super().__init__()
         if pack < 1:
             raise ValueError(f"pack must be >= 1, got {pack}")
@@ -59,12 +67,18 @@ class ConditionalGAN(nn.Module):
             raise ValueError(f"loss must be 'nonsaturating' or 'wgan-gp', got {loss!r}")
         self.loss_kind, self.gp_weight = loss, gp_weight
         self.x_dim, self.c_dim, self.kind, self.noise, self.pack, self.tau = x_dim, c_dim, kind, noise, pack, tau
+        if not 0.0 <= ema < 1.0:
+            raise ValueError(f"ema must be in [0, 1), got {ema}")
+        self.ema, self.lr_decay, self.d_lr_scale = ema, lr_decay, d_lr_scale
         self.generator = mlp(noise + c_dim, x_dim, hidden)
         self.discriminator = mlp(pack * (x_dim + c_dim), 1, hidden, activation=nn.LeakyReLU)
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if ema else None
+        self._ema_updates = 0
 
-    def _generate(self, c: torch.Tensor, hard: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+    def _generate(self, c: torch.Tensor, hard: bool = True, generator: torch.Generator | None = None,
+                  net: nn.Module | None = None) -> torch.Tensor:
         z = torch.randn((c.shape[0], self.noise), generator=generator, device=c.device, dtype=c.dtype)
-        out = self.generator(torch.cat([z, c], dim=-1))
+        out = (net if net is not None else self.generator)(torch.cat([z, c], dim=-1))
         if self.kind == "categorical":
             if generator is None:
                 return F.gumbel_softmax(out, tau=self.tau, hard=hard)
@@ -80,8 +94,11 @@ class ConditionalGAN(nn.Module):
 
     def configure_optimizers(self, lr: float) -> list[torch.optim.Optimizer]:
         betas = (0.5, 0.9)
-        return [torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
-                torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas)]
+        opts = [torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
+                torch.optim.Adam(self.discriminator.parameters(), lr=lr * self.d_lr_scale, betas=betas)]
+        for opt in opts:
+            opt.param_groups[0]["initial_lr"] = opt.param_groups[0]["lr"]
+        return opts
 
     def _packed(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """(B * pack, d) rows, grouped pack by pack -> (B, pack * d)."""
@@ -91,6 +108,9 @@ class ConditionalGAN(nn.Module):
         """One discriminator and one generator update. Rows come grouped ``pack`` by ``pack``, each
         group sharing one context (``WorldModel.fit`` draws them so)."""
         opt_g, opt_d = optimizers
+        if self.lr_decay:
+            for opt in optimizers:
+                opt.param_groups[0]["lr"] = opt.param_groups[0]["initial_lr"] * (1.0 - progress)
         n = (x.shape[0] // self.pack) * self.pack
         x, c = x[:n], c[:n]
         fake = self._generate(c)
@@ -116,9 +136,22 @@ class ConditionalGAN(nn.Module):
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
+        if self.generator_ema is not None:
+            self._update_ema()
         return {"loss": loss_g.item(), "loss_d": loss_d.item(), "d_real": torch.sigmoid(d_real).mean().item(),
                 "d_fake": torch.sigmoid(d_fake).mean().item()}
 
     @torch.no_grad()
+    def _update_ema(self) -> None:
+        r""":math:`\bar\theta \leftarrow d\,\bar\theta + (1 - d)\,\theta` with
+        :math:`d = \min(\text{ema}, (1 + n) / (10 + n))` after n updates, so short runs average
+        over their own length rather than the initial weights."""
+        n = self._ema_updates
+        d = min(self.ema, (1 + n) / (10 + n))
+        for avg, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            avg.lerp_(p, 1.0 - d)
+        self._ema_updates = n + 1
+
+    @torch.no_grad()
     def sample(self, c: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self._generate(c, hard=True, generator=generator).detach()
+        return self._generate(c, hard=True, generator=generator, net=self.generator_ema).detach()

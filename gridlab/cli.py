@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a Stable-Baselines3 agent (PPO, A2C, DQN) on a world")
     t.add_argument("env_id")
-    t.add_argument("--algo", choices=["ppo", "a2c", "dqn"], default="ppo")
+    t.add_argument("--algo", choices=["ppo", "a2c", "dqn", "qrdqn"], default="ppo")
     t.add_argument("--steps", type=int, default=None, help="timesteps (default: the preset's n_timesteps)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--gamma", type=float, default=0.99)

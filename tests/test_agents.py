@@ -85,6 +85,20 @@ def test_dqn_extraction_is_max_q_and_greedy():
     assert np.array_equal(got["pi"].argmax(axis=1), model.predict(obs, deterministic=True)[0])
 
 
+def test_qrdqn_extraction_is_the_mean_of_its_quantiles_and_greedy():
+    from sb3_contrib import QRDQN
+
+    env = gym.make("gridlab/OpenRoom-v0", obs_mode="coords")
+    model = QRDQN("MlpPolicy", env, seed=0, device="cpu", learning_starts=0, policy_kwargs={"n_quantiles": 5})
+    got = extract(model, env)
+    obs = env.unwrapped.encode_batch(np.arange(25))
+    with torch.no_grad():
+        quantiles = model.quantile_net(model.policy.obs_to_tensor(obs)[0]).numpy()
+    assert quantiles.shape == (25, 5, 4)
+    assert np.allclose(got["Q"], quantiles.mean(axis=1)) and np.allclose(got["V"], got["Q"].max(axis=1))
+    assert np.array_equal(got["pi"].argmax(axis=1), model.predict(obs, deterministic=True)[0])
+
+
 def test_reward_normalised_models_are_refused():
     venv = VecNormalize(make_vec_env("gridlab/OpenRoom-v0", n_envs=1, env_kwargs={"obs_mode": "onehot"}), norm_reward=True)
     model = PPO("MlpPolicy", venv, device="cpu", **TINY_PPO)

@@ -249,3 +249,23 @@ def test_wgan_gp_option_trains_and_emits_exact_one_hot_samples(corridor_data):
     assert "loss_d" in model.history[-1] and np.isfinite(model.history[-1]["loss_d"])
     with pytest.raises(ValueError, match="loss must be 'nonsaturating' or 'wgan-gp', got 'hinge'"):
         train_world_model(corridor_data, "gan", epochs=1, progress=False, device="cpu", loss="hinge")
+
+
+def test_gan_samples_from_its_moving_average_and_decays_its_learning_rates(corridor_data, tmp_path):
+    model = train_world_model(corridor_data, "gan", epochs=2, batch_size=256, progress=False, device="cpu",
+                              ema=0.9, lr_decay=True, d_lr_scale=2.0)
+    gan = model.net
+    avg, raw = torch.nn.utils.parameters_to_vector(gan.generator_ema.parameters()), torch.nn.utils.parameters_to_vector(gan.generator.parameters())
+    assert gan._ema_updates == 2 * (len(corridor_data) // 256) and not torch.allclose(avg, raw)
+    c = model.context(corridor_data.obs[:64], corridor_data.action[:64])
+    want = gan._generate(c, generator=torch.Generator().manual_seed(0), net=gan.generator_ema)
+    assert torch.equal(gan.sample(c, generator=torch.Generator().manual_seed(0)), want)
+    back = WorldModel.load(model.save(tmp_path / "gan.pt"), device="cpu")  # the average is saved with the model
+    assert torch.equal(torch.nn.utils.parameters_to_vector(back.net.generator_ema.parameters()), avg)
+    opt_g, opt_d = gan.configure_optimizers(1e-3)
+    assert opt_d.param_groups[0]["lr"] == 2e-3  # two time-scale update rule
+    x = model.codec.encode(corridor_data.next_obs[:64])
+    gan.training_step(x, c, progress=1.0, optimizers=[opt_g, opt_d])
+    assert torch.equal(torch.nn.utils.parameters_to_vector(gan.generator.parameters()), raw)  # lr decayed to 0
+    with pytest.raises(ValueError, match="ema must be in \\[0, 1\\), got 1.0"):
+        train_world_model(corridor_data, "gan", epochs=1, progress=False, device="cpu", ema=1.0)
