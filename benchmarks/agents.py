@@ -1,6 +1,6 @@
 """Benchmark: SB3 agents with the shipped presets, measured exactly, 5 seeds per (algo, env).
 
-Run from the repository root: ``.venv/bin/python -m benchmarks.agents [--seeds 5] [--steps 100000] [--out benchmarks/results/agents.json]``
+Run from the repository root: ``.venv/bin/python -m benchmarks.agents [--seeds 5] [--steps 100000] [--algos ppo,dqn] [--envs ID,ID] [--merge]``
 Prints a Markdown table (median and IQM over seeds) for BENCHMARKS.md.
 """
 
@@ -20,7 +20,7 @@ from agents import sb3
 from agents.compare import compare
 
 ENVS = ("gridlab/FourRooms-v0", "gridlab/SlipperyLake-v0")
-ALGOS = ("ppo", "a2c", "dqn")
+ALGOS = ("ppo", "a2c", "dqn", "qrdqn")
 METRICS = ("relative_gap", "return_gap", "return_gap_greedy", "rmse_vs_pi", "rmse_vs_star", "policy_agreement")
 
 
@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--algos", default=",".join(ALGOS))
     ap.add_argument("--envs", default=",".join(ENVS))
     ap.add_argument("--out", default="benchmarks/results/agents.json")
+    ap.add_argument("--merge", action="store_true", help="keep the --out file's rows for the (env, algo) pairs not re-run")
     args = ap.parse_args()
     torch.set_num_threads(1)
     rows = []
@@ -54,8 +55,12 @@ def main() -> None:
                        "seconds": time.perf_counter() - t0, **c.metrics()}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"machine": platform.platform(), "cpus": torch.get_num_threads(), "rows": rows}, indent=1))
+    out = Path(args.out)
+    if args.merge and out.is_file():
+        rerun = {(r["env_id"], r["algo"]) for r in rows}
+        rows = [r for r in json.loads(out.read_text())["rows"] if (r["env_id"], r["algo"]) not in rerun] + rows
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": platform.platform(), "cpus": torch.get_num_threads(), "rows": rows}, indent=1))
     print(table(rows))
 
 

@@ -32,6 +32,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=200_000)
     ap.add_argument("--families", default="vae,gan,flow")
     ap.add_argument("--worlds", default=",".join(WORLDS))
+    ap.add_argument("--seeds", default="0", help="comma-separated training seeds, e.g. 0,1,2")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default="benchmarks/results/world_models.json")
     args = ap.parse_args()
@@ -43,14 +44,14 @@ def main() -> None:
         data = collect_transitions(env, args.samples, seed=0)
         collect_s = time.perf_counter() - t
         train, held = data.split(0.9)
-        for family in args.families.split(","):
-            model = train_world_model(train, family, seed=0, device=args.device, progress=False)
+        for family, seed in ((f, int(sd)) for f in args.families.split(",") for sd in args.seeds.split(",")):
+            model = train_world_model(train, family, seed=seed, device=args.device, progress=False)
             r = score(model, n_samples=1000, horizon=20, n_rollouts=2000, held_out=held)
             obs, act = held.obs[:100_000].numpy(), held.action[:100_000].numpy()
             t = time.perf_counter()
             model.sample_next(obs, act)
             rate = len(obs) / (time.perf_counter() - t)
-            row = {"world": world, "family": family, "device": str(model.device), "train_s": model.train_seconds,
+            row = {"world": world, "family": family, "seed": seed, "device": str(model.device), "train_s": model.train_seconds,
                    "samples_per_s": rate, "collect_per_s": args.samples / collect_s,
                    **{k: r[k] for k in KEYS}, "rollout_tv": r["rollout_tv"],
                    "nll": r.get("nll"), "entropy": r.get("true_conditional_entropy")}
@@ -63,11 +64,11 @@ def main() -> None:
 
 
 def table(rows) -> str:
-    out = ["| world | family | TV | KL(P‖Q) | KL(Q‖P) | JSD | mode recall | hallucinated | rollout TV k=20 (max over k) | "
-           "held-out NLL / true entropy | train s | samples/s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    out = ["| world | family | seed | TV | KL(P‖Q) | KL(Q‖P) | JSD | mode recall | hallucinated | rollout TV k=20 (max over k) | "
+           "held-out NLL / true entropy | train s | samples/s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         nll = f"{r['nll']:.3f} / {r['entropy']:.3f}" if r["nll"] is not None else "-"
-        out.append(f"| {r['world']} | {r['family']} | {r['tv']:.3f} | {r['forward_kl']:.3f} | {r['reverse_kl']:.3f} | "
+        out.append(f"| {r['world']} | {r['family']} | {r.get('seed', 0)} | {r['tv']:.3f} | {r['forward_kl']:.3f} | {r['reverse_kl']:.3f} | "
                    f"{r['jsd']:.4f} | {r['mode_recall']:.3f} | {r['hallucinated_mass']:.3f} | "
                    f"{r['rollout_tv'][-1]:.3f} ({max(r['rollout_tv']):.3f}) | {nll} | {r['train_s']:.0f} | {r['samples_per_s']:,.0f} |")
     return "\n".join(out)

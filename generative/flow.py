@@ -29,6 +29,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from generative.nn import adam
+
 __all__ = ["ConditionalFlow"]
 
 
@@ -92,7 +94,7 @@ class ConditionalFlow(nn.Module):
         return d.log_prob(y)
 
     def configure_optimizers(self, lr: float) -> list[torch.optim.Optimizer]:
-        return [torch.optim.Adam(self.parameters(), lr=lr)]
+        return [adam(self.parameters(), lr=lr)]
 
     def training_step(self, x: torch.Tensor, c: torch.Tensor, progress: float, optimizers, **_) -> dict[str, float]:
         nll = -self.log_density(self.dequantize(self.to_cells(x)), c).mean()

@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from generative.nn import mlp
+from generative.nn import adam, mlp
 
 __all__ = ["ConditionalVAE", "decoder_log_prob", "sample_from_params"]
 
@@ -78,7 +78,7 @@ class ConditionalVAE(nn.Module):
         return mu, log_var.clamp(-10, 5)
 
     def configure_optimizers(self, lr: float) -> list[torch.optim.Optimizer]:
-        return [torch.optim.Adam(self.parameters(), lr=lr)]
+        return [adam(self.parameters(), lr=lr)]
 
     def training_step(self, x: torch.Tensor, c: torch.Tensor, progress: float, optimizers, **_) -> dict[str, float]:
         mu, log_var = self._posterior(x, c)

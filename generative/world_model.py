@@ -21,7 +21,7 @@ from generative.codec import ObsCodec
 from generative.data import TransitionDataset, policy_actions
 from generative.flow import ConditionalFlow
 from generative.gan import ConditionalGAN
-from generative.nn import mlp
+from generative.nn import adam, mlp
 from generative.vae import ConditionalVAE
 
 __all__ = ["WorldModel", "train_world_model", "FAMILIES", "DEFAULTS", "resolve_device"]
@@ -32,7 +32,7 @@ FAMILIES: dict[str, type[nn.Module]] = {"vae": ConditionalVAE, "gan": Conditiona
 # the quality targets in BENCHMARKS.md on 25-64 state maps.
 DEFAULTS: dict[str, dict[str, Any]] = {
     "vae": {"steps": 4000, "batch_size": 2048, "lr": 3e-3},
-    "gan": {"steps": 8000, "batch_size": 256, "lr": 5e-4},
+    "gan": {"steps": 6500, "batch_size": 256, "lr": 5e-4},
     "flow": {"steps": 5500, "batch_size": 256, "lr": 3e-3},
 }
 
@@ -107,7 +107,7 @@ class WorldModel:
         head_in = torch.cat([ctx, target], dim=-1)
         groups = _ContextGroups(ctx)
         opts = self.net.configure_optimizers(cfg["lr"])
-        head_opt = torch.optim.Adam(self.head.parameters(), lr=1e-3)
+        head_opt = adam(self.head.parameters(), lr=1e-3)
         n, bs, pack = len(target), int(cfg["batch_size"]), int(getattr(self.net, "pack", 1))
         steps_per_epoch = max(1, n // bs)
         if cfg.get("epochs") is None:
