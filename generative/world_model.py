@@ -33,7 +33,7 @@ FAMILIES: dict[str, type[nn.Module]] = {"vae": ConditionalVAE, "gan": Conditiona
 DEFAULTS: dict[str, dict[str, Any]] = {
     "vae": {"steps": 4000, "batch_size": 2048, "lr": 3e-3},
     "gan": {"steps": 6500, "batch_size": 256, "lr": 5e-4},
-    "flow": {"steps": 5500, "batch_size": 256, "lr": 3e-3},
+    "flow": {"steps": 6000, "batch_size": 256, "lr": 3e-3},
 }
 
 
