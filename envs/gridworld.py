@@ -190,6 +190,11 @@ class GridWorldEnv(gym.Env):
         before = np.concatenate([[0.0], c])[P.indptr[:-1]]
         return c - np.repeat(before, np.diff(P.indptr))
 
+    @property
+    def initial_state_distrib(self) -> np.ndarray:
+        """The start distribution, under toy_text's name (``TabularMDP.from_gym`` reads it)."""
+        return self.mdp.initial
+
     @cached_property
     def P(self) -> dict[int, dict[int, list[tuple[float, int, float, bool]]]]:
         """The exact model in toy_text's form: ``P[s][a] = [(prob, next_state, reward, terminated)]``."""

@@ -323,7 +323,9 @@ class TabularMDP:
         ``terminated`` ends the episode: its next state is made terminal when every transition
         into it is terminating (FrozenLake's holes and goal); otherwise it is routed to one added
         absorbing state, numbered last (Taxi's drop-off). Duplicate next states are merged and
-        their rewards probability-weighted. Original states keep their numbers.
+        their rewards probability-weighted. Original states keep their numbers. The start
+        distribution is the env's ``initial_state_distrib`` (toy_text's attribute; gridlab's envs
+        have it too), uniform over the states when the env has none.
 
         Arguments:
             env: the env, wrapped or not.

@@ -166,3 +166,10 @@ def test_gym_dict_round_trip_preserves_the_model():
     assert np.allclose(back.R, mdp.R)
     assert (back.terminal == mdp.terminal).all()
     assert np.allclose(policy_evaluation(back, np.ones(6, int)), policy_evaluation(mdp, np.ones(6, int)))
+
+
+def test_from_gym_reads_a_gridlab_env_back_with_its_start_distribution():
+    env = gym.make("gridlab/SlipperyLake-v0")
+    mdp, back = env.unwrapped.mdp, TabularMDP.from_gym(env)
+    assert abs(back.P - mdp.P).max() == 0 and np.array_equal(back.R, mdp.R)
+    assert np.array_equal(back.initial, mdp.initial) and back.initial[0] == 1.0  # the start cell, not uniform
