@@ -69,7 +69,7 @@ def table(rows) -> str:
     for r in rows:
         nll = f"{r['nll']:.3f} / {r['entropy']:.3f}" if r["nll"] is not None else "-"
         out.append(f"| {r['world']} | {r['family']} | {r.get('seed', 0)} | {r['tv']:.3f} | {r['forward_kl']:.3f} | {r['reverse_kl']:.3f} | "
-                   f"{r['jsd']:.4f} | {r['mode_recall']:.3f} | {r['hallucinated_mass']:.3f} | "
+                   f"{r['jsd']:.4f} | {r['mode_recall']:.3f} | {r['hallucinated_mass']:.4f} | "
                    f"{r['rollout_tv'][-1]:.3f} ({max(r['rollout_tv']):.3f}) | {nll} | {r['train_s']:.0f} | {r['samples_per_s']:,.0f} |")
     return "\n".join(out)
 

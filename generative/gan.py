@@ -47,7 +47,10 @@ class ConditionalGAN(nn.Module):
         x_dim: modelled observation dimensions.
         c_dim: context dimensions, 0 for none.
         kind: ``"categorical"``, ``"bernoulli"`` or ``"gaussian"`` outputs.
-        noise: noise dimensions. Default 16.
+        noise: noise dimensions. Default 2: categorical and Bernoulli outputs get most of their
+            randomness from their own draw, and a wider z makes the generator a mixture over z
+            whose stray tails add up (on the lake, 16 dims left more mass on impossible
+            successors and dropped more slip outcomes; BENCHMARKS.md).
         hidden: MLP width. Default 128.
         pack: samples per discriminator decision (PacGAN); 1 disables packing. Default 2 (4 learned
             the lake as well but stalled on a deterministic corridor, where 2 does not).
@@ -68,7 +71,7 @@ class ConditionalGAN(nn.Module):
         True
     """
 
-    def __init__(self, x_dim: int, c_dim: int, kind: str, noise: int = 16, hidden: int = 128, pack: int = 2,
+    def __init__(self, x_dim: int, c_dim: int, kind: str, noise: int = 2, hidden: int = 128, pack: int = 2,
                  tau: float = 1.0, loss: str = "nonsaturating", gp_weight: float = 10.0, ema: float = 0.999,
                  lr_decay: bool = True, d_lr_scale: float = 2.0) -> None:
         super().__init__()

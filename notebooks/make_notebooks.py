@@ -1,6 +1,6 @@
 """Writes the walkthrough notebooks from their cell sources.
 
-``python notebooks/make_notebooks.py --execute`` also runs them with their default budgets (the
+``python notebooks/make_notebooks.py --execute [NAME.ipynb ...]`` also runs them (all, or the named ones) with their default budgets (the
 committed copies are executed so); ``tests/test_notebooks.py`` runs them with small budgets.
 """
 
@@ -183,7 +183,10 @@ NOTEBOOKS = {"00_quickstart.ipynb": QUICKSTART, "01_exact_vs_learned.ipynb": EXA
 def main() -> None:
     import sys
 
+    only = [a for a in sys.argv[1:] if not a.startswith("--")]  # e.g. 02_world_models.ipynb; default all
     for name, cells in NOTEBOOKS.items():
+        if only and name not in only:
+            continue
         nb = notebook(cells)
         if "--execute" in sys.argv:  # run with the default budgets, from the repository root
             from nbclient import NotebookClient
