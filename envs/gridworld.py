@@ -190,6 +190,11 @@ class GridWorldEnv(gym.Env):
         before = np.concatenate([[0.0], c])[P.indptr[:-1]]
         return c - np.repeat(before, np.diff(P.indptr))
 
+    @cached_property
+    def _reward(self) -> np.ndarray:
+        """r(s, a, s') of each stored transition, aligned with ``mdp.P.data``, for ``step``."""
+        return self.mdp.reward_matrix.data
+
     @property
     def initial_state_distrib(self) -> np.ndarray:
         """The start distribution, under toy_text's name (``TabularMDP.from_gym`` reads it)."""
@@ -298,7 +303,7 @@ class GridWorldEnv(gym.Env):
         k = lo + int(np.searchsorted(self._cum[lo:hi], self.np_random.random() * self._cum[hi - 1], side="right"))
         k = min(k, hi - 1)
         s_next = int(P.indices[k])
-        reward = float(self.mdp.reward_matrix.data[k])
+        reward = float(self._reward[k])
         self.s = s_next
         return self.encode(s_next), reward, bool(self.mdp.terminal[s_next]), False, {"state": s_next, "prob": float(P.data[k])}
 
