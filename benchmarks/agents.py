@@ -18,6 +18,7 @@ import torch
 
 from agents import sb3
 from agents.compare import compare
+from benchmarks.results_file import write_rows
 
 ENVS = ("gridlab/FourRooms-v0", "gridlab/SlipperyLake-v0")
 ALGOS = ("ppo", "a2c", "dqn", "qrdqn")
@@ -55,12 +56,8 @@ def main() -> None:
                        "seconds": time.perf_counter() - t0, **c.metrics()}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    out = Path(args.out)
-    if args.merge and out.is_file():
-        rerun = {(r["env_id"], r["algo"]) for r in rows}
-        rows = [r for r in json.loads(out.read_text())["rows"] if (r["env_id"], r["algo"]) not in rerun] + rows
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": platform.platform(), "cpus": torch.get_num_threads(), "rows": rows}, indent=1))
+    rows = write_rows(args.out, rows, key=lambda r: (r["env_id"], r["algo"]), merge=args.merge,
+                      machine=platform.platform(), cpus=torch.get_num_threads())
     print(table(rows))
 
 

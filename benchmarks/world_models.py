@@ -1,6 +1,6 @@
 """Benchmark: VAE, GAN and flow world models with their defaults, scored exactly.
 
-Run from the repository root: ``.venv/bin/python -m benchmarks.world_models [--samples 200000]``
+Run from the repository root: ``.venv/bin/python -m benchmarks.world_models [--families gan] [--seeds 0,1,2] [--worlds NAME,NAME] [--merge]``
 Prints a family x metric table for BENCHMARKS.md and writes ``benchmarks/results/world_models.json``.
 """
 
@@ -10,12 +10,12 @@ import argparse
 import json
 import platform
 import time
-from pathlib import Path
 
 import gymnasium as gym
 import torch
 
 import envs  # noqa: F401
+from benchmarks.results_file import write_rows
 from generative import collect_transitions, score, train_world_model
 
 WORLDS = {
@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="0", help="comma-separated training seeds, e.g. 0,1,2")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default="benchmarks/results/world_models.json")
+    ap.add_argument("--merge", action="store_true", help="keep the --out file's rows for the (world, family, seed) not re-run")
     args = ap.parse_args()
     rows = []
     for world in args.worlds.split(","):
@@ -57,16 +58,16 @@ def main() -> None:
                    "nll": r.get("nll"), "entropy": r.get("true_conditional_entropy")}
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "rollout_tv"}), flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"machine": platform.platform(), "torch_threads": torch.get_num_threads(),
-                                          "samples": args.samples, "rows": rows}, indent=1))
+    rows = write_rows(args.out, rows, key=lambda r: (r["world"], r["family"], r.get("seed", 0)), merge=args.merge,
+                      machine=platform.platform(), torch_threads=torch.get_num_threads(), samples=args.samples)
     print(table(rows))
 
 
 def table(rows) -> str:
     out = ["| world | family | seed | TV | KL(P‖Q) | KL(Q‖P) | JSD | mode recall | hallucinated | rollout TV k=20 (max over k) | "
            "held-out NLL / true entropy | train s | samples/s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
+    worlds, families = list(WORLDS), ["vae", "gan", "flow"]
+    for r in sorted(rows, key=lambda r: (worlds.index(r["world"]), families.index(r["family"]), r.get("seed", 0))):
         nll = f"{r['nll']:.3f} / {r['entropy']:.3f}" if r["nll"] is not None else "-"
         out.append(f"| {r['world']} | {r['family']} | {r.get('seed', 0)} | {r['tv']:.3f} | {r['forward_kl']:.3f} | {r['reverse_kl']:.3f} | "
                    f"{r['jsd']:.4f} | {r['mode_recall']:.3f} | {r['hallucinated_mass']:.4f} | "

@@ -1,0 +1,31 @@
+"""The JSON results file every benchmark writes: its rows plus a few facts about the run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Hashable
+
+
+def write_rows(path: str | Path, rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Hashable],
+               merge: bool = False, **meta: Any) -> list[dict[str, Any]]:
+    """Write ``{**meta, "rows": rows}`` to ``path``; returns the rows written.
+
+    With ``merge``, rows already in the file are kept unless this run re-measured their
+    ``key`` (a re-run of some configurations updates only those), and the file's other
+    top-level entries are kept where ``meta`` does not replace them.
+
+    Example:
+        >>> import tempfile
+        >>> p = Path(tempfile.mkdtemp()) / "r.json"
+        >>> _ = write_rows(p, [{"algo": "ppo", "x": 1}, {"algo": "dqn", "x": 2}], key=lambda r: r["algo"])
+        >>> [r["x"] for r in write_rows(p, [{"algo": "dqn", "x": 3}], key=lambda r: r["algo"], merge=True)]
+        [1, 3]
+    """
+    path = Path(path)
+    old: dict[str, Any] = json.loads(path.read_text()) if merge and path.is_file() else {}
+    rerun = {key(r) for r in rows}
+    rows = [r for r in old.get("rows", []) if key(r) not in rerun] + rows
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**old, **meta, "rows": rows}, indent=1))
+    return rows
