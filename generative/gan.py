@@ -15,8 +15,8 @@ easy to spot: a defence against mode collapse.
 
 Stabilisers (defaults, measured on the slippery lake in BENCHMARKS.md): sampling from an
 exponential moving average of the generator's weights, which averages out the oscillation of
-the game around its equilibrium; learning rates
-decaying linearly to 0; a discriminator learning twice as fast as the generator (TTUR).
+the game around its equilibrium; learning rates decaying linearly to 0; a discriminator
+learning twice as fast as the generator (TTUR).
 
 References:
     Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014. https://arxiv.org/abs/1406.2661
