@@ -7,8 +7,12 @@ Every solver returns a :class:`Solution` whose ``error_bound`` is a certified bo
 .. math:: \lVert V - V^* \rVert_\infty \le \frac{r}{1 - \gamma}
 
 since :math:`T` is a :math:`\gamma`-contraction. For :math:`\gamma = 1` (stochastic shortest path)
-the bound is :math:`r \cdot \max_s \mathbb{E}_\mu[\text{steps to termination from } s]` for the greedy
-policy :math:`\mu`, which must terminate; solvers that cannot reach that say so with a ``ValueError``.
+no residual certifies anything (T may have many fixed points); the bound comes from
+:func:`agents.ssp.certify_ssp`: a verified lower bound (the exact value of a proper greedy policy)
+and a verified super-solution above :math:`V^*`. Where no finite bound can be had the solution
+says ``converged=False`` with a warning naming why; it never claims convergence with an infinite
+bound. Staying forever in a set of states that pays exactly 0 is worth 0 (a wall to bump into);
+a model where a policy can earn forever is refused at gamma = 1.
 
 Terminal states are absorbing with value 0. All solvers are vectorised sparse products over the
 ``(S*A, S)`` transition matrix: no Python loop over states.
@@ -26,9 +30,10 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as spla
 
+from agents.ssp import (SSPCertificate, certify_ssp, end_components, proper_greedy_policy, recurrent_classes,
+                        unbounded_reason)
 from envs.mdp import TabularMDP
 
 __all__ = [
@@ -45,7 +50,7 @@ __all__ = [
     "certify",
 ]
 
-TIE_TOL = 1e-9  # relative margin an action must win by to replace the current one
+TIE_TOL = 1e-12  # relative margin an action must win by to replace the current one (rounding, not model ties)
 
 
 @dataclass
@@ -137,23 +142,6 @@ def bellman_residual(mdp: TabularMDP, V: np.ndarray, gamma: float | None = None)
     return float(np.max(np.abs(bellman_backup(mdp, V, gamma).max(axis=1) - V)))
 
 
-def _never_terminating(mdp: TabularMDP, P_pi: sp.csr_matrix) -> np.ndarray:
-    """Live states from which the chain P_pi never reaches a terminal state."""
-    S = mdp.n_states
-    if not mdp.terminal.any():
-        return mdp.live
-    # reversed graph plus a virtual source S pointing at every terminal; BFS finds all that can terminate
-    coo = P_pi.tocoo()
-    mask = coo.data > 0
-    term = np.flatnonzero(mdp.terminal)
-    rows = np.concatenate([coo.col[mask], np.full(term.size, S)])
-    cols = np.concatenate([coo.row[mask], term])
-    G = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(S + 1, S + 1))
-    reached = np.zeros(S + 1, bool)
-    reached[csgraph.breadth_first_order(G, S, directed=True, return_predecessors=False)] = True
-    return np.flatnonzero(~reached[:S] & ~mdp.terminal)
-
-
 def _linear_solve(A: sp.spmatrix, b: np.ndarray) -> np.ndarray:
     return np.asarray(spla.spsolve(A.tocsc(), b)).reshape(-1)
 
@@ -164,8 +152,10 @@ def policy_evaluation(mdp: TabularMDP, policy: np.ndarray, gamma: float | None =
     Arguments:
         mdp: the model.
         policy: deterministic ``(S,)`` actions or stochastic ``(S, A)`` probabilities.
-        gamma: discount in (0, 1]; defaults to ``mdp.gamma``. At ``gamma = 1`` every live state must
-            reach a terminal state under the policy, else ``ValueError`` names one that does not.
+        gamma: discount in (0, 1]; defaults to ``mdp.gamma``. At ``gamma = 1`` the value is the
+            expected total reward: a policy that loops forever among states paying exactly 0 is
+            worth 0 there (a wall bumped into forever); one that loops forever through nonzero
+            rewards has no finite value and ``ValueError`` names a state where it does.
 
     Returns:
         ``(S,)`` array :math:`V^\pi`, 0 at terminal states.
@@ -178,14 +168,17 @@ def policy_evaluation(mdp: TabularMDP, policy: np.ndarray, gamma: float | None =
     """
     g = _gamma(mdp, gamma)
     P_pi, r_pi = mdp.policy_matrix(policy)
-    if g == 1.0:
-        stuck = _never_terminating(mdp, P_pi)
-        if stuck.size:
-            raise ValueError(
-                f"at gamma = 1 the policy never terminates from state {stuck[0]} "
-                f"({stuck.size} such states); its value is undefined - use gamma < 1 or a policy that terminates"
-            )
     live = mdp.live
+    if g == 1.0:
+        forever = recurrent_classes(P_pi, ~mdp.terminal) >= 0
+        paying = np.flatnonzero(forever & (r_pi != 0.0))
+        if paying.size:
+            raise ValueError(
+                f"at gamma = 1 the policy loops forever through state {paying[0]}, which pays {r_pi[paying[0]]:g} "
+                f"a step ({paying.size} such states); its total reward is infinite or undefined - use gamma < 1 "
+                "or a policy that terminates"
+            )
+        live = np.flatnonzero(~mdp.terminal & ~forever)  # the looping states are worth 0
     V = np.zeros(mdp.n_states)
     if live.size:
         A = sp.identity(live.size, format="csr") - g * P_pi[live][:, live]
@@ -193,43 +186,83 @@ def policy_evaluation(mdp: TabularMDP, policy: np.ndarray, gamma: float | None =
     return V
 
 
-def _expected_steps(mdp: TabularMDP, policy: np.ndarray) -> float:
-    """max_s E[steps to termination] under a deterministic policy (inf if it may never terminate)."""
-    P_pi, _ = mdp.policy_matrix(policy)
-    if _never_terminating(mdp, P_pi).size:
-        return float("inf")
-    live = mdp.live
-    if not live.size:
-        return 0.0
-    A = sp.identity(live.size, format="csr") - P_pi[live][:, live]
-    return float(np.max(_linear_solve(A, np.ones(live.size))))
-
-
 def certify(mdp: TabularMDP, V: np.ndarray, gamma: float | None = None) -> tuple[np.ndarray, float, float]:
-    """Q of V, the Bellman residual of V and the certified bound on ||V - V*||_inf (see module doc)."""
-    g = _gamma(mdp, gamma)
+    """Q of V, the Bellman residual of V and the certified bound on ||V - V*||_inf (see module doc).
+
+    Example:
+        >>> from envs import GridWorldEnv
+        >>> _, residual, bound = certify(GridWorldEnv("S.G").mdp, np.array([0.9, 1.0, 0.0]), 0.9)
+        >>> residual, bound
+        (0.0, 0.0)
+    """
+    Q, residual, bound, _ = _certify(mdp, V, _gamma(mdp, gamma))
+    return Q, residual, bound
+
+
+def _certify(mdp: TabularMDP, V: np.ndarray, g: float) -> tuple[np.ndarray, float, float, SSPCertificate | None]:
     Q = bellman_backup(mdp, V, g)
     residual = float(np.max(np.abs(Q.max(axis=1) - V))) if V.size else 0.0
     if g < 1.0:
-        return Q, residual, residual / (1.0 - g)
-    if residual == 0.0:
-        return Q, residual, 0.0
-    return Q, residual, residual * _expected_steps(mdp, np.argmax(Q, axis=1))
+        return Q, residual, residual / (1.0 - g), None
+    cert = certify_ssp(mdp, V, Q)
+    return Q, residual, cert.bound, cert
 
 
 def _finish(mdp, V, g, method, it, converged, sweeps, t0, tol, prior_bound=np.inf, policy=None, **info) -> Solution:
-    Q, residual, bound = certify(mdp, V, g)
-    # floating-point rounding of the residual itself: a few ulps of |V|, amplified like the residual
-    rounding = 8 * np.finfo(np.float64).eps * max(1.0, float(np.max(np.abs(V))) if V.size else 1.0)
-    bound = float(min(bound, prior_bound) + (rounding / (1.0 - g) if g < 1.0 else 0.0))
-    if not converged:
+    Q, residual, bound, cert = _certify(mdp, V, g)
+    if g < 1.0:
+        # floating-point rounding of the residual itself: a few ulps of |V|, amplified like the residual
+        rounding = 8 * np.finfo(np.float64).eps * max(1.0, float(np.max(np.abs(V))) if V.size else 1.0)
+        bound = float(min(bound, prior_bound) + rounding / (1.0 - g))
+        pol = greedy_policy(Q, policy) if policy is not None else np.argmax(Q, axis=1)
+    else:
+        pol = cert.policy  # the proper-preferring greedy policy its lower bound evaluated
+        if converged and not bound <= max(tol, 0.0) and (tol > 0.0 or not np.isfinite(bound)):
+            converged = False
+            why = cert.reason or f"its certified bound {bound:.3g} exceeds tol {tol:g}"
+            warnings.warn(f"{method} at gamma = 1 cannot certify its values: {why}", RuntimeWarning, stacklevel=3)
+            info["certificate"] = why
+    if not converged and "certificate" not in info:
         warnings.warn(
             f"{method} stopped at its iteration cap ({it} iterations) with error bound {bound:.3g} > tol {tol:g}",
             RuntimeWarning,
             stacklevel=3,
         )
-    pol = greedy_policy(Q, policy) if policy is not None else np.argmax(Q, axis=1)
     return Solution(V, Q, pol, it, residual, bound, method, g, converged, sweeps + 1, time.perf_counter() - t0, info)
+
+
+def _refuse_unbounded(mdp: TabularMDP, g: float, method: str, t0: float) -> Solution | None:
+    """At gamma = 1, a model where a policy may earn forever: no iterations, a warning, no claim."""
+    reason = unbounded_reason(mdp) if g == 1.0 else ""
+    if not reason:
+        return None
+    warnings.warn(f"{method} at gamma = 1 cannot certify its values: {reason}", RuntimeWarning, stacklevel=3)
+    S, A = mdp.n_states, mdp.n_actions
+    return Solution(np.zeros(S), np.zeros((S, A)), np.zeros(S, dtype=np.int64), 0, float("inf"), float("inf"), method, g,
+                    False, 0.0, time.perf_counter() - t0, {"certificate": reason})
+
+
+class _SSPCheckpoints:
+    """When a gamma = 1 iteration certifies: once its change is at most tol, then each time the
+    iteration count has doubled since the last try (a certificate costs a few sweeps). It gives
+    up when the iteration has reached a fixed point that does not certify, or when, past 1,000
+    iterations, the certified bound failed to halve over three doublings in a row: progress of
+    probability p needs about 1/p sweeps, which policy iteration does not."""
+
+    def __init__(self) -> None:
+        self.next_it, self.last_bound, self.stalls = 0, np.inf, 0
+
+    def due(self, mdp: TabularMDP, V: np.ndarray, delta: float, it: int, tol: float) -> bool | None:
+        """True: certified within tol; None: give up; False: go on."""
+        if delta > tol or it < self.next_it:
+            return False
+        self.next_it = 2 * it
+        bound = certify_ssp(mdp, V).bound
+        if bound <= tol:
+            return True
+        self.stalls = self.stalls + 1 if it >= 1000 and bound > 0.5 * self.last_bound else 0
+        self.last_bound = bound
+        return None if delta == 0.0 or self.stalls >= 3 else False
 
 
 # ---------------------------------------------------------------------- solvers
@@ -255,9 +288,12 @@ def value_iteration(
     """
     g = _gamma(mdp, gamma)
     t0 = time.perf_counter()
+    if (refused := _refuse_unbounded(mdp, g, "value_iteration", t0)) is not None:
+        return refused
     V = np.zeros(mdp.n_states)
     it = 0
     bound = np.inf
+    checks = _SSPCheckpoints()
     while True:
         Q = bellman_backup(mdp, V, g)
         V_new = Q.max(axis=1)
@@ -268,40 +304,37 @@ def value_iteration(
             bound = g * delta / (1.0 - g)
             if bound <= tol:
                 return _finish(mdp, V, g, "value_iteration", it, True, it, t0, tol, bound)
-        elif delta <= tol * 1e-3:
-            sol = _finish(mdp, V, g, "value_iteration", it, True, it, t0, tol)
-            if sol.error_bound <= tol or delta == 0.0:
-                return sol
+        elif checks.due(mdp, V, delta, it, tol) is not False:
+            return _finish(mdp, V, g, "value_iteration", it, True, it, t0, tol)
         if max_iter is not None and it >= max_iter:
             return _finish(mdp, V, g, "value_iteration", it, False, it, t0, tol, bound)
 
 
-def _proper_policy(mdp: TabularMDP) -> np.ndarray:
-    """A policy that terminates from every state that can terminate (for gamma = 1 starts).
+def _ssp_start_policy(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A policy with a finite total reward, for policy iteration at gamma = 1.
 
-    Each state takes an action with positive probability of stepping one layer closer to a
-    terminal state in the breadth-first layering of the 'some action reaches' graph.
+    States of a zero-reward end component stay in it (worth 0); every other state takes an
+    action descending the breadth-first layers towards termination or such a component.
+    Returns the policy, the zero-reward component labels and the ``(S, A)`` mask of their
+    internal pairs.
     """
-    S, A = mdp.n_states, mdp.n_actions
-    coo = mdp.P.tocoo()
-    src = coo.row // A
-    G = sp.csr_matrix((np.ones(coo.nnz), (coo.col, src)), shape=(S, S))  # reversed edges
-    term = np.flatnonzero(mdp.terminal)
-    if not term.size:
+    zero_ec, zero_inside = end_components(mdp, mdp.R == 0.0)
+    in_z = zero_ec >= 0
+    targets = mdp.terminal | in_z
+    if not targets.any():
         raise ValueError("at gamma = 1 the MDP needs terminal states; it has none - use gamma < 1")
-    dist = csgraph.shortest_path(G, unweighted=True, indices=term, directed=True).min(axis=0)
-    unreachable = np.flatnonzero(np.isinf(dist) & ~mdp.terminal)
-    if unreachable.size:
+    fake = TabularMDP(mdp.P, mdp.R, targets, mdp.initial, validate=False)
+    policy = proper_greedy_policy(fake, np.zeros(mdp.R.shape), np.ones(mdp.R.shape, bool))
+    policy[in_z] = np.argmax(zero_inside[in_z], axis=1)
+    # states whose every route avoids both termination and free loops: value -inf
+    P_pi, _ = mdp.policy_matrix(policy)
+    stuck = np.flatnonzero((recurrent_classes(P_pi, ~targets) >= 0))
+    if stuck.size:
         raise ValueError(
-            f"at gamma = 1 state {unreachable[0]} can never reach a terminal state "
-            f"({unreachable.size} such states); its value is undefined - use gamma < 1"
+            f"at gamma = 1 state {stuck[0]} can never reach a terminal state and every way of staying out costs reward "
+            f"({stuck.size} such states); its value is -inf - use gamma < 1"
         )
-    # for each (s, a): does it reach a state with dist < dist[s] with positive probability?
-    good = np.zeros(S * A, bool)
-    np.logical_or.at(good, coo.row, (dist[coo.col] < dist[src]) & (coo.data > 0))
-    good = good.reshape(S, A)
-    good[mdp.terminal] = True
-    return np.argmax(good, axis=1)
+    return policy, zero_ec, zero_inside
 
 
 def policy_iteration(
@@ -309,6 +342,7 @@ def policy_iteration(
     gamma: float | None = None,
     max_iter: int | None = None,
     policy: np.ndarray | None = None,
+    tol: float | None = None,
 ) -> Solution:
     r"""Howard's policy iteration: exact evaluation, then greedy improvement, until the policy is stable.
 
@@ -322,6 +356,8 @@ def policy_iteration(
         gamma: discount in (0, 1]; defaults to ``mdp.gamma``.
         max_iter: optional cap on improvement steps (warns when reached).
         policy: optional starting policy ``(S,)``.
+        tol: at gamma = 1, the certified bound the result must meet to count as converged
+            (default: any finite bound).
 
     Example:
         >>> from envs import GridWorldEnv
@@ -330,18 +366,32 @@ def policy_iteration(
     """
     g = _gamma(mdp, gamma)
     t0 = time.perf_counter()
-    if policy is None:
-        policy = _proper_policy(mdp) if g == 1.0 else np.argmax(mdp.R, axis=1)
+    if (refused := _refuse_unbounded(mdp, g, "policy_iteration", t0)) is not None:
+        return refused
+    zero_ec = None
+    if g == 1.0:
+        start, zero_ec, zero_inside = _ssp_start_policy(mdp)
+        policy = start if policy is None else policy
+        in_z = zero_ec >= 0
+        stay = np.argmax(zero_inside, axis=1)
+    elif policy is None:
+        policy = np.argmax(mdp.R, axis=1)
     policy = np.asarray(policy, dtype=np.int64)
+    seen = {policy.tobytes()}
     it = 0
     while True:
         V = policy_evaluation(mdp, policy, g)
         Q = bellman_backup(mdp, V, g)
         new = greedy_policy(Q, policy)
+        if zero_ec is not None:  # looping for free is worth 0: better than any negative option
+            margin = TIE_TOL * max(1.0, float(np.max(np.abs(Q))) if Q.size else 1.0)
+            free = in_z & (Q.max(axis=1) < -margin)
+            new[free] = stay[free]
         it += 1
-        if np.array_equal(new, policy):
-            return _finish(mdp, V, g, "policy_iteration", it, True, it, t0, 0.0, policy=policy)
+        if np.array_equal(new, policy) or new.tobytes() in seen:
+            return _finish(mdp, V, g, "policy_iteration", it, True, it, t0, tol if tol is not None else 0.0, policy=policy)
         policy = new
+        seen.add(policy.tobytes())
         if max_iter is not None and it >= max_iter:
             V = policy_evaluation(mdp, policy, g)
             return _finish(mdp, V, g, "policy_iteration", it, False, it, t0, 0.0, policy=policy)
@@ -370,11 +420,14 @@ def modified_policy_iteration(
     if m < 0:
         raise ValueError(f"m must be >= 0, got {m}")
     t0 = time.perf_counter()
+    if (refused := _refuse_unbounded(mdp, g, "modified_policy_iteration", t0)) is not None:
+        return refused
     S, A = mdp.n_states, mdp.n_actions
     V = np.zeros(S)
     policy = None
     it, sweeps = 0, 0.0
     live = ~mdp.terminal
+    checks = _SSPCheckpoints()
     while True:
         Q = bellman_backup(mdp, V, g)
         sweeps += 1
@@ -385,10 +438,8 @@ def modified_policy_iteration(
         if g < 1.0:
             if residual / (1.0 - g) <= tol:
                 return _finish(mdp, V, g, "modified_policy_iteration", it, True, sweeps, t0, tol, policy=policy)
-        elif residual <= tol * 1e-3:
-            sol = _finish(mdp, V, g, "modified_policy_iteration", it, True, sweeps, t0, tol, policy=policy)
-            if sol.error_bound <= tol or residual == 0.0:
-                return sol
+        elif checks.due(mdp, V, residual, it, tol) is not False:
+            return _finish(mdp, V, g, "modified_policy_iteration", it, True, sweeps, t0, tol)
         if max_iter is not None and it >= max_iter:
             return _finish(mdp, V, g, "modified_policy_iteration", it, False, sweeps, t0, tol, policy=policy)
         P_pi, r_pi = mdp.policy_matrix(policy)
@@ -517,5 +568,5 @@ def solve(
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of 'auto', {', '.join(map(repr, METHODS))}")
     if method == "pi":
-        return policy_iteration(mdp, gamma)
+        return policy_iteration(mdp, gamma, tol=tol)
     return METHODS[method](mdp, gamma, tol=tol)

@@ -116,8 +116,7 @@ class TabularMDP:
         if np.any(P.data < 0):
             row = _row_of(P, int(np.flatnonzero(P.data < 0)[0]))
             raise ValueError(f"P has a negative entry at {self._name(row)}")
-        sums = np.add.reduceat(P.data, P.indptr[:-1]) if P.nnz else np.zeros(P.shape[0])
-        sums[np.diff(P.indptr) == 0] = 0.0  # reduceat repeats a value for empty rows
+        sums = np.asarray(P.sum(axis=1)).ravel()
         bad = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_TOL)
         if bad.size:
             raise ValueError(

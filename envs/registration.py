@@ -14,7 +14,7 @@ SUITE: dict[str, tuple[str, dict, int]] = {
     "gridlab/FourRooms-v0": ("envs.gridworld:GridWorldEnv", {"layout": layouts.FOUR_ROOMS}, 200),
     "gridlab/CliffWalk-v0": (
         "envs.gridworld:GridWorldEnv",
-        {"layout": layouts.CLIFF_WALK, "step_reward": -1.0, "hole_reward": -100.0, "goal_reward": 0.0},
+        {"layout": layouts.CLIFF_WALK, "step_reward": -1.0, "hole_reward": -100.0, "goal_reward": -1.0},
         200,
     ),
     "gridlab/SlipperyLake-v0": ("envs.gridworld:GridWorldEnv", {"layout": layouts.SLIPPERY_LAKE, "slip": 0.2}, 200),

@@ -48,8 +48,11 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     kwargs = parse_kwargs(args.kw)
     env, sol = solve.solve_one(args.env_id, kwargs, args.gamma, args.method, args.tol)
     print(solve.describe(env, sol))
+    verdict = (f"certified |V - V*| <= {sol.error_bound:.2e}" if sol.converged else
+               f"NOT certified to --tol {args.tol:g} (bound {sol.error_bound:.2e}: "
+               f"{sol.info.get('certificate', 'iteration cap reached')})")
     print(f"\n{sol.method}: {sol.iterations} iterations, {sol.seconds * 1000:.1f} ms, "
-          f"Bellman residual {sol.residual:.2e}, certified |V - V*| <= {sol.error_bound:.2e}")
+          f"Bellman residual {sol.residual:.2e}, {verdict}")
     out = Path(args.out or Path("runs") / "solve" / args.env_id.replace("/", "_"))
     for p in solve.write_solution(out, args.env_id, kwargs, env, sol):
         print(f"wrote {p}")

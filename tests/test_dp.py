@@ -87,18 +87,6 @@ def test_gamma_one_with_a_terminating_policy_is_solved():
         assert np.allclose(sol.V, [-3, -2, -1, 0]) and sol.error_bound <= 1e-6
 
 
-def test_gamma_one_with_a_never_terminating_policy_is_a_clear_error():
-    mdp = GridWorldEnv("S..G").mdp
-    with pytest.raises(ValueError, match="never terminates from state 0"):
-        dp.policy_evaluation(mdp, np.zeros(4, int), 1.0)  # 'up' bumps the border forever
-
-
-def test_gamma_one_with_no_way_to_terminate_is_a_clear_error():
-    mdp = GridWorldEnv("S.#G").mdp
-    with pytest.raises(ValueError, match="state 0 can never reach a terminal state"):
-        dp.policy_iteration(mdp, 1.0)
-
-
 @pytest.mark.parametrize("gamma", [0.0, 1.5, -0.1])
 def test_gamma_outside_unit_interval_is_refused(gamma):
     with pytest.raises(ValueError, match=f"gamma must be in \\(0, 1\\], got {gamma}"):

@@ -173,3 +173,10 @@ def test_from_gym_reads_a_gridlab_env_back_with_its_start_distribution():
     mdp, back = env.unwrapped.mdp, TabularMDP.from_gym(env)
     assert abs(back.P - mdp.P).max() == 0 and np.array_equal(back.R, mdp.R)
     assert np.array_equal(back.initial, mdp.initial) and back.initial[0] == 1.0  # the start cell, not uniform
+
+
+def test_an_empty_row_of_P_is_named_not_an_index_error():
+    P = np.zeros((1, 2, 2))
+    P[0, 0, 1] = 1.0  # state 1 has no successor
+    with pytest.raises(ValueError, match="state 1, action 0 sums to 0"):
+        TabularMDP.from_arrays(P, np.zeros(2))
