@@ -13,6 +13,7 @@ from envs.gridworld import ACTIONS, OBS_MODES, GridWorldEnv, MazeEnv
 from envs.layouts import parse_layout, random_maze, open_room
 from envs.mdp import TabularMDP
 from envs.registration import SUITE, register_suite
+from envs.verify import ModelCheck, check_model
 
 __all__ = [
     "ACTIONS",
@@ -20,6 +21,8 @@ __all__ = [
     "GridWorldEnv",
     "MazeEnv",
     "TabularMDP",
+    "ModelCheck",
+    "check_model",
     "SUITE",
     "parse_layout",
     "random_maze",

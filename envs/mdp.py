@@ -315,7 +315,7 @@ class TabularMDP:
         return cls(P_sa, R_sa, term, initial, gamma=gamma, reward_matrix=reward_matrix)
 
     @classmethod
-    def from_gym(cls, env: Any, gamma: float = 0.99) -> "TabularMDP":
+    def from_gym(cls, env: Any, gamma: float = 0.99, verify: int = 300) -> "TabularMDP":
         """Read the model of any env exposing toy_text's ``P`` dict (FrozenLake, CliffWalking, Taxi).
 
         ``P[s][a]`` is a list of ``(prob, next_state, reward, terminated)``. A transition flagged
@@ -326,9 +326,15 @@ class TabularMDP:
         distribution is the env's ``initial_state_distrib`` (toy_text's attribute; gridlab's envs
         have it too), uniform over the states when the env has none.
 
+        What was read is then checked against the env's own ``step`` (``envs.verify.check_model``:
+        support, terminated flags, rewards and a frequency test over ``verify`` sampled steps): a
+        ``P`` table that does not describe the env (Taxi with ``fickle_passenger=True``) is refused
+        with a ``ValueError`` naming the pair and what differed. The check resets and steps the env.
+
         Arguments:
             env: the env, wrapped or not.
             gamma: discount to attach to the model.
+            verify: env steps of the check (default 300, a few milliseconds); 0 skips it.
 
         Example:
             >>> import gymnasium as gym
@@ -373,8 +379,13 @@ class TabularMDP:
         init = np.full(S, 1.0 / S) if init is None else np.asarray(init, dtype=np.float64)
         initial = np.zeros(n)
         initial[:S] = init
-        return cls(P, R, terminal, initial, gamma=gamma, reward_matrix=reward_matrix,
-                   info={"source": type(base).__name__, "absorbing_state": S if n > S else None})
+        mdp = cls(P, R, terminal, initial, gamma=gamma, reward_matrix=reward_matrix,
+                  info={"source": type(base).__name__, "absorbing_state": S if n > S else None})
+        if verify:
+            from envs.verify import check_model
+
+            check_model(env, mdp, steps=verify)
+        return mdp
 
     # ------------------------------------------------------------------ toy_text view
     def to_gym_dict(self) -> dict[int, dict[int, list[tuple[float, int, float, bool]]]]:

@@ -161,7 +161,7 @@ def test_gym_dict_round_trip_preserves_the_model():
         P = mdp.to_gym_dict()
         initial_state_distrib = mdp.initial
 
-    back = TabularMDP.from_gym(Fake())
+    back = TabularMDP.from_gym(Fake(), verify=0)  # a table with no env to step
     assert abs(back.P - mdp.P).max() < 1e-12
     assert np.allclose(back.R, mdp.R)
     assert (back.terminal == mdp.terminal).all()
