@@ -6,7 +6,13 @@ linear solve (``agents.dp.policy_evaluation``); the second is :math:`V^*`.
 
 SB3 bootstraps from the critic when an episode is cut by a time limit (``TimeLimit``
 truncation), so what it estimates is the infinite-horizon discounted value: the exact
-infinite-horizon values are the right reference, not finite-horizon ones.
+infinite-horizon values are the right reference for the critic. The returns the env really
+produces are another objective: an episode ends after ``max_episode_steps`` at most, so their
+mean converges to the finite-horizon value :math:`V^\pi_H(s_0)`, below :math:`V^\pi(s_0)` where
+truncation matters. :func:`compare` reports both, named for what they are: ``return_gap`` and
+``V_star_s0`` are infinite-horizon; the ``*_time_limit`` metrics are those of episodes cut at
+the env's time limit (``agents.dp.policy_evaluation(horizon=)`` and
+``agents.dp.backward_induction``).
 """
 
 from __future__ import annotations
@@ -18,11 +24,11 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from agents.dp import bellman_backup, policy_evaluation, solve
+from agents.dp import backward_induction, bellman_backup, policy_evaluation, solve
 from envs.gridworld import GridWorldEnv
 from envs.mdp import TabularMDP
 
-__all__ = ["Comparison", "compare", "extract", "discounted_visitation", "plot_learning_curves", "OPTIMAL_TOL"]
+__all__ = ["Comparison", "compare", "time_limit", "extract", "discounted_visitation", "plot_learning_curves", "OPTIMAL_TOL"]
 
 OPTIMAL_TOL = 1e-6  # an action is optimal when Q*(s, a) >= max_a Q*(s, a) - OPTIMAL_TOL
 
@@ -110,6 +116,9 @@ class Comparison:
         rmse_vs_pi, max_err_vs_pi, rmse_vs_star: errors of :math:`V_\theta` over live states.
         policy_agreement: share of live states whose greedy action is optimal (tie-aware).
         weights: the live-state weights used for the errors (uniform or discounted visitation).
+        horizon: the time limit H of the env's episodes (None: no limit, no time-limit metrics).
+        V_pi_horizon, V_star_horizon: :math:`V^\pi_H` and :math:`V^*_H`, expected (discounted)
+            returns of episodes cut after H steps: what the env's returns average to.
     """
 
     V_learned: np.ndarray
@@ -128,6 +137,9 @@ class Comparison:
     weighting: str
     weights: np.ndarray
     env: GridWorldEnv = field(repr=False)
+    horizon: int | None = None
+    V_pi_horizon: np.ndarray | None = field(default=None, repr=False)
+    V_star_horizon: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def V_star_s0(self) -> float:
@@ -149,12 +161,22 @@ class Comparison:
             "rmse_vs_star": self.rmse_vs_star,
             "policy_agreement": self.policy_agreement,
             "V_star_s0": self.V_star_s0,
+            **self.time_limit_metrics(),
         }
+
+    def time_limit_metrics(self) -> dict[str, float]:
+        """Expected returns of the episodes the env runs (cut at ``horizon``), from the start."""
+        if self.horizon is None:
+            return {}
+        mu0 = self.env.mdp.initial
+        v_pi, v_star = float(mu0 @ self.V_pi_horizon), float(mu0 @ self.V_star_horizon)
+        return {"V_pi_s0_time_limit": v_pi, "V_star_s0_time_limit": v_star, "return_gap_time_limit": v_star - v_pi}
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "gamma": self.gamma,
             "weighting": self.weighting,
+            "horizon": self.horizon,
             **self.metrics(),
             "V_learned": self.V_learned.tolist(),
             "V_pi": self.V_pi.tolist(),
@@ -200,7 +222,16 @@ class Comparison:
         return path
 
 
-def compare(model: Any, env: Any, gamma: float | None = None, weighting: str = "uniform") -> Comparison:
+def time_limit(env: Any) -> int | None:
+    """The ``max_episode_steps`` of an env made by ``gym.make`` (or of a VecEnv's first env), else None."""
+    if hasattr(env, "envs"):  # DummyVecEnv and friends
+        env = env.envs[0]
+    spec = getattr(env, "spec", None)
+    return None if spec is None else spec.max_episode_steps
+
+
+def compare(model: Any, env: Any, gamma: float | None = None, weighting: str = "uniform",
+            horizon: int | None | str = "env") -> Comparison:
     r"""Compare a trained SB3 model with the exact values of its env.
 
     Arguments:
@@ -210,6 +241,9 @@ def compare(model: Any, env: Any, gamma: float | None = None, weighting: str = "
             (comparing a critic trained with one gamma against values of another is meaningless).
         weighting: ``"uniform"`` over live states, or ``"visitation"``: the policy's normalised
             discounted state visitation from the initial distribution.
+        horizon: episode length of the ``*_time_limit`` metrics: ``"env"`` (default) takes the env's
+            ``max_episode_steps`` (none for an env made without ``gym.make``), an int sets it,
+            None leaves those metrics out.
 
     Raises:
         ValueError: the model or env normalises rewards (``VecNormalize(norm_reward=True)``): its
@@ -223,6 +257,9 @@ def compare(model: Any, env: Any, gamma: float | None = None, weighting: str = "
             )
     if weighting not in ("uniform", "visitation"):
         raise ValueError(f"weighting must be 'uniform' or 'visitation', got {weighting!r}")
+    if isinstance(horizon, str) and horizon != "env":
+        raise ValueError(f"horizon must be 'env', an integer or None, got {horizon!r}")
+    H = time_limit(env) if horizon == "env" else horizon
     base = _base_env(env)
     mdp = base.mdp
     g = float(model.gamma if gamma is None else gamma)
@@ -263,6 +300,9 @@ def compare(model: Any, env: Any, gamma: float | None = None, weighting: str = "
         weighting=weighting,
         weights=w,
         env=base,
+        horizon=None if H is None else int(H),
+        V_pi_horizon=None if H is None else policy_evaluation(mdp, pi, g, horizon=H),
+        V_star_horizon=None if H is None else backward_induction(mdp, H, g).V,
     )
 
 

@@ -43,6 +43,8 @@ __all__ = [
     "greedy_policy",
     "value_iteration",
     "policy_evaluation",
+    "backward_induction",
+    "FiniteHorizonSolution",
     "policy_iteration",
     "modified_policy_iteration",
     "gauss_seidel_value_iteration",
@@ -146,8 +148,14 @@ def _linear_solve(A: sp.spmatrix, b: np.ndarray) -> np.ndarray:
     return np.asarray(spla.spsolve(A.tocsc(), b)).reshape(-1)
 
 
-def policy_evaluation(mdp: TabularMDP, policy: np.ndarray, gamma: float | None = None) -> np.ndarray:
+def policy_evaluation(
+    mdp: TabularMDP, policy: np.ndarray, gamma: float | None = None, horizon: int | None = None
+) -> np.ndarray:
     r"""Exact value of a policy: solves :math:`(I - \gamma P_\pi) V = r_\pi` on the live states.
+
+    With ``horizon=H`` it is instead the value of an episode cut after H steps (what an env with
+    ``max_episode_steps=H`` returns on average), by backward recursion:
+    :math:`V_0 = 0,\ V_{k+1} = r_\pi + \gamma P_\pi V_k`, returning :math:`V_H`.
 
     Arguments:
         mdp: the model.
@@ -157,6 +165,8 @@ def policy_evaluation(mdp: TabularMDP, policy: np.ndarray, gamma: float | None =
             worth 0 there (a wall bumped into forever); one that loops forever through nonzero
             rewards has no finite value and ``ValueError`` names a state where it does.
 
+        horizon: optional episode length H >= 0 (finite-horizon value); default infinite.
+
     Returns:
         ``(S,)`` array :math:`V^\pi`, 0 at terminal states.
 
@@ -165,9 +175,18 @@ def policy_evaluation(mdp: TabularMDP, policy: np.ndarray, gamma: float | None =
         >>> mdp = GridWorldEnv("S.G").mdp
         >>> policy_evaluation(mdp, np.array([1, 1, 0]), 0.9).round(3).tolist()
         [0.9, 1.0, 0.0]
+        >>> policy_evaluation(mdp, np.array([1, 1, 0]), 0.9, horizon=1).tolist()  # one step: only state 1 arrives
+        [0.0, 1.0, 0.0]
     """
     g = _gamma(mdp, gamma)
     P_pi, r_pi = mdp.policy_matrix(policy)
+    if horizon is not None:
+        H = _horizon(horizon)
+        live = ~mdp.terminal
+        V = np.zeros(mdp.n_states)
+        for _ in range(H):
+            V = np.where(live, r_pi + g * (P_pi @ V), 0.0)
+        return V
     live = mdp.live
     if g == 1.0:
         forever = recurrent_classes(P_pi, ~mdp.terminal) >= 0
@@ -184,6 +203,58 @@ def policy_evaluation(mdp: TabularMDP, policy: np.ndarray, gamma: float | None =
         A = sp.identity(live.size, format="csr") - g * P_pi[live][:, live]
         V[live] = _linear_solve(A, r_pi[live])
     return V
+
+
+def _horizon(horizon: int) -> int:
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 0:
+        raise ValueError(f"horizon must be an integer >= 0, got {horizon!r}")
+    return int(horizon)
+
+
+@dataclass
+class FiniteHorizonSolution:
+    """Optimal values and (non-stationary) policy of episodes cut after ``horizon`` steps.
+
+    Attributes:
+        V: ``(S,)`` :math:`V^*_H`, the best expected return of an episode of at most H steps.
+        policy: ``(H, S)`` actions; row k is the action to take with k + 1 steps left.
+        horizon, gamma: the episode length and discount.
+    """
+
+    V: np.ndarray
+    policy: np.ndarray
+    horizon: int
+    gamma: float
+
+
+def backward_induction(mdp: TabularMDP, horizon: int, gamma: float | None = None) -> FiniteHorizonSolution:
+    r"""Exact optimal values of episodes cut after H steps: :math:`V^*_0 = 0`,
+    :math:`V^*_{k+1}(s) = \max_a [R(s,a) + \gamma \sum_{s'} P(s'|s,a) V^*_k(s')]`.
+
+    This is what an env with ``max_episode_steps=H`` can return at best on average; the optimal
+    policy depends on the steps left. Exact after H backups (no tolerance), at any gamma in (0, 1].
+
+    Arguments:
+        mdp: the model.
+        horizon: episode length H >= 0.
+        gamma: discount in (0, 1]; defaults to ``mdp.gamma``.
+
+    Example:
+        >>> from envs import GridWorldEnv
+        >>> fh = backward_induction(GridWorldEnv("S..G").mdp, 2, 1.0)
+        >>> fh.V.tolist(), int(fh.policy[0, 2])  # state 0 is 3 steps away; with 1 step left, 2 goes right
+        ([0.0, 1.0, 1.0, 0.0], 1)
+    """
+    g = _gamma(mdp, gamma)
+    H = _horizon(horizon)
+    V = np.zeros(mdp.n_states)
+    dtype = np.int8 if mdp.n_actions <= 127 else np.int64
+    policy = np.zeros((H, mdp.n_states), dtype=dtype)
+    for k in range(H):
+        Q = bellman_backup(mdp, V, g)
+        policy[k] = np.argmax(Q, axis=1)
+        V = Q.max(axis=1)
+    return FiniteHorizonSolution(V, policy, H, g)
 
 
 def certify(mdp: TabularMDP, V: np.ndarray, gamma: float | None = None) -> tuple[np.ndarray, float, float]:

@@ -111,7 +111,7 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
                           progress_bar=False, device="cpu", eval_freq=max(budget.agent_steps // 10, 500))
         c = compare(model, env)
         c.plot(str(figs / f"{algo}_comparison.png"))
-        results["agents"][algo] = {"run_dir": str(run), **c.metrics(),
+        results["agents"][algo] = {"run_dir": str(run), **c.metrics(), "horizon": c.horizon,
                                    "figure": str(figs / f"{algo}_comparison.png")}
     plot_learning_curves({a: f"{r['run_dir']}/exact_eval.csv" for a, r in results["agents"].items()},
                          str(figs / "learning_curves.png"))

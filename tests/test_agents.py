@@ -39,6 +39,20 @@ def test_compare_on_a_hand_made_policy_with_known_values():
     assert c.max_err_vs_pi == pytest.approx(0.5, abs=1e-6)
 
 
+def test_compare_reports_the_episodes_under_the_env_time_limit():
+    model, env = _corridor_ppo(gamma=0.9)
+    env = gym.make("gridlab/Grid-v0", layout="S...G", max_episode_steps=3)  # the goal is 4 steps away
+    c = compare(model, env)
+    assert c.horizon == 3
+    m = c.metrics()
+    assert m["V_pi_s0_time_limit"] == 0.0 and m["V_star_s0_time_limit"] == 0.0  # no episode gets there
+    assert c.V_star_s0 == pytest.approx(0.9**3)  # the infinite-horizon objective, named apart
+    assert compare(model, env, horizon=None).metrics().keys().isdisjoint({"return_gap_time_limit"})
+    assert compare(model, env, horizon=10).metrics()["V_pi_s0_time_limit"] == pytest.approx(0.9**3)
+    with pytest.raises(ValueError, match="horizon must be 'env', an integer or None, got 'auto'"):
+        compare(model, env, horizon="auto")
+
+
 def test_compare_gamma_override_changes_the_reference():
     model, env = _corridor_ppo(gamma=0.9)
     assert compare(model, env, gamma=0.5).V_pi[0] == pytest.approx(0.5**3)
