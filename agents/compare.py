@@ -186,7 +186,7 @@ class Comparison:
 
     def table(self) -> str:
         rows = [(k, v) for k, v in self.metrics().items()]
-        return "\n".join(f"{k:18s} {v: .6f}" for k, v in rows)
+        return "\n".join(f"{k:22s} {v: .6f}" for k, v in rows)
 
     def plot(self, path: str) -> str:
         """Heatmaps of V*, V^pi, V_theta and V_theta - V^pi on the grid, with policy arrows; writes a PNG."""

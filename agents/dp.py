@@ -103,6 +103,8 @@ class Solution:
 
 # ---------------------------------------------------------------------- building blocks
 def _gamma(mdp: TabularMDP, gamma: float | None) -> float:
+    if not isinstance(mdp, TabularMDP):
+        raise TypeError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
     g = mdp.gamma if gamma is None else float(gamma)
     if not 0.0 < g <= 1.0:
         raise ValueError(f"gamma must be in (0, 1], got {gamma}")

@@ -10,13 +10,23 @@ A run directory holds:
 
 Runs are written to a temporary directory and renamed into place when complete, so a run
 directory that exists is always whole.
+
+Loading runs no code from a file. Presets are YAML read with ``yaml.safe_load`` (RL Zoo's
+``!!float`` tags are standard YAML); ``policy_kwargs`` strings are parsed, not evaluated (literals,
+``dict(...)`` and ``torch.nn`` classes only). SB3 stores spaces, schedules and classes in
+``model.zip`` with cloudpickle, which runs whatever code the file names when unpickled:
+:func:`load_model` rebuilds every such entry from the env and the hyperparameters instead, and
+the weights are read by SB3 with torch's ``weights_only=True``.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import platform
 import time
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +38,7 @@ import envs  # noqa: F401  (registers the suite)
 from agents.callbacks import ExactEvalCallback
 from agents.rundir import atomic_run_dir
 
-__all__ = ["ALGOS", "load_hyperparams", "train", "load", "PRESETS_DIR"]
+__all__ = ["ALGOS", "load_hyperparams", "train", "load", "load_model", "PRESETS_DIR"]
 
 PRESETS_DIR = Path(__file__).parent / "hyperparams"
 ALGOS = ("ppo", "a2c", "dqn", "qrdqn")
@@ -46,24 +56,63 @@ def _algo_class(algo: str) -> type:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    with open(path) as f:
-        data = yaml.load(f, Loader=yaml.UnsafeLoader) or {}  # RL Zoo files use !!float tags
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}  # RL Zoo's !!float tags are standard YAML
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not a plain YAML file of hyperparameters ({str(e).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of env ids to hyperparameters")
     return data
 
 
+class _ZooLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads the ``OrderedDict`` tag RL Zoo writes into a run's
+    ``config.yml`` and ``args.yml`` (a list of pairs, turned into a dict; nothing is called)."""
+
+
+_ZooLoader.add_constructor(
+    "tag:yaml.org,2002:python/object/apply:collections.OrderedDict",
+    lambda loader, node: dict(loader.construct_sequence(node.value[0], deep=True)) if node.value else {},
+)
+
+
+def _read_zoo_yaml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path) as f:
+            data = yaml.load(f, Loader=_ZooLoader) or {}  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not an RL Zoo run file ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping")
+    return data
+
+
+def _zoo_block(data: dict[str, Any], env_id: str, where: str) -> dict[str, Any]:
+    """RL Zoo's rule: the env id's own block, else ``default``; never a merge of the two."""
+    block = data.get(env_id, data.get("default"))
+    if not isinstance(block, dict):
+        raise ValueError(f"{where}: no block for {env_id!r} and no 'default' block")
+    return dict(block)
+
+
 def load_hyperparams(env_id: str, algo: str, hyperparams: dict[str, Any] | str | Path | None = None) -> dict[str, Any]:
-    """Hyperparameters for (env_id, algo): shipped ``default``, then the shipped entry for ``env_id``,
-    then the user's (a dict, or a YAML file in RL Zoo's format, keyed by env id or flat).
+    """Hyperparameters for (env_id, algo), read as RL Baselines3 Zoo reads them.
+
+    The shipped preset file gives the env id's block, or ``default`` for an id without one (each
+    block is complete: the zoo never merges blocks). ``hyperparams`` then changes it: a YAML file
+    in the zoo's format (keyed by env id or ``default``) replaces the presets as the zoo's
+    ``--conf-file`` does; a flat YAML file or a dict overrides single keys, as the zoo's
+    ``--hyperparams key:value`` does.
 
     Example:
         >>> load_hyperparams("gridlab/FourRooms-v0", "ppo")["n_envs"]
         8
+        >>> load_hyperparams("gridlab/FourRooms-v0", "ppo", {"n_envs": 2})["n_envs"]
+        2
     """
     _algo_class(algo)
-    shipped = _read_yaml(PRESETS_DIR / f"{algo}.yml")
-    hp = {**shipped.get("default", {}), **shipped.get(env_id, {})}
+    hp = _zoo_block(_read_yaml(PRESETS_DIR / f"{algo}.yml"), env_id, f"{algo}.yml")
     if hyperparams is None:
         return hp
     if isinstance(hyperparams, (str, Path)):
@@ -72,19 +121,54 @@ def load_hyperparams(env_id: str, algo: str, hyperparams: dict[str, Any] | str |
             raise ValueError(f"hyperparameter file {str(path)!r} does not exist")
         user = _read_yaml(path)
         if env_id in user or "default" in user:
-            user = {**user.get("default", {}), **user.get(env_id, {})}
-    else:
+            return _zoo_block(user, env_id, str(path))
+    elif isinstance(hyperparams, dict):
         user = dict(hyperparams)
+    else:
+        raise TypeError(f"hyperparams must be a dict or a YAML file path, got {type(hyperparams).__name__}")
     return {**hp, **user}
 
 
 def _policy_kwargs(value: Any) -> dict[str, Any]:
-    """RL Zoo writes policy_kwargs as a Python expression string: ``"dict(net_arch=[64, 64])"``."""
+    """RL Zoo writes policy_kwargs as a Python expression string: ``"dict(net_arch=[64, 64])"``.
+
+    It is parsed, not evaluated: literals, ``dict(...)`` calls and ``nn.<Module class>`` names
+    (``nn.ReLU``; also spelled ``th.nn.`` or ``torch.nn.``) are all it may hold.
+
+    Example:
+        >>> _policy_kwargs("dict(net_arch=dict(pi=[32], vf=[32]), activation_fn=nn.Tanh)")["activation_fn"].__name__
+        'Tanh'
+    """
     if value is None or isinstance(value, dict):
         return value or {}
+    try:
+        tree = ast.parse(str(value), mode="eval")
+    except SyntaxError:
+        raise ValueError(f"policy_kwargs {value!r} is not a Python expression") from None
+    result = _literal(tree.body, str(value))
+    if not isinstance(result, dict):
+        raise ValueError(f"policy_kwargs {value!r} must be a dict, got {type(result).__name__}")
+    return result
+
+
+def _literal(node: ast.AST, source: str) -> Any:
     import torch.nn as nn
 
-    return eval(str(value), {"__builtins__": {}}, {"dict": dict, "nn": nn})  # noqa: S307 (RL Zoo's format)
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.List, ast.Tuple)):
+        items = [_literal(e, source) for e in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return {_literal(k, source): _literal(v, source) for k, v in zip(node.keys, node.values)}
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" and not node.args:
+        return {kw.arg: _literal(kw.value, source) for kw in node.keywords if kw.arg is not None}
+    if isinstance(node, ast.Attribute) and ast.unparse(node.value) in ("nn", "th.nn", "torch.nn"):
+        found = getattr(nn, node.attr, None)
+        if isinstance(found, type) and issubclass(found, nn.Module):
+            return found
+    raise ValueError(f"policy_kwargs {source!r}: {ast.unparse(node)!r} is not allowed "
+                     "(literals, dict(...) and torch.nn classes only)")
 
 
 def _schedule(value: Any) -> Any:
@@ -94,6 +178,16 @@ def _schedule(value: Any) -> Any:
         start = float(value[4:])
         return lambda progress_remaining: progress_remaining * start
     return value
+
+
+def _model_kwargs(hp: dict[str, Any]) -> dict[str, Any]:
+    """The algorithm's constructor arguments from RL Zoo-format hyperparameters."""
+    kwargs = {k: v for k, v in hp.items() if k not in _NOT_MODEL_KWARGS}
+    kwargs["policy_kwargs"] = _policy_kwargs(kwargs.get("policy_kwargs"))
+    for key in ("learning_rate", "clip_range"):
+        if key in kwargs:
+            kwargs[key] = _schedule(kwargs[key])
+    return kwargs
 
 
 def _versions() -> dict[str, str]:
@@ -175,13 +269,8 @@ def train(
         venv = make_vec_env(env_id, n_envs=n, seed=seed, env_kwargs=env_kwargs, monitor_dir=str(tmp / "monitor"))
         eval_env = make_vec_env(env_id, n_envs=1, seed=seed + 10_000, env_kwargs=env_kwargs)
         exact_env = gym.make(env_id, **env_kwargs)
-        model_kwargs = {k: v for k, v in hp.items() if k not in _NOT_MODEL_KWARGS}
-        model_kwargs["policy_kwargs"] = _policy_kwargs(model_kwargs.get("policy_kwargs"))
-        for key in ("learning_rate", "clip_range"):
-            if key in model_kwargs:
-                model_kwargs[key] = _schedule(model_kwargs[key])
         model = cls(hp.get("policy", "MlpPolicy"), venv, gamma=gamma, seed=seed, device=device,
-                    tensorboard_log=str(tmp / "tb"), verbose=0, **model_kwargs)
+                    tensorboard_log=str(tmp / "tb"), verbose=0, **_model_kwargs(hp))
         every = int(eval_freq or hp.get("eval_freq") or max(total // 20, 1))
         calls = max(every // n, 1)
         callbacks = CallbackList([
@@ -204,18 +293,80 @@ def train(
 
 
 def load(run_dir: str | Path, device: str = "auto") -> tuple[Any, gym.Env]:
-    """Load a run directory written by :func:`train`: returns ``(model, env)``.
+    """Load a run directory written by :func:`train`, or by RL Zoo's ``rl_zoo3.train``: returns ``(model, env)``.
 
-    The env is made fresh from the run's env id and kwargs.
+    The env is made fresh from the run's env id and kwargs. A zoo run folder
+    (``logs/ppo/gridlab-FourRooms-v0_1``) is read from its ``<env>.zip`` and ``<env>/config.yml``
+    and ``args.yml``; ``model.config`` then holds the same keys as a lab run's.
     """
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.json"
     if not cfg_path.is_file():
+        zoo = sorted(run_dir.glob("*/args.yml"))
+        if zoo:
+            return _load_zoo_run(run_dir, zoo[0].parent, device)
         raise ValueError(f"{str(run_dir)!r} is not a complete run directory (no config.json)")
     config = json.loads(cfg_path.read_text())
-    cls = _algo_class(config["algo"])
     env = gym.make(config["env_id"], **config.get("env_kwargs", {}))
-    model = cls.load(run_dir / "model.zip", device=_resolve_device(device))
+    model = load_model(run_dir / "model.zip", config["algo"], env, config.get("hyperparams"), device=device)
     model.run_dir = run_dir
     model.config = config
     return model, env
+
+
+def _load_zoo_run(run_dir: Path, params: Path, device: str) -> tuple[Any, gym.Env]:
+    args = _read_zoo_yaml(params / "args.yml")
+    hp = _read_zoo_yaml(params / "config.yml")
+    algo, env_id = str(args.get("algo")), str(args.get("env"))
+    env_kwargs = dict(args.get("env_kwargs") or {})
+    zips = sorted(run_dir.glob("*.zip"))
+    if not zips:
+        raise ValueError(f"{str(run_dir)!r} is an RL Zoo run folder without a saved model (.zip)")
+    env = gym.make(env_id, **env_kwargs)
+    model = load_model(zips[0], algo, env, hp, device=device)
+    model.run_dir = run_dir
+    model.config = {"env_id": env_id, "env_kwargs": env_kwargs, "algo": algo, "gamma": float(model.gamma),
+                    "seed": args.get("seed"), "hyperparams": hp, "source": "rl_zoo3"}
+    return model, env
+
+
+def load_model(path: str | Path, algo: str, env: gym.Env, hyperparams: dict[str, Any] | None = None,
+               device: str = "auto") -> Any:
+    """Load an SB3 ``model.zip`` (the lab's, or RL Zoo's) without unpickling anything from it.
+
+    SB3 keeps some attributes in the zip as cloudpickle (observation and action spaces, the
+    policy class and its kwargs, schedules, buffer classes); unpickling runs any code the file
+    names. Each is taken instead from a fresh model built for ``env`` with ``hyperparams`` (RL
+    Zoo's format, the run's own; SB3's defaults without them), which is what SB3 held when it
+    saved; the last observations and episode buffers start empty (SB3 restarts them when
+    learning resumes). A zip holding a pickled entry no fresh model has is refused.
+    The weights are read by SB3 with ``torch.load(weights_only=True)``.
+
+    Arguments:
+        path: the ``.zip`` file.
+        algo: ``"ppo"``, ``"a2c"``, ``"dqn"`` or ``"qrdqn"``.
+        env: the env the model acts in (its spaces are used).
+        hyperparams: the hyperparameters it was trained with (for schedules; default SB3's).
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    """
+    cls = _algo_class(algo)
+    path = Path(path)
+    hp = dict(hyperparams or {})
+    try:
+        with zipfile.ZipFile(path) as z:
+            data = json.loads(z.read("data"))
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as e:
+        raise ValueError(f"{str(path)!r} is not a readable SB3 model.zip ({e})") from None
+    # every pickled attribute is taken from a fresh model built with the same hyperparameters
+    # (what SB3 held when it saved), the training state left empty (SB3 restarts it on learn)
+    with warnings.catch_warnings():  # a one-env fresh model may warn about batch sizes it never uses
+        warnings.simplefilter("ignore", UserWarning)
+        fresh = cls(hp.get("policy", "MlpPolicy"), env, device="cpu", **_model_kwargs(hp))
+    training_state = {"_last_obs", "_last_original_obs", "_last_episode_starts", "ep_info_buffer", "ep_success_buffer"}
+    pickled = [k for k, v in data.items() if isinstance(v, dict) and ":serialized:" in v]
+    unknown = [k for k in pickled if k not in training_state and k not in vars(fresh)]
+    if unknown:
+        raise ValueError(f"{str(path)!r} stores {', '.join(map(repr, unknown))} as a pickle, which loading would run "
+                         "as code; the lab does not unpickle model files")
+    rebuilt = {k: None if k in training_state else vars(fresh)[k] for k in pickled}
+    return cls.load(path, env=None, device=_resolve_device(device), custom_objects=rebuilt)

@@ -243,7 +243,19 @@ class WorldModel:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> "WorldModel":
-        blob = torch.load(path, map_location="cpu", weights_only=False)
+        """Read a file written by :meth:`save`, with ``torch.load(weights_only=True)``: tensors and
+        plain containers only, so a file cannot run code when loaded."""
+        import pickle
+
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ValueError(f"{Path(path).name} is not a gridlab world model that torch.load(weights_only=True) "
+                             f"can read ({first[:200]})") from None
+        missing = {"family", "codec", "env_kwargs", "conditional", "seed", "hparams", "net", "head"} - set(blob)
+        if missing:
+            raise ValueError(f"{Path(path).name} is not a gridlab world model (missing {sorted(missing)})")
         model = cls(blob["family"], ObsCodec.from_dict(blob["codec"]), blob["env_kwargs"], blob["conditional"],
                     device=device, seed=blob["seed"], **blob["hparams"])
         model.net.load_state_dict(blob["net"])

@@ -120,13 +120,17 @@ def test_reward_normalised_models_are_refused():
         compare(model, venv)
 
 
-def test_presets_merge_default_env_entry_and_user_overrides(tmp_path):
+def test_presets_are_read_the_rl_zoo_way(tmp_path):
     hp = sb3.load_hyperparams("gridlab/SlipperyLake-v0", "ppo")
-    assert hp["n_envs"] == 16 and hp["policy"] == "MlpPolicy"  # env entry over default
-    user = tmp_path / "hp.yml"
-    user.write_text("gridlab/SlipperyLake-v0:\n  n_steps: 64\n  learning_rate: !!float 3e-4\n")
-    hp = sb3.load_hyperparams("gridlab/SlipperyLake-v0", "ppo", user)
-    assert hp["n_steps"] == 64 and hp["learning_rate"] == 3e-4 and hp["n_envs"] == 16
+    assert hp["n_envs"] == 16 and hp["policy"] == "MlpPolicy"  # the id's block is complete on its own
+    assert sb3.load_hyperparams("gridlab/Maze-v0", "ppo")["n_envs"] == 8  # no block: default
+    conf = tmp_path / "conf.yml"  # a zoo --conf-file: its block replaces the presets
+    conf.write_text("gridlab/SlipperyLake-v0:\n  n_steps: 64\n  learning_rate: !!float 3e-4\n")
+    assert sb3.load_hyperparams("gridlab/SlipperyLake-v0", "ppo", conf) == {"n_steps": 64, "learning_rate": 3e-4}
+    flat = tmp_path / "flat.yml"  # flat keys override single presets, as --hyperparams key:value does
+    flat.write_text("n_steps: 64\n")
+    hp = sb3.load_hyperparams("gridlab/SlipperyLake-v0", "ppo", flat)
+    assert hp["n_steps"] == 64 and hp["n_envs"] == 16
     assert sb3.load_hyperparams("gridlab/OpenRoom-v0", "dqn", {"batch_size": 7})["batch_size"] == 7
     with pytest.raises(ValueError, match="unknown algo 'sac'"):
         sb3.load_hyperparams("gridlab/OpenRoom-v0", "sac")
