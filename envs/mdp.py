@@ -27,6 +27,7 @@ class _LazyRewardMatrix:
             rm = sp.csr_matrix((np.where(np.repeat(live_row, np.diff(P.indptr)), mdp.entry_reward[P.indices], 0.0),
                                 P.indices, P.indptr), shape=P.shape)
             rm.has_canonical_format = True
+            rm.built_from = (P, mdp.entry_reward)  # dataclasses.replace hands it back with these
             mdp.__dict__["_reward_matrix"] = rm
         return rm
 
@@ -95,7 +96,11 @@ class TabularMDP:
         if not 0.0 < self.gamma <= 1.0:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
         if self.entry_reward is not None:
-            if self.__dict__["_reward_matrix"] is not None:
+            given = self.__dict__["_reward_matrix"]
+            built_from = getattr(given, "built_from", None)
+            if built_from is not None and built_from[0] is self.P and np.array_equal(built_from[1], self.entry_reward):
+                self.__dict__["_reward_matrix"] = None  # the matrix this model's entry_reward gives: rebuilt lazily
+            elif given is not None:
                 raise ValueError("give reward_matrix or entry_reward, not both")
             self.entry_reward = np.asarray(self.entry_reward, dtype=np.float64).reshape(-1)
             if self.entry_reward.shape != (S,):

@@ -28,6 +28,7 @@ class GridWorldVectorEnv(gym.vector.VectorEnv):
 
     Arguments:
         num_envs: number of copies.
+        render_mode: ``"rgb_array"`` or ``"ansi"``: ``render()`` gives one frame per copy.
         max_episode_steps: truncate episodes after this many steps (``None``: never).
         **env_kwargs: arguments of ``GridWorldEnv`` (``layout``, ``slip``, ``obs_mode``...).
 
@@ -42,14 +43,16 @@ class GridWorldVectorEnv(gym.vector.VectorEnv):
         [1, 1, 1]
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": ["ansi", "rgb_array"], "render_fps": 4}
     single_env_class: type[GridWorldEnv] = GridWorldEnv
 
     def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None,
                  single_env: GridWorldEnv | None = None, **env_kwargs: Any) -> None:
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        env_kwargs.pop("render_mode", None)
+        self.render_mode = env_kwargs.pop("render_mode", None)
+        if self.render_mode is not None and self.render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"unknown render_mode {self.render_mode!r}; expected one of {self.metadata['render_modes']}")
         self.single_env = single_env if single_env is not None else self.single_env_class(**env_kwargs)
         self.num_envs = int(num_envs)
         self.max_episode_steps = max_episode_steps
@@ -127,6 +130,14 @@ class GridWorldVectorEnv(gym.vector.VectorEnv):
         self._needs_reset = terminated | truncated
         self.state = s_next
         return self._observe(s_next), reward, terminated, truncated, {"state": s_next.copy()}
+
+    def render(self) -> tuple[np.ndarray, ...] | tuple[str, ...] | None:
+        """One frame per copy, as Gymnasium's vector envs give (``RecordVideo`` tiles them)."""
+        if self.render_mode == "rgb_array":
+            return tuple(self.single_env.render_rgb(int(s)) for s in self.state)
+        if self.render_mode == "ansi":
+            return tuple(self.single_env.render_ansi(int(s)) for s in self.state)
+        return None
 
     def _observe(self, states: np.ndarray) -> np.ndarray:
         obs = self.single_env.encode_batch(states)

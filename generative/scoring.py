@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -105,6 +106,15 @@ def score(model: WorldModel, n_samples: int = 1000, policy: Any = "uniform", hor
         (each metric per pair, with the pairs), ``n_samples``, and with ``held_out``: ``nll`` and
         ``true_conditional_entropy`` (their gap is the forward KL of the dequantised data).
     """
+    if not isinstance(model, WorldModel):
+        raise TypeError(f"model must be a WorldModel, got {type(model).__name__}")
+    for name, value in (("n_samples", n_samples), ("horizon", horizon), ("n_rollouts", n_rollouts)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            hint = (" (score compares the model with its own world's exact dynamics; it takes no env)"
+                    if isinstance(value, gym.Env) else "")
+            raise TypeError(f"{name} must be an integer >= 1, got {type(value).__name__}{hint}")
+        if value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value}")
     if not model.conditional:
         raise ValueError("score compares conditional models with P(s'|s,a); this model is unconditional")
     mdp = model.env.mdp

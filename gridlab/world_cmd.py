@@ -48,7 +48,10 @@ def _load(run_dir: str):
     if not (path / "model.pt").is_file():
         raise UsageError(f"{run_dir!r} is not a world-model run directory (no model.pt)")
     held = TransitionDataset.load(path / "held_out.npz") if (path / "held_out.npz").is_file() else None
-    return path, WorldModel.load(path / "model.pt", device="cpu"), held
+    try:
+        return path, WorldModel.load(path / "model.pt", device="cpu"), held
+    except ValueError as e:  # a truncated or foreign model.pt
+        raise UsageError(f"{run_dir}: {e}") from None
 
 
 def format_score(result: dict[str, Any]) -> str:
@@ -65,7 +68,10 @@ def world_score(run_dir: str, samples: int = 1000, horizon: int = 20) -> tuple[d
     from generative import score
 
     path, model, held = _load(run_dir)
-    result = score(model, n_samples=samples, horizon=horizon, held_out=held)
+    try:
+        result = score(model, n_samples=samples, horizon=horizon, held_out=held)
+    except (TypeError, ValueError) as e:  # checked before anything is computed or written
+        raise UsageError(str(e)) from None
     atomic_write_text(path / "score.json", json.dumps(result))
     return result, [path / "score.json", plot_score(model, result, path / "score.png")]
 

@@ -109,3 +109,16 @@ def test_a_gamma_one_model_that_earns_forever_is_not_certified():
 def test_wrong_arguments_to_public_functions_are_named(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_score_names_an_env_passed_where_it_takes_none():
+    from generative import collect_transitions, score, train_world_model
+
+    env = gym.make("gridlab/Grid-v0", obs_mode="onehot", layout="S.G")
+    model = train_world_model(collect_transitions(env, 200, seed=0), "vae", steps=2, progress=False, device="cpu")
+    with pytest.raises(TypeError, match="n_samples must be an integer >= 1, got TimeLimit .*it takes no env"):
+        score(model, env)
+    with pytest.raises(ValueError, match="n_samples must be an integer >= 1, got 0"):
+        score(model, n_samples=0)
+    with pytest.raises(TypeError, match="model must be a WorldModel, got TimeLimit"):
+        score(env)

@@ -180,3 +180,15 @@ def test_an_empty_row_of_P_is_named_not_an_index_error():
     P[0, 0, 1] = 1.0  # state 1 has no successor
     with pytest.raises(ValueError, match="state 1, action 0 sums to 0"):
         TabularMDP.from_arrays(P, np.zeros(2))
+
+
+def test_dataclasses_replace_gives_a_model_with_another_gamma():
+    import dataclasses
+
+    mdp = gym.make("gridlab/SlipperyLake-v0").unwrapped.mdp
+    mdp.reward_matrix  # built lazily from entry_reward
+    half = dataclasses.replace(mdp, gamma=0.5)
+    assert half.gamma == 0.5 and mdp.gamma == 0.99
+    assert abs(half.reward_matrix - mdp.reward_matrix).max() == 0.0
+    with pytest.raises(ValueError, match="give reward_matrix or entry_reward, not both"):
+        TabularMDP(mdp.P, mdp.R, mdp.terminal, mdp.initial, reward_matrix=mdp.P.copy(), entry_reward=mdp.entry_reward)

@@ -60,3 +60,22 @@ def test_vector_env_refuses_bad_states_and_actions():
     venv.reset(seed=0)
     with pytest.raises(ValueError, match="actions must be in \\[0, 4\\)"):
         venv.step(np.array([0, 4]))
+
+
+def test_the_vector_env_renders_one_frame_per_copy_and_records_video(tmp_path):
+    pytest.importorskip("moviepy")
+    from gymnasium.wrappers.vector import RecordVideo
+
+    venv = gym.make_vec("gridlab/FourRooms-v0", num_envs=3, vectorization_mode="vector_entry_point", render_mode="rgb_array")
+    venv.reset(seed=0)
+    frames = venv.render()
+    single = gym.make("gridlab/FourRooms-v0").unwrapped
+    assert len(frames) == 3 and all(np.array_equal(f, single.render_rgb(int(s))) for f, s in zip(frames, venv.unwrapped.state))
+    recorder = RecordVideo(venv, str(tmp_path), episode_trigger=lambda e: e == 0, video_length=10)
+    recorder.reset(seed=0)
+    for _ in range(12):
+        recorder.step(recorder.action_space.sample())
+    recorder.close()
+    assert [p.suffix for p in tmp_path.iterdir()] == [".mp4"]
+    with pytest.raises(ValueError, match="unknown render_mode 'human'"):
+        gym.make_vec("gridlab/FourRooms-v0", num_envs=2, vectorization_mode="vector_entry_point", render_mode="human")
