@@ -31,14 +31,15 @@ class DemoBudget:
     score_samples: int
     horizon: int
     rollouts: int
+    agent_evals: int = 10  # evaluations (Monte Carlo and exact) over each agent's training
 
 
 BUDGETS = {
     "default": DemoBudget(agent_steps=100_000, world_samples=100_000,
                           world_steps={"vae": 3000, "gan": 6000, "flow": 4000},
                           score_samples=1000, horizon=20, rollouts=2000),
-    "quick": DemoBudget(agent_steps=20_000, world_samples=20_000, world_steps={"vae": 1500, "gan": 1500, "flow": 1000},
-                        score_samples=200, horizon=10, rollouts=300),
+    "quick": DemoBudget(agent_steps=10_000, world_samples=10_000, world_steps={"vae": 700, "gan": 700, "flow": 500},
+                        score_samples=200, horizon=10, rollouts=300, agent_evals=4),
 }
 
 
@@ -108,7 +109,7 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
 
             shutil.rmtree(run)
         model = sb3.train(AGENT_ENV, algo, total_timesteps=budget.agent_steps, seed=0, out_dir=run,
-                          progress_bar=False, device="cpu", eval_freq=max(budget.agent_steps // 10, 500))
+                          progress_bar=False, device="cpu", eval_freq=max(budget.agent_steps // budget.agent_evals, 500))
         c = compare(model, env)
         c.plot(str(figs / f"{algo}_comparison.png"))
         results["agents"][algo] = {"run_dir": str(run), **c.metrics(), "horizon": c.horizon,

@@ -116,9 +116,9 @@ def test_score_names_an_env_passed_where_it_takes_none():
 
     env = gym.make("gridlab/Grid-v0", obs_mode="onehot", layout="S.G")
     model = train_world_model(collect_transitions(env, 200, seed=0), "vae", steps=2, progress=False, device="cpu")
-    with pytest.raises(TypeError, match="n_samples must be an integer >= 1, got TimeLimit .*it takes no env"):
+    with pytest.raises(TypeError, match=r"n_samples must be an integer >= 1, got \w+ .*it takes no env"):
         score(model, env)
     with pytest.raises(ValueError, match="n_samples must be an integer >= 1, got 0"):
         score(model, n_samples=0)
-    with pytest.raises(TypeError, match="model must be a WorldModel, got TimeLimit"):
+    with pytest.raises(TypeError, match=r"model must be a WorldModel, got \w+"):
         score(env)
