@@ -106,9 +106,17 @@ def _gamma(mdp: TabularMDP, gamma: float | None) -> float:
     if not isinstance(mdp, TabularMDP):
         raise TypeError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
     g = mdp.gamma if gamma is None else float(gamma)
-    if not 0.0 < g <= 1.0:
+    if not 0.0 < g <= 1.0:  # also refuses nan
         raise ValueError(f"gamma must be in (0, 1], got {gamma}")
     return g
+
+
+def _tol(tol: float) -> float:
+    """A certified-bound target: a finite number > 0 (a tol of 0 or below could never be met)."""
+    t = float(tol)
+    if not (np.isfinite(t) and t > 0.0):
+        raise ValueError(f"tol must be a finite number > 0, got {tol}")
+    return t
 
 
 def bellman_backup(mdp: TabularMDP, V: np.ndarray, gamma: float | None = None) -> np.ndarray:
@@ -360,6 +368,7 @@ def value_iteration(
         (0.9, True)
     """
     g = _gamma(mdp, gamma)
+    tol = _tol(tol)
     t0 = time.perf_counter()
     if (refused := _refuse_unbounded(mdp, g, "value_iteration", t0)) is not None:
         return refused
@@ -438,6 +447,8 @@ def policy_iteration(
         [1, 1]
     """
     g = _gamma(mdp, gamma)
+    if tol is not None:
+        tol = _tol(tol)
     t0 = time.perf_counter()
     if (refused := _refuse_unbounded(mdp, g, "policy_iteration", t0)) is not None:
         return refused
@@ -492,6 +503,7 @@ def modified_policy_iteration(
     g = _gamma(mdp, gamma)
     if m < 0:
         raise ValueError(f"m must be >= 0, got {m}")
+    tol = _tol(tol)
     t0 = time.perf_counter()
     if (refused := _refuse_unbounded(mdp, g, "modified_policy_iteration", t0)) is not None:
         return refused
@@ -561,6 +573,7 @@ def gauss_seidel_value_iteration(
         raise ValueError("gauss_seidel_value_iteration needs gamma < 1; use policy_iteration at gamma = 1")
     if m < 0:
         raise ValueError(f"m must be >= 0, got {m}")
+    tol = _tol(tol)
     t0 = time.perf_counter()
     V = np.zeros(mdp.n_states)
     policy = np.zeros(mdp.n_states, dtype=np.int64)
@@ -622,6 +635,7 @@ def solve(
         True
     """
     g = _gamma(mdp, gamma)
+    tol = _tol(tol)
     if backend == "torch":
         if method not in ("auto", "vi"):
             raise ValueError(f"the torch backend runs value iteration; method must be 'auto' or 'vi', got {method!r}")

@@ -47,9 +47,10 @@ def value_iteration_torch(
     """
     import torch
 
-    from agents.dp import _finish, _gamma
+    from agents.dp import _finish, _gamma, _tol
 
     g = _gamma(mdp, gamma)
+    tol = _tol(tol)
     if g == 1.0:
         raise ValueError("the torch backend needs gamma < 1; use policy_iteration at gamma = 1")
     if dtype not in ("float64", "float32"):

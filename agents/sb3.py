@@ -254,6 +254,9 @@ def train(
     if not 0.0 < gamma <= 1.0:
         raise ValueError(f"gamma must be in (0, 1], got {gamma}")
     hp = load_hyperparams(env_id, algo, hyperparams)
+    for name, value in (("total_timesteps", total_timesteps), ("n_envs", n_envs)):
+        if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
+            raise ValueError(f"{name} must be an integer >= 1, got {value}")
     if hp.get("normalize"):
         raise ValueError("normalize (VecNormalize) is not supported: exact comparison needs unscaled rewards")
     total = int(total_timesteps if total_timesteps is not None else hp.get("n_timesteps", 100_000))
@@ -306,7 +309,13 @@ def load(run_dir: str | Path, device: str = "auto") -> tuple[Any, gym.Env]:
         if zoo:
             return _load_zoo_run(run_dir, zoo[0].parent, device)
         raise ValueError(f"{str(run_dir)!r} is not a complete run directory (no config.json)")
-    config = json.loads(cfg_path.read_text())
+    try:
+        config = json.loads(cfg_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{cfg_path}: not a readable run config ({e})") from None
+    if not isinstance(config, dict) or "algo" not in config or "env_id" not in config:
+        kind = "a world-model run (use gridlab world score)" if (run_dir / "model.pt").exists() else "not an agent run"
+        raise ValueError(f"{str(run_dir)!r} is {kind}: its config.json names no algo and env_id")
     env = gym.make(config["env_id"], **config.get("env_kwargs", {}))
     model = load_model(run_dir / "model.zip", config["algo"], env, config.get("hyperparams"), device=device)
     model.run_dir = run_dir

@@ -315,7 +315,7 @@ def certify_ssp(mdp: TabularMDP, V: np.ndarray, Q: np.ndarray | None = None) -> 
         >>> bool(cert.bound < 1e-12), cert.policy[:3].tolist()
         (True, [1, 1, 1])
     """
-    S, A = mdp.n_states, mdp.n_actions
+    S = mdp.n_states
     live = ~mdp.terminal
     V = np.asarray(V, dtype=np.float64)
     Q0 = _backup(mdp, V) if Q is None else Q

@@ -102,6 +102,9 @@ class GridWorldEnv(gym.Env):
     ) -> None:
         if not 0.0 <= float(slip) <= 1.0:
             raise ValueError(f"slip must be in [0, 1], got {slip}")
+        for name, value in (("goal_reward", goal_reward), ("hole_reward", hole_reward), ("step_reward", step_reward)):
+            if not np.isfinite(float(value)):
+                raise ValueError(f"{name} must be a finite number, got {value}")
         if not 0.0 < float(gamma) <= 1.0:
             raise ValueError(f"gamma must be in (0, 1], got {gamma}")
         if obs_mode not in OBS_MODES:

@@ -250,7 +250,7 @@ class WorldModel:
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            first = str(e).strip().splitlines()[0].split(". ")[0] if str(e).strip() else type(e).__name__
             raise ValueError(f"{Path(path).name} is not a gridlab world model that torch.load(weights_only=True) "
                              f"can read ({first[:200]})") from None
         missing = {"family", "codec", "env_kwargs", "conditional", "seed", "hparams", "net", "head"} - set(blob)

@@ -1,5 +1,3 @@
-import sys
+from gridlab.cli import entry
 
-from gridlab.cli import main
-
-sys.exit(main())
+entry()

@@ -7,15 +7,46 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import signal
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "entry", "build_parser"]
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line instead of usage + message
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog.split()[0]} --help)\n")
+
+
+def _checked(parse: Callable[[str], Any], ok: Callable[[Any], bool], expected: str) -> Callable[[str], Any]:
+    """An argparse type: ``parse`` the text, then refuse a value that is not ``ok``, in one line."""
+
+    def convert(text: str) -> Any:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+        return value
+
+    return convert
+
+
+_count = _checked(int, lambda v: v >= 1, "an integer >= 1")
+_tolerance = _checked(float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+_discount = _checked(float, lambda v: 0.0 < v <= 1.0, "a discount in (0, 1]")  # also refuses nan
+_seed = _checked(int, lambda v: 0 <= v < 2**32, "a seed in [0, 2**32)")  # numpy's and SB3's range
+
+
+def _directory(text: str) -> str:
+    """A non-empty path (argparse type): an empty --out would write into the working directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a directory path, got an empty string")
+    return text
 
 
 def _cmd_envs(args: argparse.Namespace) -> int:
@@ -34,8 +65,11 @@ def _cmd_envs(args: argparse.Namespace) -> int:
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     from gridlab import solve
+    from gridlab.output import check_writable
     from gridlab.envspec import UsageError, parse_kwargs
 
+    if args.out:
+        check_writable(args.out)
     if args.all:
         rows = solve.solve_suite(args.gamma, args.tol)
         print(solve.format_suite(rows))
@@ -62,6 +96,10 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from gridlab.agents_cmd import train_run
     from gridlab.envspec import parse_kwargs
+    from gridlab.output import check_writable
+
+    if args.out:
+        check_writable(Path(args.out).parent, args.out)
 
     run_dir = train_run(args.env_id, args.algo, args.steps, args.seed, args.gamma, args.n_envs, args.hyperparams,
                         parse_kwargs(args.kw), args.out, args.device, progress_bar=not args.no_progress)
@@ -83,8 +121,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_world(args: argparse.Namespace) -> int:
     from gridlab import world_cmd
     from gridlab.envspec import parse_kwargs
+    from gridlab.output import check_writable
 
     if args.world_command == "train":
+        if args.out:
+            check_writable(Path(args.out).parent, args.out)
         print(world_cmd.world_train(args.env_id, args.family, args.obs_mode, args.samples, args.epochs, args.device,
                                     args.seed, parse_kwargs(args.kw), args.out, progress=not args.no_progress))
     elif args.world_command == "score":
@@ -112,31 +153,31 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solve", help="solve a world exactly (value/policy iteration)")
     s.add_argument("env_id", nargs="?", help="a registered id, e.g. gridlab/FourRooms-v0 or FrozenLake-v1")
     s.add_argument("--all", action="store_true", help="solve the whole registered suite and print a table")
-    s.add_argument("--gamma", type=float, default=None, help="discount in (0, 1]; default: the world's own (0.99)")
+    s.add_argument("--gamma", type=_discount, default=None, help="discount in (0, 1]; default: the world's own (0.99)")
     s.add_argument("--method", choices=["auto", "vi", "pi", "mpi", "gs"], default="auto",
                    help="auto picks by size and gamma; gs: Gauss-Seidel modified policy iteration")
-    s.add_argument("--tol", type=float, default=1e-6, help="certified bound on |V - V*| (vi, mpi)")
+    s.add_argument("--tol", type=_tolerance, default=1e-6, help="certified bound on |V - V*| (vi, mpi)")
     s.add_argument("--kw", action="append", metavar="KEY=VALUE", help="env keyword argument (repeatable); layout rows split on '/'")
-    s.add_argument("--out", help="output directory (default runs/solve/<id>)")
+    s.add_argument("--out", type=_directory, help="output directory (default runs/solve/<id>)")
     s.set_defaults(func=_cmd_solve)
 
     t = sub.add_parser("train", help="train a Stable-Baselines3 agent (PPO, A2C, DQN) on a world")
     t.add_argument("env_id")
     t.add_argument("--algo", choices=["ppo", "a2c", "dqn", "qrdqn"], default="ppo")
-    t.add_argument("--steps", type=int, default=None, help="timesteps (default: the preset's n_timesteps)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--gamma", type=float, default=0.99)
-    t.add_argument("--n-envs", type=int, default=None)
+    t.add_argument("--steps", type=_count, default=None, help="timesteps (default: the preset's n_timesteps)")
+    t.add_argument("--seed", type=_seed, default=0)
+    t.add_argument("--gamma", type=_discount, default=0.99)
+    t.add_argument("--n-envs", type=_count, default=None)
     t.add_argument("--hyperparams", help="YAML file in RL Zoo's format overriding the shipped presets")
     t.add_argument("--kw", action="append", metavar="KEY=VALUE", help="env keyword argument (repeatable)")
-    t.add_argument("--out", help="run directory (default runs/<algo>_<env>_s<seed>_<time>)")
+    t.add_argument("--out", type=_directory, help="run directory (default runs/<algo>_<env>_s<seed>_<time>)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
 
     c = sub.add_parser("compare", help="compare a trained run exactly with V^pi and V*")
     c.add_argument("run_dir")
-    c.add_argument("--gamma", type=float, default=None, help="default: the agent's own gamma")
+    c.add_argument("--gamma", type=_discount, default=None, help="default: the agent's own gamma")
     c.add_argument("--weighting", choices=["uniform", "visitation"], default="uniform")
     c.set_defaults(func=_cmd_compare)
 
@@ -146,33 +187,62 @@ def build_parser() -> argparse.ArgumentParser:
     wt.add_argument("env_id")
     wt.add_argument("--family", choices=["vae", "gan", "flow"], default="vae")
     wt.add_argument("--obs-mode", choices=["onehot", "coords", "image"], default="onehot")
-    wt.add_argument("--samples", type=int, default=50_000, help="transitions to collect (10%% held out)")
-    wt.add_argument("--epochs", type=int, default=None, help="default: the family's")
+    wt.add_argument("--samples", type=_count, default=50_000, help="transitions to collect (10%% held out)")
+    wt.add_argument("--epochs", type=_count, default=None, help="default: the family's")
     wt.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    wt.add_argument("--seed", type=int, default=0)
+    wt.add_argument("--seed", type=_seed, default=0)
     wt.add_argument("--kw", action="append", metavar="KEY=VALUE", help="env keyword argument (repeatable)")
-    wt.add_argument("--out", help="run directory (default runs/world_<family>_<env>_s<seed>_<time>)")
+    wt.add_argument("--out", type=_directory, help="run directory (default runs/world_<family>_<env>_s<seed>_<time>)")
     wt.add_argument("--no-progress", action="store_true")
     ws = wsub.add_parser("score", help="score a world model exactly (TV, KL both ways, JSD, mode recall, rollout TV)")
     ws.add_argument("run_dir")
-    ws.add_argument("--samples", type=int, default=1000, help="model samples per (state, action)")
-    ws.add_argument("--horizon", type=int, default=20)
+    ws.add_argument("--samples", type=_count, default=1000, help="model samples per (state, action)")
+    ws.add_argument("--horizon", type=_count, default=20)
     wr = wsub.add_parser("rollout", help="PNG strip of an imagined rollout above a real one")
     wr.add_argument("run_dir")
     wr.add_argument("--policy", choices=["uniform", "optimal"], default="uniform")
-    wr.add_argument("--horizon", type=int, default=10)
-    wr.add_argument("--seed", type=int, default=0)
+    wr.add_argument("--horizon", type=_count, default=10)
+    wr.add_argument("--seed", type=_seed, default=0)
     w.set_defaults(func=_cmd_world)
 
     d = sub.add_parser("demo", help="run the whole lab end to end and write an HTML report")
-    d.add_argument("--out", default="gridlab-demo", help="output directory (default gridlab-demo)")
+    d.add_argument("--out", type=_directory, default="gridlab-demo", help="output directory (default gridlab-demo)")
     d.add_argument("--quick", action="store_true", help="tiny budgets, for a smoke run (about a minute)")
     d.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="device of the world models")
     d.set_defaults(func=_cmd_demo)
     return p
 
 
+def _handle_interrupts() -> None:
+    """Make Ctrl-C always end the command (entry point only: this changes the process).
+
+    Python's own SIGINT handler is installed even when the parent left SIGINT ignored (a
+    background job of a non-interactive shell does). A KeyboardInterrupt raised where Python
+    cannot propagate it (inside an import lock's callback, a finaliser) is reported through
+    ``sys.unraisablehook`` and dropped; the hook below raises it again 50 ms later, in the main
+    thread, where it ends the command.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if not hasattr(signal, "setitimer"):  # no SIGALRM (Windows): the default handler only
+        return
+
+    def redeliver(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGALRM, redeliver)
+    previous = sys.unraisablehook
+
+    def hook(unraisable: object) -> None:
+        if isinstance(getattr(unraisable, "exc_value", None), KeyboardInterrupt):
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns its exit status (0, 2 for bad input, 130 when interrupted)."""
     from gridlab.envspec import UsageError
 
     parser = build_parser()
@@ -182,10 +252,20 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"gridlab: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a read-only or missing directory, a full disk: one line naming the file
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"gridlab: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("gridlab: interrupted", file=sys.stderr)
         return 130
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The ``gridlab`` console command: Ctrl-C handling for the process, then :func:`main`."""
+    _handle_interrupts()
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

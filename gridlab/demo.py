@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.rundir import atomic_write_text
-from gridlab.envspec import UsageError
+from gridlab.output import check_writable
 
 __all__ = ["DemoBudget", "run_demo", "BUDGETS"]
 
@@ -54,19 +54,13 @@ class _Stages:
         print(f"[{self.i}/{self.total}] {what} ...", file=sys.stderr, flush=True)
         return time.perf_counter()
 
+    def note(self, what: str) -> None:
+        """A progress line inside a stage (one per model: stages run for minutes)."""
+        print(f"      {what}", file=sys.stderr, flush=True)
+
     def done(self, t: float, note: str = "") -> None:
         print(f"      done in {time.perf_counter() - t:.1f} s{(': ' + note) if note else ''} "
               f"(total {time.perf_counter() - self.t0:.0f} s)", file=sys.stderr, flush=True)
-
-
-def _check_writable(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise UsageError(f"cannot write to --out {str(out)!r}: {e.strerror or e}") from None
 
 
 def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str = "auto") -> Path:
@@ -84,7 +78,7 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
     from gridlab.world_cmd import plot_score, plot_strip
 
     out = Path(out)
-    _check_writable(out)
+    check_writable(out)
     budget = BUDGETS["quick" if quick else "default"]
     figs = out / "figures"
     figs.mkdir(exist_ok=True)
@@ -108,12 +102,15 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
             import shutil
 
             shutil.rmtree(run)
+        stages.note(f"{algo}: training {budget.agent_steps:,} steps ...")
+        t_model = time.perf_counter()
         model = sb3.train(AGENT_ENV, algo, total_timesteps=budget.agent_steps, seed=0, out_dir=run,
                           progress_bar=False, device="cpu", eval_freq=max(budget.agent_steps // budget.agent_evals, 500))
         c = compare(model, env)
         c.plot(str(figs / f"{algo}_comparison.png"))
         results["agents"][algo] = {"run_dir": str(run), **c.metrics(), "horizon": c.horizon,
                                    "figure": str(figs / f"{algo}_comparison.png")}
+        stages.note(f"{algo}: done in {time.perf_counter() - t_model:.0f} s, return gap {c.return_gap:.4f}")
     plot_learning_curves({a: f"{r['run_dir']}/exact_eval.csv" for a, r in results["agents"].items()},
                          str(figs / "learning_curves.png"))
     results["learning_curves"] = str(figs / "learning_curves.png")
@@ -127,6 +124,8 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
     mdp = wenv.unwrapped.mdp
     rng = np.random.default_rng(0)
     for family in ("vae", "gan", "flow"):
+        stages.note(f"{family}: training {budget.world_steps[family]:,} steps and scoring ...")
+        t_model = time.perf_counter()
         model = train_world_model(train, family, seed=0, device=device, steps=budget.world_steps[family], progress=False)
         run = out / "runs" / f"world_{family}"
         run.mkdir(parents=True, exist_ok=True)
@@ -145,6 +144,7 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
             "nll": r.get("nll"), "true_conditional_entropy": r.get("true_conditional_entropy"),
             "score_figure": str(figs / f"world_{family}_score.png"), "rollout_figure": str(figs / f"world_{family}_rollout.png"),
         }
+        stages.note(f"{family}: done in {time.perf_counter() - t_model:.0f} s, TV {r['tv']:.3f}")
     stages.done(t, ", ".join(f"{f} TV {r['tv']:.3f}" for f, r in results["world_models"].items()))
 
     t = stages.start("writing the report")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -72,8 +73,15 @@ def world_score(run_dir: str, samples: int = 1000, horizon: int = 20) -> tuple[d
         result = score(model, n_samples=samples, horizon=horizon, held_out=held)
     except (TypeError, ValueError) as e:  # checked before anything is computed or written
         raise UsageError(str(e)) from None
-    atomic_write_text(path / "score.json", json.dumps(result))
-    return result, [path / "score.json", plot_score(model, result, path / "score.png")]
+    # both files or neither: the figure is drawn under a temporary name before either is replaced
+    tmp_png = path / ".score.png.tmp"
+    try:
+        plot_score(model, result, tmp_png)
+        atomic_write_text(path / "score.json", json.dumps(result))
+        os.replace(tmp_png, path / "score.png")
+    finally:
+        tmp_png.unlink(missing_ok=True)
+    return result, [path / "score.json", path / "score.png"]
 
 
 def plot_score(model, result: dict[str, Any], png: Path) -> Path:
@@ -102,7 +110,7 @@ def plot_score(model, result: dict[str, Any], png: Path) -> Path:
     axes[2].set_ylim(0, max(0.1, max(result["rollout_tv"]) * 1.1))
     axes[2].grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(png, dpi=110)
+    fig.savefig(png, dpi=110, format="png")
     plt.close(fig)
     return png
 

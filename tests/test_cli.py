@@ -40,7 +40,7 @@ def test_solve_all_prints_a_table_of_the_suite(capsys):
         (["solve", "gridlab/FourRoom-v0"], "did you mean 'gridlab/FourRooms-v0'"),
         (["solve", "gridlab/OpenRoom-v0", "--kw", "slipp=0.1"], "unexpected keyword argument 'slipp'"),
         (["solve", "gridlab/OpenRoom-v0", "--kw", "slip=3"], "slip must be in [0, 1], got 3"),
-        (["solve", "gridlab/OpenRoom-v0", "--gamma", "1.5"], "gamma must be in (0, 1], got 1.5"),
+        (["solve", "gridlab/OpenRoom-v0", "--gamma", "1.5"], "expected a discount in (0, 1], got 1.5"),
         (["solve", "gridlab/OpenRoom-v0", "--bogus"], "unrecognized arguments: --bogus"),
     ],
 )

@@ -84,15 +84,39 @@ def test_bad_demo_input_is_one_line_and_exit_status_2(argv, message):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_ctrl_c_ends_with_one_line_and_leaves_no_report(tmp_path):
+@pytest.mark.parametrize("parent_ignores_sigint", [False, True])
+def test_ctrl_c_ends_with_one_line_and_leaves_no_report(tmp_path, parent_ignores_sigint):
+    """Also when started as a background job does it, with SIGINT ignored: the CLI restores it."""
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if parent_ignores_sigint else None
     proc = subprocess.Popen([sys.executable, "-m", "gridlab", "demo", "--quick", "--out", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while time.time() < deadline and not list(tmp_path.glob("runs/*")) and not list(tmp_path.glob("runs/.*")):
-        time.sleep(0.2)  # wait until it is training
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignore)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not list(tmp_path.glob("runs/*")) and not list(tmp_path.glob("runs/.*")):
+            time.sleep(0.2)  # wait until it is training
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # never leave the demo running, whatever happened above
+        proc.wait()
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1] == "gridlab: interrupted"
     assert not (tmp_path / "report.html").exists()
     assert not [p for p in (tmp_path / "runs").iterdir() if p.name.startswith(".")]  # no half-written run left
+
+
+def test_an_interrupt_python_swallowed_is_raised_again():
+    """A KeyboardInterrupt dropped through sys.unraisablehook (as inside an import lock's callback)
+    reaches the command anyway."""
+    script = ("import sys, time, types\n"
+              "from gridlab.cli import _handle_interrupts\n"
+              "_handle_interrupts()\n"
+              "sys.unraisablehook(types.SimpleNamespace(exc_type=KeyboardInterrupt, exc_value=KeyboardInterrupt(),\n"
+              "                   exc_traceback=None, err_msg=None, object=None))\n"
+              "try:\n"
+              "    time.sleep(5)\n"
+              "    print('swallowed')\n"
+              "except KeyboardInterrupt:\n"
+              "    print('raised again')\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert proc.stdout.strip() == "raised again", proc.stderr

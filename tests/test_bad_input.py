@@ -1,0 +1,116 @@
+"""Every bad input to the CLI ends in one line on stderr naming the value, exit status 2, and
+nothing written. The cases are those of issue 15 and more of the same kind."""
+
+import json
+import shutil
+
+import pytest
+
+from gridlab.cli import main
+
+SMALL = ["--kw", "layout=S.G"]
+
+
+def _one_line(capsys, status, argv, message):
+    assert main(argv) == status
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert message in err, err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["solve", "gridlab/FourRooms-v0", "--tol", "-1"], "argument --tol: expected a finite number > 0, got -1"),
+    (["solve", "gridlab/FourRooms-v0", "--tol", "nan"], "argument --tol: expected a finite number > 0, got nan"),
+    (["solve", "gridlab/FourRooms-v0", "--tol", "tiny"], "argument --tol: expected a finite number > 0, got 'tiny'"),
+    (["solve", "gridlab/Grid-v0", *SMALL, "--kw", "step_reward=nan"], "step_reward must be a finite number, got nan"),
+    (["solve", "gridlab/Grid-v0", *SMALL, "--kw", "goal_reward=inf"], "goal_reward must be a finite number, got inf"),
+    (["solve", "--all", "--gamma", "nan"], "argument --gamma: expected a discount in (0, 1], got nan"),
+    (["solve", "--all", "--gamma", "0"], "argument --gamma: expected a discount in (0, 1], got 0"),
+    (["train", "gridlab/FourRooms-v0", "--steps", "-5"], "argument --steps: expected an integer >= 1, got -5"),
+    (["train", "gridlab/FourRooms-v0", "--steps", "0"], "argument --steps: expected an integer >= 1, got 0"),
+    (["train", "gridlab/FourRooms-v0", "--n-envs", "0"], "argument --n-envs: expected an integer >= 1, got 0"),
+    (["train", "gridlab/FourRooms-v0", "--seed", "-1"], "argument --seed: expected a seed in [0, 2**32), got -1"),
+    (["train", "gridlab/FourRooms-v0", "--gamma", "1.5"], "argument --gamma: expected a discount in (0, 1], got 1.5"),
+    (["compare", "x", "--gamma", "-1"], "argument --gamma: expected a discount in (0, 1], got -1"),
+    (["world", "train", "gridlab/SlipperyLake-v0", "--samples", "0"], "argument --samples: expected an integer >= 1, got 0"),
+    (["world", "train", "gridlab/SlipperyLake-v0", "--samples", "-3"], "argument --samples: expected an integer >= 1, got -3"),
+    (["world", "train", "gridlab/SlipperyLake-v0", "--epochs", "0"], "argument --epochs: expected an integer >= 1, got 0"),
+    (["world", "score", "x", "--samples", "0"], "argument --samples: expected an integer >= 1, got 0"),
+    (["world", "score", "x", "--horizon", "0"], "argument --horizon: expected an integer >= 1, got 0"),
+    (["world", "rollout", "x", "--horizon", "-4"], "argument --horizon: expected an integer >= 1, got -4"),
+    (["demo", "--out", ""], "argument --out: expected a directory path, got an empty string"),
+])
+def test_a_bad_option_is_one_line_and_exit_2(capsys, argv, message):
+    with pytest.raises(SystemExit) as stop:  # argparse exits; a value error returns 2
+        _one_line(capsys, 2, argv, message)
+        raise SystemExit(2)
+    assert stop.value.code == 2
+
+
+@pytest.mark.parametrize("argv", [
+    ["solve", "gridlab/OpenRoom-v0", "--out", "/proc/gridlab-no"],
+    ["solve", "--all", "--out", "/proc/gridlab-no"],
+    ["train", "gridlab/OpenRoom-v0", "--steps", "64", "--out", "/proc/gridlab-no"],
+    ["world", "train", "gridlab/Grid-v0", *SMALL, "--samples", "50", "--out", "/proc/gridlab-no"],
+])
+def test_an_unwritable_out_is_refused_before_any_work(capsys, argv):
+    _one_line(capsys, 2, argv, "cannot write to --out '/proc/gridlab-no'")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A tiny agent run and a tiny world-model run, copied per test before being damaged."""
+    root = tmp_path_factory.mktemp("runs")
+    assert main(["train", "gridlab/OpenRoom-v0", "--steps", "64", "--n-envs", "1", "--no-progress",
+                 "--out", str(root / "agent")]) == 0
+    assert main(["world", "train", "gridlab/Grid-v0", *SMALL, "--samples", "100", "--epochs", "1", "--no-progress",
+                 "--out", str(root / "world")]) == 0
+    return root
+
+
+def _copy(runs, name, tmp_path):
+    return shutil.copytree(runs / name, tmp_path / name)
+
+
+def test_compare_on_a_world_model_run_says_what_it_is(capsys, runs):
+    _one_line(capsys, 2, ["compare", str(runs / "world")], "is a world-model run (use gridlab world score)")
+
+
+def test_world_score_on_an_agent_run_says_what_is_missing(capsys, runs):
+    _one_line(capsys, 2, ["world", "score", str(runs / "agent")], "is not a world-model run directory (no model.pt)")
+
+
+def test_a_missing_model_zip_is_named_once(capsys, runs, tmp_path):
+    run = _copy(runs, "agent", tmp_path)
+    (run / "model.zip").unlink()
+    _one_line(capsys, 2, ["compare", str(run)], "model.zip' is not a readable SB3 model.zip")
+    assert "model.zip.zip" not in capsys.readouterr().err
+
+
+def test_a_corrupt_config_is_named(capsys, runs, tmp_path):
+    run = _copy(runs, "agent", tmp_path)
+    (run / "config.json").write_text("{not json")
+    _one_line(capsys, 2, ["compare", str(run)], "config.json: not a readable run config")
+
+
+def test_a_truncated_model_zip_is_named(capsys, runs, tmp_path):
+    run = _copy(runs, "agent", tmp_path)
+    (run / "model.zip").write_bytes((runs / "agent" / "model.zip").read_bytes()[:500])
+    _one_line(capsys, 2, ["compare", str(run)], "is not a readable SB3 model.zip (File is not a zip file)")
+
+
+@pytest.mark.parametrize("command", [["world", "score"], ["world", "rollout"]])
+def test_a_truncated_world_model_is_named(capsys, runs, tmp_path, command):
+    run = _copy(runs, "world", tmp_path)
+    (run / "model.pt").write_bytes((runs / "world" / "model.pt").read_bytes()[:500])
+    _one_line(capsys, 2, [*command, str(run)], "model.pt is not a gridlab world model that torch.load(weights_only=True) can read")
+
+
+def test_a_refused_score_leaves_the_previous_score_whole(capsys, runs, tmp_path):
+    run = _copy(runs, "world", tmp_path)
+    assert main(["world", "score", str(run), "--samples", "20", "--horizon", "2"]) == 0
+    before = (run / "score.json").read_text()
+    with pytest.raises(SystemExit):
+        main(["world", "score", str(run), "--samples", "0"])
+    assert (run / "score.json").read_text() == before and json.loads(before)["n_samples"] == 20
+    assert not [p for p in run.iterdir() if p.name.startswith(".")]
