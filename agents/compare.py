@@ -115,6 +115,9 @@ class Comparison:
         return_gap_greedy: the same for the greedy (argmax) version of the policy.
         rmse_vs_pi, max_err_vs_pi, rmse_vs_star: errors of :math:`V_\theta` over live states.
         policy_agreement: share of live states whose greedy action is optimal (tie-aware).
+        suboptimal_visitation: the policy's normalised discounted visitation (from the start) of
+            the live states where its greedy action is not optimal: near 0 when its mistakes lie
+            only where it does not go.
         weights: the live-state weights used for the errors (uniform or discounted visitation).
         horizon: the time limit H of the env's episodes (None: no limit, no time-limit metrics).
         V_pi_horizon, V_star_horizon: :math:`V^\pi_H` and :math:`V^*_H`, expected (discounted)
@@ -137,6 +140,7 @@ class Comparison:
     weighting: str
     weights: np.ndarray
     env: GridWorldEnv = field(repr=False)
+    suboptimal_visitation: float = 0.0
     horizon: int | None = None
     V_pi_horizon: np.ndarray | None = field(default=None, repr=False)
     V_star_horizon: np.ndarray | None = field(default=None, repr=False)
@@ -161,6 +165,7 @@ class Comparison:
             "rmse_vs_star": self.rmse_vs_star,
             "policy_agreement": self.policy_agreement,
             "V_star_s0": self.V_star_s0,
+            "suboptimal_visitation": self.suboptimal_visitation,
             **self.time_limit_metrics(),
         }
 
@@ -282,6 +287,7 @@ def compare(model: Any, env: Any, gamma: float | None = None, weighting: str = "
     err_star = (V - V_star)[live]
     wl = w[live]
     optimal = Q_star[live, greedy[live]] >= Q_star[live].max(axis=1) - OPTIMAL_TOL
+    visits = w if weighting == "visitation" else discounted_visitation(mdp, pi, g)
     return Comparison(
         V_learned=V,
         V_pi=V_pi,
@@ -299,6 +305,7 @@ def compare(model: Any, env: Any, gamma: float | None = None, weighting: str = "
         else float(np.mean(optimal)) if live.size else 1.0,
         weighting=weighting,
         weights=w,
+        suboptimal_visitation=float(visits[live][~optimal].sum()),
         env=base,
         horizon=None if H is None else int(H),
         V_pi_horizon=None if H is None else policy_evaluation(mdp, pi, g, horizon=H),

@@ -13,6 +13,11 @@ Definitions (see ``generative.metrics`` for the divergences and their smoothing)
 - ``rollout_tv[k-1]``: TV between the exact k-step state distribution under a policy (from the
   initial distribution, ``TabularMDP.state_distributions``) and that of the model's imagined
   rollouts, k = 1..H; "no state" counts as its own outcome.
+- ``noise_floor``: the same metrics for a *perfect* model, one that samples the true dynamics,
+  with the scorer's own sample sizes (:func:`noise_floor`). Finite samples put every metric above
+  its ideal value (a perfect model's histogram of 200 draws has TV > 0 from the truth); a
+  difference between two models, or between a model and the truth, means something only where
+  it stands clear of this floor.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from generative.data import TransitionDataset
 from generative.metrics import forward_kl, jsd, reverse_kl, tv
 from generative.world_model import WorldModel
 
-__all__ = ["score", "transition_histograms", "rollout_tv", "sequence_log_prob", "conditional_entropy", "MODE_SHARE"]
+__all__ = ["score", "noise_floor", "transition_histograms", "rollout_tv", "sequence_log_prob", "conditional_entropy",
+           "MODE_SHARE"]
 
 MODE_SHARE = 0.25
 
@@ -57,6 +63,73 @@ def transition_histograms(model: WorldModel, n_samples: int = 1000, seed: int = 
 def _true_rows(mdp: TabularMDP, pairs: np.ndarray) -> np.ndarray:
     P = mdp.P[pairs[:, 0] * mdp.n_actions + pairs[:, 1]].toarray()
     return np.concatenate([P, np.zeros((len(pairs), 1))], axis=1)
+
+
+def _pair_metrics(P: np.ndarray, Q: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-pair metrics of histograms Q against true rows P (both with the "no state" column)."""
+    support = P > 0
+    return {
+        "tv": tv(P, Q),
+        "forward_kl": forward_kl(P, Q),
+        "reverse_kl": reverse_kl(P, Q),
+        "jsd": jsd(P, Q),
+        "mode_recall": (support & (Q >= MODE_SHARE * P)).sum(axis=1) / support.sum(axis=1),
+        "hallucinated_mass": np.where(support, 0.0, Q).sum(axis=1),
+    }
+
+
+def _sample_next(mdp: TabularMDP, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One next state per row index ``s*A + a`` of P, by inverse CDF on the CSR rows at once."""
+    P = mdp.P
+    ends = np.cumsum(P.data)
+    before = np.concatenate([[0.0], ends])[P.indptr[:-1]]  # probability mass stored before each row
+    within = ends - np.repeat(before, np.diff(P.indptr))  # cumulative probability inside the row
+    key = np.repeat(np.arange(P.shape[0]), np.diff(P.indptr)) + within  # row r's entries lie in (r, r + 1]
+    k = np.searchsorted(key, rows + rng.random(rows.size) * (key[P.indptr[rows + 1] - 1] - rows), side="left")
+    return P.indices[np.minimum(k, P.indptr[rows + 1] - 1)]
+
+
+def noise_floor(mdp: TabularMDP, n_samples: int, policy: Any = "uniform", horizon: int = 20, n_rollouts: int = 2000,
+                seed: int = 0, replicates: int = 5) -> dict[str, Any]:
+    r"""What a perfect model scores with these sample sizes: the metrics of :func:`score` computed
+    on draws from the true dynamics itself, averaged over ``replicates`` simulations.
+
+    Arguments:
+        mdp: the true model.
+        n_samples: samples per live (state, action), as in :func:`score`.
+        policy, horizon, n_rollouts: the rollout comparison's, as in :func:`score`.
+        seed: seeds the simulations.
+        replicates: simulations averaged.
+
+    Returns:
+        ``tv``, ``forward_kl``, ``reverse_kl``, ``jsd``, ``mode_recall``, ``hallucinated_mass``
+        (means over live pairs) and ``rollout_tv`` (list, k = 1..H).
+
+    Example:
+        >>> from envs import GridWorldEnv
+        >>> floor = noise_floor(GridWorldEnv("S..\n...\n..G", slip=0.3).mdp, 200, horizon=3, n_rollouts=500)
+        >>> 0.0 < floor["tv"] < 0.1, floor["hallucinated_mass"]
+        (True, 0.0)
+    """
+    rng = np.random.default_rng(seed)
+    A = mdp.n_actions
+    pairs = np.array([(s, a) for s in mdp.live for a in range(A)], dtype=np.int64).reshape(-1, 2)
+    P = _true_rows(mdp, pairs)
+    pi = mdp.policy_probs(policy)
+    exact = mdp.state_distributions(pi, horizon)
+    totals: dict[str, float] = {}
+    curve = np.zeros(horizon)
+    for _ in range(replicates):
+        Q = rng.multinomial(n_samples, P) / n_samples
+        for key, value in _pair_metrics(P, Q).items():
+            totals[key] = totals.get(key, 0.0) + float(value.mean()) / replicates
+        s = rng.choice(mdp.n_states, size=n_rollouts, p=mdp.initial)
+        for k in range(horizon):
+            a = (rng.random(n_rollouts)[:, None] > np.cumsum(pi[s], axis=1)).sum(axis=1).clip(max=A - 1)
+            s = np.where(mdp.terminal[s], s, _sample_next(mdp, s * A + a, rng))
+            curve[k] += tv(np.concatenate([exact[k + 1], [0.0]]),
+                           np.bincount(s, minlength=mdp.n_states + 1) / n_rollouts) / replicates
+    return {**totals, "rollout_tv": curve.tolist()}
 
 
 def rollout_tv(model: WorldModel, policy: Any = "uniform", horizon: int = 20, n: int = 2000, seed: int = 0) -> np.ndarray:
@@ -102,7 +175,8 @@ def score(model: WorldModel, n_samples: int = 1000, policy: Any = "uniform", hor
 
     Returns:
         A dict with ``tv``, ``forward_kl``, ``reverse_kl``, ``jsd``, ``mode_recall``,
-        ``hallucinated_mass`` (means over live pairs), ``rollout_tv`` (list, k = 1..H), ``per_pair``
+        ``hallucinated_mass`` (means over live pairs), ``rollout_tv`` (list, k = 1..H),
+        ``noise_floor`` (the same for a perfect model with these sample sizes), ``per_pair``
         (each metric per pair, with the pairs), ``n_samples``, and with ``held_out``: ``nll`` and
         ``true_conditional_entropy`` (their gap is the forward KL of the dequantised data).
     """
@@ -120,17 +194,10 @@ def score(model: WorldModel, n_samples: int = 1000, policy: Any = "uniform", hor
     mdp = model.env.mdp
     pairs, Q = transition_histograms(model, n_samples, seed)
     P = _true_rows(mdp, pairs)
-    support = P > 0
-    per_pair = {
-        "tv": tv(P, Q),
-        "forward_kl": forward_kl(P, Q),
-        "reverse_kl": reverse_kl(P, Q),
-        "jsd": jsd(P, Q),
-        "mode_recall": (support & (Q >= MODE_SHARE * P)).sum(axis=1) / support.sum(axis=1),
-        "hallucinated_mass": np.where(support, 0.0, Q).sum(axis=1),
-    }
+    per_pair = _pair_metrics(P, Q)
     result: dict[str, Any] = {k: float(v.mean()) for k, v in per_pair.items()}
     result["rollout_tv"] = rollout_tv(model, policy, horizon, n_rollouts, seed).tolist()
+    result["noise_floor"] = noise_floor(mdp, n_samples, policy, horizon, n_rollouts, seed)
     result["per_pair"] = {"pairs": pairs.tolist(), **{k: v.tolist() for k, v in per_pair.items()}}
     result["n_samples"] = n_samples
     if held_out is not None and hasattr(model.net, "log_prob"):

@@ -136,11 +136,12 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
         s0 = int(rng.choice(mdp.n_states, p=mdp.initial))
         imagined = model.rollout(wenv.unwrapped.encode_batch([s0]), "uniform", 8, n=1, seed=1)["states"][0]
         real = mdp.sample_states("uniform", 8, rng, start=s0)
-        plot_strip(wenv.unwrapped, imagined, real, figs / f"world_{family}_rollout.png", f"{family}: imagined (top) vs real (bottom), uniform policy")
+        plot_strip(wenv.unwrapped, imagined, real, figs / f"world_{family}_rollout.png", f"{family}: an imagined rollout (top) and a real one (bottom) from the same start, uniform policy; "
+                   "independent samples, not to be compared frame by frame")
         results["world_models"][family] = {
             "run_dir": str(run), "device": str(model.device), "train_seconds": model.train_seconds,
             **{k: r[k] for k in ("tv", "forward_kl", "reverse_kl", "jsd", "mode_recall", "hallucinated_mass",
-                                 "rollout_tv")},
+                                 "rollout_tv", "noise_floor")},
             "nll": r.get("nll"), "true_conditional_entropy": r.get("true_conditional_entropy"),
             "score_figure": str(figs / f"world_{family}_score.png"), "rollout_figure": str(figs / f"world_{family}_rollout.png"),
         }

@@ -56,9 +56,13 @@ def _load(run_dir: str):
 
 
 def format_score(result: dict[str, Any]) -> str:
-    lines = [f"{k:20s} {result[k]: .4f}" for k in SCORE_KEYS]
+    floor = result.get("noise_floor", {})
+    lines = [f"{'':20s} {'model':>8s} {'perfect model (noise floor)':>28s}"]
+    lines += [f"{k:20s} {result[k]: .4f} {floor[k]: 28.4f}" if k in floor else f"{k:20s} {result[k]: .4f}" for k in SCORE_KEYS]
     rt = result["rollout_tv"]
     lines.append(f"{'rollout_tv (k=1..H)':20s} " + " ".join(f"{v:.3f}" for v in rt))
+    if floor:
+        lines.append(f"{'  perfect model':20s} " + " ".join(f"{v:.3f}" for v in floor["rollout_tv"]))
     if "nll" in result:
         lines.append(f"{'held-out NLL':20s} {result['nll']: .4f}  (true conditional entropy {result['true_conditional_entropy']:.4f})")
     return "\n".join(lines)
@@ -102,12 +106,23 @@ def plot_score(model, result: dict[str, Any], png: Path) -> Path:
                      vmin=0.0, annotate=False)
     fig.colorbar(im, ax=axes[0], fraction=0.046)
     keys = ["forward_kl", "reverse_kl"]
+    floor = result.get("noise_floor")
     axes[1].bar(keys, [result[k] for k in keys], color=["tab:blue", "tab:orange"])
+    if floor:  # what a perfect model scores with the same sample sizes
+        axes[1].scatter(keys, [floor[k] for k in keys], marker="_", s=900, color="black", zorder=3,
+                        label="perfect model (noise floor)")
+        axes[1].legend(fontsize=7)
     axes[1].set_title("KL(P||Q) vs KL(Q||P) (mean over (s, a))", fontsize=9)
-    axes[2].plot(np.arange(1, len(result["rollout_tv"]) + 1), result["rollout_tv"], marker=".")
+    ks = np.arange(1, len(result["rollout_tv"]) + 1)
+    axes[2].plot(ks, result["rollout_tv"], marker=".", label=model.family)
+    top = max(result["rollout_tv"])
+    if floor:
+        axes[2].plot(ks, floor["rollout_tv"], ls="--", color="gray", label="perfect model (noise floor)")
+        top = max(top, max(floor["rollout_tv"]))
+        axes[2].legend(fontsize=7)
     axes[2].set_xlabel("horizon k")
     axes[2].set_title("TV of imagined vs exact k-step state distribution", fontsize=9)
-    axes[2].set_ylim(0, max(0.1, max(result["rollout_tv"]) * 1.1))
+    axes[2].set_ylim(0, max(0.1, top * 1.1))
     axes[2].grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(png, dpi=110, format="png")

@@ -269,3 +269,23 @@ def test_gan_samples_from_its_moving_average_and_decays_its_learning_rates(corri
     assert torch.equal(torch.nn.utils.parameters_to_vector(gan.generator.parameters()), raw)  # lr decayed to 0
     with pytest.raises(ValueError, match="ema must be in \\[0, 1\\), got 1.0"):
         train_world_model(corridor_data, "gan", epochs=1, progress=False, device="cpu", ema=1.0)
+
+
+def test_a_perfect_model_scores_at_its_noise_floor_and_a_wrong_one_far_above():
+    kw = {"layout": "S..\n.H.\n..G", "slip": 0.3, "obs_mode": "onehot"}
+    oracle = score(_stub(_Oracle, kw), n_samples=200, horizon=5, n_rollouts=300)
+    floor = oracle["noise_floor"]
+    assert 0.0 < floor["tv"] and floor["hallucinated_mass"] == 0.0
+    for key in ("tv", "forward_kl", "reverse_kl", "jsd"):  # the oracle is one more draw of the same noise
+        assert 0.5 * floor[key] < oracle[key] < 2.0 * floor[key], key
+    assert max(oracle["rollout_tv"]) < 2.5 * max(floor["rollout_tv"])
+    stuck = score(_stub(_Stuck, kw), n_samples=200, horizon=5, n_rollouts=300)
+    assert stuck["tv"] > 5 * stuck["noise_floor"]["tv"]
+
+
+def test_the_noise_floor_shrinks_with_the_sample_size():
+    from generative.scoring import noise_floor
+
+    mdp = GridWorldEnv("S..\n.H.\n..G", slip=0.3).mdp
+    small, large = noise_floor(mdp, 100, horizon=3, n_rollouts=200), noise_floor(mdp, 10_000, horizon=3, n_rollouts=20_000)
+    assert large["tv"] < small["tv"] / 5 and max(large["rollout_tv"]) < max(small["rollout_tv"]) / 3

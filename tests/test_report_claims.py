@@ -1,0 +1,68 @@
+"""The report's sentences claim only what their numbers support, beyond the noise floor or tie."""
+
+import numpy as np
+import pytest
+
+from gridlab import report
+
+
+@pytest.fixture
+def png(tmp_path):
+    import matplotlib.figure
+
+    path = tmp_path / "x.png"
+    matplotlib.figure.Figure(figsize=(1, 1)).savefig(path)
+    return str(path)
+
+
+FLOOR = {"tv": 0.03, "forward_kl": 0.005, "reverse_kl": 0.005, "jsd": 0.001, "mode_recall": 1.0,
+         "hallucinated_mass": 0.0, "rollout_tv": [0.02, 0.03, 0.035, 0.04]}
+
+
+def _world(png, **families):
+    base = {"jsd": 0.001, "mode_recall": 1.0, "hallucinated_mass": 0.0, "nll": None, "train_seconds": 1.0,
+            "device": "cpu", "score_figure": png, "rollout_figure": png, "noise_floor": FLOOR}
+    return {"budget": {"world_samples": 1000, "score_samples": 200},
+            "world_models": {f: {**base, **r} for f, r in families.items()}}
+
+
+def test_models_within_the_floor_of_each_other_are_not_ranked(png):
+    at_floor = {"tv": 0.031, "forward_kl": 0.006, "reverse_kl": 0.004, "rollout_tv": [0.02, 0.03, 0.04, 0.045]}
+    html = report._world_section(_world(png, vae=at_floor, gan={**at_floor, "tv": 0.04}))
+    assert "within the noise floor of each other" in html and "closest to the true dynamics" not in html
+    assert "no KL direction can be said to dominate" in html and "mode covering" not in html
+    assert "compounding errors are not visible" in html and "Errors compound" not in html
+    assert "perfect model (noise floor)" in html
+
+
+def test_clear_differences_are_stated_with_the_floor_beside_them(png):
+    html = report._world_section(_world(
+        png,
+        vae={"tv": 0.05, "forward_kl": 0.01, "reverse_kl": 0.05, "rollout_tv": [0.05, 0.1, 0.2, 0.3]},
+        gan={"tv": 0.20, "forward_kl": 0.3, "reverse_kl": 0.05, "rollout_tv": [0.2, 0.2, 0.2, 0.2]}))
+    assert "VAE is closest to the true dynamics" in html and "0.030 for a perfect model" in html
+    assert "VAE: KL(Q||P) well above KL(P||Q)" in html and "GAN: KL(P||Q) well above KL(Q||P)" in html
+    assert "Errors compound in imagination: VAE" in html
+
+
+def _agents(png, ppo, dqn, visited=0.0):
+    common = {"relative_gap": 0.0, "return_gap_greedy": 0.0, "rmse_vs_pi": 0.1, "max_err_vs_pi": 0.2, "rmse_vs_star": 0.1,
+              "policy_agreement": 0.6, "V_star_s0": 0.8, "suboptimal_visitation": visited, "figure": png}
+    return {"budget": {"agent_steps": 1000}, "learning_curves": png,
+            "agents": {"ppo": {**common, "return_gap": ppo}, "dqn": {**common, "return_gap": dqn}}}
+
+
+def test_agents_within_the_tie_tolerance_are_called_tied(png):
+    html = report._agents_section(_agents(png, 2e-5, 0.0))
+    assert "DQN and PPO tie" in html and "came closest" not in html
+
+
+def test_a_clear_winner_is_named_with_its_seed(png):
+    html = report._agents_section(_agents(png, 0.3, 0.0))
+    assert "DQN came closest to optimal with its final policy (seed 0" in html
+
+
+@pytest.mark.parametrize("visited, claim", [(1e-5, "almost never reaches"), (0.2, "still carry some of its visits")])
+def test_the_never_visited_claim_follows_the_exact_visitation(png, visited, claim):
+    html = report._agents_section(_agents(png, 0.0, 0.0, visited))
+    assert claim in html
