@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from envs.resources import BYTES_PER_CELL, require_memory
+
 __all__ = [
     "CELL_CHARS",
     "Layout",
@@ -94,6 +96,7 @@ def open_room(height: int, width: int | None = None) -> str:
     width = height if width is None else width
     if height < 1 or width < 2:
         raise ValueError(f"open room needs height >= 1 and width >= 2, got {height} x {width}")
+    require_memory(float(height) * width * BYTES_PER_CELL, f"a {height} x {width} room's model")
     g = np.full((height, width), FLOOR)
     g[0, 0], g[-1, -1] = START, GOAL
     return "\n".join("".join(r) for r in g)
@@ -110,6 +113,7 @@ def random_maze(size: int = 7, seed: int = 0) -> str:
     """
     if size < 2:
         raise ValueError(f"maze size must be >= 2, got {size}")
+    require_memory(float(2 * size + 1) ** 2 * BYTES_PER_CELL, f"a maze of size {size} ({2 * size + 1} cells square)")
     rng = np.random.default_rng(seed)
     n = 2 * size + 1
     g = np.full((n, n), WALL)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from envs.gridworld import GridWorldEnv
+from envs.resources import require_memory
 from envs.vector import GridWorldVectorEnv
 
 __all__ = ["TransitionDataset", "collect_transitions", "policy_actions"]
@@ -138,6 +139,8 @@ def collect_transitions(
         raise TypeError(f"collect_transitions needs a gridlab GridWorldEnv, got {type(base).__name__}")
     if base.obs_mode == "index":
         raise ValueError("world models need vector observations: use obs_mode 'onehot', 'coords' or 'image'")
+    obs_size = int(np.prod(base.observation_space.shape))
+    require_memory(float(n) * (2 * obs_size * 4 + 24), f"{n:,} transitions of {obs_size} floats each")  # obs, next obs, rest
     rng = np.random.default_rng(seed)
     live = base.mdp.live
     size = min(batch, n)

@@ -252,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"gridlab: error: {e}", file=sys.stderr)
         return 2
+    except MemoryError as e:  # refused up front with its estimate (envs.resources)
+        print(f"gridlab: error: {e}", file=sys.stderr)
+        return 2
     except OSError as e:  # a read-only or missing directory, a full disk: one line naming the file
         where = f"{e.filename}: " if e.filename else ""
         print(f"gridlab: error: {where}{e.strerror or e}", file=sys.stderr)

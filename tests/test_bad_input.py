@@ -16,6 +16,7 @@ def _one_line(capsys, status, argv, message):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     assert message in err, err
+    return err
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -114,3 +115,12 @@ def test_a_refused_score_leaves_the_previous_score_whole(capsys, runs, tmp_path)
         main(["world", "score", str(run), "--samples", "0"])
     assert (run / "score.json").read_text() == before and json.loads(before)["n_samples"] == 20
     assert not [p for p in run.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["solve", "gridlab/Maze-v0", "--kw", "size=100000"], "a maze of size 100000 (200001 cells square) needs about"),
+    (["world", "train", "gridlab/OpenRoom-v0", "--samples", "100000000000"], "100,000,000,000 transitions of 25 floats"),
+])
+def test_a_request_too_big_for_memory_is_refused_up_front_with_its_estimate(capsys, argv, message):
+    err = _one_line(capsys, 2, argv, message)
+    assert "GB; this machine has" in err and err.endswith("GB of memory")
