@@ -213,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_interrupted = False  # main has ended on a KeyboardInterrupt
+
+
 def _handle_interrupts() -> None:
     """Make Ctrl-C always end the command (entry point only: this changes the process).
 
@@ -234,7 +237,8 @@ def _handle_interrupts() -> None:
 
     def hook(unraisable: object) -> None:
         if isinstance(getattr(unraisable, "exc_value", None), KeyboardInterrupt):
-            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            if not _interrupted:  # once main has ended on an interrupt, one is enough
+                signal.setitimer(signal.ITIMER_REAL, 0.05)
             return
         previous(unraisable)
 
@@ -260,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gridlab: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        global _interrupted
+        _interrupted = True
         print("gridlab: interrupted", file=sys.stderr)
         return 130
 
@@ -267,7 +273,17 @@ def main(argv: list[str] | None = None) -> int:
 def entry() -> None:
     """The ``gridlab`` console command: Ctrl-C handling for the process, then :func:`main`."""
     _handle_interrupts()
-    sys.exit(main())
+    try:
+        status = main()
+    except KeyboardInterrupt:  # a re-delivered interrupt that reached here after main returned
+        if not _interrupted:
+            print("gridlab: interrupted", file=sys.stderr)
+        status = 130
+    finally:
+        if hasattr(signal, "setitimer"):  # no re-delivery after this point
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    sys.exit(status)
 
 
 if __name__ == "__main__":
