@@ -54,7 +54,7 @@ class ExactEvalCallback(BaseCallback):
         """Run one exact comparison now, log it and return its metrics."""
         if self.num_timesteps == self._last_logged:
             return self.history[-1]
-        c = compare(self.model, self.env, gamma=self.gamma)
+        c = compare(self.model, self.env, gamma=self.gamma, horizon=None)  # EXACT_METRICS need no time limit
         row = {"timesteps": float(self.num_timesteps), **{k: c.metrics()[k] for k in EXACT_METRICS}}
         self.history.append(row)
         self._last_logged = self.num_timesteps

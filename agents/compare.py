@@ -33,10 +33,14 @@ __all__ = ["Comparison", "compare", "time_limit", "extract", "discounted_visitat
 OPTIMAL_TOL = 1e-6  # an action is optimal when Q*(s, a) >= max_a Q*(s, a) - OPTIMAL_TOL
 
 
+def _first_env(env: Any) -> Any:
+    """An SB3 VecEnv's first env (DummyVecEnv and friends); any other env as it is."""
+    return env.envs[0] if hasattr(env, "envs") else env
+
+
 def _base_env(env: Any) -> GridWorldEnv:
     """The GridWorldEnv under gym wrappers or an SB3 VecEnv."""
-    if hasattr(env, "envs"):  # DummyVecEnv and friends
-        env = env.envs[0]
+    env = _first_env(env)
     if hasattr(env, "venv"):  # VecNormalize and other VecEnv wrappers
         return _base_env(env.venv)
     base = getattr(env, "unwrapped", env)
@@ -229,9 +233,7 @@ class Comparison:
 
 def time_limit(env: Any) -> int | None:
     """The ``max_episode_steps`` of an env made by ``gym.make`` (or of a VecEnv's first env), else None."""
-    if hasattr(env, "envs"):  # DummyVecEnv and friends
-        env = env.envs[0]
-    spec = getattr(env, "spec", None)
+    spec = getattr(_first_env(env), "spec", None)
     return None if spec is None else spec.max_episode_steps
 
 

@@ -280,17 +280,20 @@ def certify(mdp: TabularMDP, V: np.ndarray, gamma: float | None = None) -> tuple
     return Q, residual, bound
 
 
-def _certify(mdp: TabularMDP, V: np.ndarray, g: float) -> tuple[np.ndarray, float, float, SSPCertificate | None]:
+def _certify(mdp: TabularMDP, V: np.ndarray, g: float,
+             cert: SSPCertificate | None = None) -> tuple[np.ndarray, float, float, SSPCertificate | None]:
+    """Q, residual and bound of V; at gamma = 1 ``cert`` is V's certificate when already computed."""
     Q = bellman_backup(mdp, V, g)
     residual = float(np.max(np.abs(Q.max(axis=1) - V))) if V.size else 0.0
     if g < 1.0:
         return Q, residual, residual / (1.0 - g), None
-    cert = certify_ssp(mdp, V, Q)
+    cert = cert if cert is not None else certify_ssp(mdp, V, Q)
     return Q, residual, cert.bound, cert
 
 
-def _finish(mdp, V, g, method, it, converged, sweeps, t0, tol, prior_bound=np.inf, policy=None, **info) -> Solution:
-    Q, residual, bound, cert = _certify(mdp, V, g)
+def _finish(mdp, V, g, method, it, converged, sweeps, t0, tol, prior_bound=np.inf, policy=None, cert=None,
+            **info) -> Solution:
+    Q, residual, bound, cert = _certify(mdp, V, g, cert)
     if g < 1.0:
         # floating-point rounding of the residual itself: a few ulps of |V|, amplified like the residual
         rounding = 8 * np.finfo(np.float64).eps * max(1.0, float(np.max(np.abs(V))) if V.size else 1.0)
@@ -298,7 +301,8 @@ def _finish(mdp, V, g, method, it, converged, sweeps, t0, tol, prior_bound=np.in
         pol = greedy_policy(Q, policy) if policy is not None else np.argmax(Q, axis=1)
     else:
         pol = cert.policy  # the proper-preferring greedy policy its lower bound evaluated
-        if converged and not bound <= max(tol, 0.0) and (tol > 0.0 or not np.isfinite(bound)):
+        certified = bound <= tol if tol > 0.0 else np.isfinite(bound)  # tol 0: policy iteration, any finite bound
+        if converged and not certified:
             converged = False
             why = cert.reason or f"its certified bound {bound:.3g} exceeds tol {tol:g}"
             warnings.warn(f"{method} at gamma = 1 cannot certify its values: {why}", RuntimeWarning, stacklevel=3)
@@ -332,13 +336,15 @@ class _SSPCheckpoints:
 
     def __init__(self) -> None:
         self.next_it, self.last_bound, self.stalls = 0, np.inf, 0
+        self.cert: SSPCertificate | None = None  # the last certificate, handed to _finish
 
     def due(self, mdp: TabularMDP, V: np.ndarray, delta: float, it: int, tol: float) -> bool | None:
         """True: certified within tol; None: give up; False: go on."""
         if delta > tol or it < self.next_it:
             return False
         self.next_it = 2 * it
-        bound = certify_ssp(mdp, V).bound
+        self.cert = certify_ssp(mdp, V)
+        bound = self.cert.bound
         if bound <= tol:
             return True
         self.stalls = self.stalls + 1 if it >= 1000 and bound > 0.5 * self.last_bound else 0
@@ -387,7 +393,7 @@ def value_iteration(
             if bound <= tol:
                 return _finish(mdp, V, g, "value_iteration", it, True, it, t0, tol, bound)
         elif checks.due(mdp, V, delta, it, tol) is not False:
-            return _finish(mdp, V, g, "value_iteration", it, True, it, t0, tol)
+            return _finish(mdp, V, g, "value_iteration", it, True, it, t0, tol, cert=checks.cert)
         if max_iter is not None and it >= max_iter:
             return _finish(mdp, V, g, "value_iteration", it, False, it, t0, tol, bound)
 
@@ -524,7 +530,7 @@ def modified_policy_iteration(
             if residual / (1.0 - g) <= tol:
                 return _finish(mdp, V, g, "modified_policy_iteration", it, True, sweeps, t0, tol, policy=policy)
         elif checks.due(mdp, V, residual, it, tol) is not False:
-            return _finish(mdp, V, g, "modified_policy_iteration", it, True, sweeps, t0, tol)
+            return _finish(mdp, V, g, "modified_policy_iteration", it, True, sweeps, t0, tol, cert=checks.cert)
         if max_iter is not None and it >= max_iter:
             return _finish(mdp, V, g, "modified_policy_iteration", it, False, sweeps, t0, tol, policy=policy)
         P_pi, r_pi = mdp.policy_matrix(policy)

@@ -55,14 +55,16 @@ def _algo_class(algo: str) -> type:
     return classes[algo]
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path, loader: type[yaml.SafeLoader] = yaml.SafeLoader, kind: str = "a plain YAML file of hyperparameters",
+               expected: str = "a mapping of env ids to hyperparameters") -> dict[str, Any]:
+    """A YAML mapping read with a safe loader (RL Zoo's !!float tags are standard YAML)."""
     try:
         with open(path) as f:
-            data = yaml.safe_load(f) or {}  # RL Zoo's !!float tags are standard YAML
+            data = yaml.load(f, Loader=loader) or {}  # noqa: S506 (SafeLoader or a subclass)
     except yaml.YAMLError as e:
-        raise ValueError(f"{path}: not a plain YAML file of hyperparameters ({str(e).splitlines()[0]})") from None
+        raise ValueError(f"{path}: not {kind} ({str(e).splitlines()[0]})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping of env ids to hyperparameters")
+        raise ValueError(f"{path}: expected {expected}")
     return data
 
 
@@ -78,14 +80,7 @@ _ZooLoader.add_constructor(
 
 
 def _read_zoo_yaml(path: Path) -> dict[str, Any]:
-    try:
-        with open(path) as f:
-            data = yaml.load(f, Loader=_ZooLoader) or {}  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as e:
-        raise ValueError(f"{path}: not an RL Zoo run file ({str(e).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping")
-    return data
+    return _read_yaml(path, _ZooLoader, "an RL Zoo run file", "a mapping")
 
 
 def _zoo_block(data: dict[str, Any], env_id: str, where: str) -> dict[str, Any]:

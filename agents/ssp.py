@@ -172,7 +172,6 @@ def _longest_expected_steps(mdp: TabularMDP, tight: np.ndarray, zero_ec: np.ndar
     node = np.where(live, node, -1)
     ids, node_live = np.unique(node[live], return_inverse=True)
     n = ids.size
-    node = node.copy()
     node[live] = node_live
     pairs = np.flatnonzero((tight & live[:, None]).reshape(-1))
     owner = node[pairs // A]
@@ -185,9 +184,9 @@ def _longest_expected_steps(mdp: TabularMDP, tight: np.ndarray, zero_ec: np.ndar
     has_pair[owner] = True
     mr, mc, _ = _entries(M)
     leaks = np.asarray(M.sum(axis=1)).ravel() < 1.0 - 1e-12
-    sinks = np.flatnonzero(~has_pair)
+    sinks = ~has_pair  # nodes without a tight pair: w = 1
     dist = _bfs_layers(n + 1, np.concatenate([owner[mr], owner[leaks]]), np.concatenate([mc, np.full(leaks.sum(), n)]),
-                       np.concatenate([sinks, [n]]))[:n]
+                       np.concatenate([np.flatnonzero(sinks), [n]]))[:n]
     if np.isinf(dist[has_pair]).any():
         return None
     desc = np.zeros(pairs.size, bool)
@@ -205,7 +204,6 @@ def _longest_expected_steps(mdp: TabularMDP, tight: np.ndarray, zero_ec: np.ndar
         if _has_stuck(chain):
             return None
         w = np.ones(n)
-        sinks = ~has_pair
         w[act] = _solve(sp.identity(act.size, format="csr") - chain[act][:, act], 1.0 + chain[act][:, sinks] @ w[sinks])
         if not np.all(np.isfinite(w)):
             return None

@@ -39,6 +39,11 @@ __all__ = ["score", "noise_floor", "transition_histograms", "rollout_tv", "seque
 MODE_SHARE = 0.25
 
 
+def _live_pairs(mdp: TabularMDP) -> np.ndarray:
+    """Every live (state, action) pair, state-major: ``(n_pairs, 2)``."""
+    return np.array([(s, a) for s in mdp.live for a in range(mdp.n_actions)], dtype=np.int64).reshape(-1, 2)
+
+
 def transition_histograms(model: WorldModel, n_samples: int = 1000, seed: int = 0,
                           chunk: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
     """Empirical next-state distributions of the model for every live (s, a).
@@ -46,8 +51,8 @@ def transition_histograms(model: WorldModel, n_samples: int = 1000, seed: int = 
     Returns ``pairs`` (n_pairs, 2) and ``Q`` (n_pairs, S + 1), column S being "no state".
     """
     env, mdp = model.env, model.env.mdp
-    S, A = mdp.n_states, mdp.n_actions
-    pairs = np.array([(s, a) for s in mdp.live for a in range(A)], dtype=np.int64).reshape(-1, 2)
+    S = mdp.n_states
+    pairs = _live_pairs(mdp)
     rows = np.repeat(np.arange(len(pairs)), n_samples)
     counts = np.zeros((len(pairs), S + 1))
     gen = torch.Generator(device="cpu").manual_seed(seed)
@@ -113,7 +118,7 @@ def noise_floor(mdp: TabularMDP, n_samples: int, policy: Any = "uniform", horizo
     """
     rng = np.random.default_rng(seed)
     A = mdp.n_actions
-    pairs = np.array([(s, a) for s in mdp.live for a in range(A)], dtype=np.int64).reshape(-1, 2)
+    pairs = _live_pairs(mdp)
     P = _true_rows(mdp, pairs)
     pi = mdp.policy_probs(policy)
     exact = mdp.state_distributions(pi, horizon)

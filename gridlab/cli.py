@@ -253,10 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except UsageError as e:
-        print(f"gridlab: error: {e}", file=sys.stderr)
-        return 2
-    except MemoryError as e:  # refused up front with its estimate (envs.resources)
+    except (UsageError, MemoryError) as e:  # a MemoryError is refused up front with its estimate (envs.resources)
         print(f"gridlab: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # a read-only or missing directory, a full disk: one line naming the file
