@@ -316,6 +316,8 @@ def certify_ssp(mdp: TabularMDP, V: np.ndarray, Q: np.ndarray | None = None) -> 
     S = mdp.n_states
     live = ~mdp.terminal
     V = np.asarray(V, dtype=np.float64)
+    if V.shape != (S,):
+        raise ValueError(f"V must have shape ({S},), got {V.shape}")
     Q0 = _backup(mdp, V) if Q is None else Q
     greedy = np.argmax(Q0, axis=1)
     if not np.all(np.isfinite(V)):

@@ -386,6 +386,8 @@ class TabularMDP:
         initial[:S] = init
         mdp = cls(P, R, terminal, initial, gamma=gamma, reward_matrix=reward_matrix,
                   info={"source": type(base).__name__, "absorbing_state": S if n > S else None})
+        if isinstance(verify, bool) or not isinstance(verify, (int, np.integer)) or verify < 0:
+            raise ValueError(f"verify must be an integer >= 0 (steps of the check; 0 skips it), got {verify!r}")
         if verify:
             from envs.verify import check_model
 

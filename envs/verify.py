@@ -66,6 +66,8 @@ def check_model(env: Any, mdp: TabularMDP, steps: int = 300, seed: int = 0, alph
         raise TypeError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
     if int(steps) < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
+    if not 0.0 < float(alpha) < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     base = getattr(env, "unwrapped", env)
     if not isinstance(base, gym.Env):
         raise TypeError(f"env must be a Gymnasium env, got {type(base).__name__}")

@@ -70,6 +70,17 @@ def _true_rows(mdp: TabularMDP, pairs: np.ndarray) -> np.ndarray:
     return np.concatenate([P, np.zeros((len(pairs), 1))], axis=1)
 
 
+def _check_counts(**counts: Any) -> None:
+    """Each count an integer >= 1, else an error naming it (and an env passed where none is taken)."""
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            hint = (" (score compares the model with its own world's exact dynamics; it takes no env)"
+                    if isinstance(value, gym.Env) else "")
+            raise TypeError(f"{name} must be an integer >= 1, got {type(value).__name__}{hint}")
+        if value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value}")
+
+
 def _pair_metrics(P: np.ndarray, Q: np.ndarray) -> dict[str, np.ndarray]:
     """Per-pair metrics of histograms Q against true rows P (both with the "no state" column)."""
     support = P > 0
@@ -116,6 +127,7 @@ def noise_floor(mdp: TabularMDP, n_samples: int, policy: Any = "uniform", horizo
         >>> 0.0 < floor["tv"] < 0.1, floor["hallucinated_mass"]
         (True, 0.0)
     """
+    _check_counts(n_samples=n_samples, horizon=horizon, n_rollouts=n_rollouts, replicates=replicates)
     rng = np.random.default_rng(seed)
     A = mdp.n_actions
     pairs = _live_pairs(mdp)
@@ -187,13 +199,7 @@ def score(model: WorldModel, n_samples: int = 1000, policy: Any = "uniform", hor
     """
     if not isinstance(model, WorldModel):
         raise TypeError(f"model must be a WorldModel, got {type(model).__name__}")
-    for name, value in (("n_samples", n_samples), ("horizon", horizon), ("n_rollouts", n_rollouts)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            hint = (" (score compares the model with its own world's exact dynamics; it takes no env)"
-                    if isinstance(value, gym.Env) else "")
-            raise TypeError(f"{name} must be an integer >= 1, got {type(value).__name__}{hint}")
-        if value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value}")
+    _check_counts(n_samples=n_samples, horizon=horizon, n_rollouts=n_rollouts)
     if not model.conditional:
         raise ValueError("score compares conditional models with P(s'|s,a); this model is unconditional")
     mdp = model.env.mdp

@@ -289,3 +289,12 @@ def test_the_noise_floor_shrinks_with_the_sample_size():
     mdp = GridWorldEnv("S..\n.H.\n..G", slip=0.3).mdp
     small, large = noise_floor(mdp, 100, horizon=3, n_rollouts=200), noise_floor(mdp, 10_000, horizon=3, n_rollouts=20_000)
     assert large["tv"] < small["tv"] / 5 and max(large["rollout_tv"]) < max(small["rollout_tv"]) / 3
+
+
+@pytest.mark.parametrize("name", ["n_samples", "horizon", "n_rollouts", "replicates"])
+def test_the_noise_floor_names_a_bad_count(name):
+    from generative.scoring import noise_floor
+
+    kwargs = {"n_samples": 10, "horizon": 2, "n_rollouts": 10, "replicates": 1, name: 0}
+    with pytest.raises(ValueError, match=f"{name} must be an integer >= 1, got 0"):
+        noise_floor(GridWorldEnv("S.G").mdp, **kwargs)

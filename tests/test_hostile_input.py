@@ -122,3 +122,14 @@ def test_score_names_an_env_passed_where_it_takes_none():
         score(model, n_samples=0)
     with pytest.raises(TypeError, match=r"model must be a WorldModel, got \w+"):
         score(env)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: check_model(GridWorldEnv("S.G"), GridWorldEnv("S.G").mdp, alpha=1.5), "alpha must be in \\(0, 1\\), got 1.5"),
+    (lambda: TabularMDP.from_gym(gym.make("FrozenLake-v1"), verify=-3), "verify must be an integer >= 0 .*got -3"),
+    (lambda: __import__("agents.ssp", fromlist=["certify_ssp"]).certify_ssp(GridWorldEnv("S.G").mdp, np.zeros(5)),
+     "V must have shape \\(3,\\), got \\(5,\\)"),
+])
+def test_new_public_arguments_name_a_bad_value(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
