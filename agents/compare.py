@@ -197,22 +197,28 @@ class Comparison:
         rows = [(k, v) for k, v in self.metrics().items()]
         return "\n".join(f"{k:22s} {v: .6f}" for k, v in rows)
 
-    def plot(self, path: str) -> str:
-        """Heatmaps of V*, V^pi, V_theta and V_theta - V^pi on the grid, with policy arrows; writes a PNG."""
-        import matplotlib
+    def value_range(self) -> tuple[float, float]:
+        """Smallest and largest of V*, V^pi and V_theta: the colour scale of :meth:`figure`."""
+        V = np.concatenate([self.V_star, self.V_pi, self.V_learned])
+        return float(V.min()), float(V.max())
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    def figure(self, value_range: tuple[float, float] | None = None) -> Any:
+        """Heatmaps of V*, V^pi, V_theta and V_theta - V^pi on the grid, with policy arrows.
 
-        from envs.plotting import plot_values
+        The three value panels share one colour scale: ``value_range``, or :meth:`value_range`.
+        Pass the union of several comparisons' ranges to draw them on the same scale.
+
+        Returns:
+            a matplotlib ``Figure`` (made without pyplot), 10 inches wide.
+        """
+        from envs.plotting import PAGE_WIDTH, new_figure, plot_values
 
         env = self.env
-        lo = float(min(self.V_star.min(), self.V_pi.min(), self.V_learned.min()))
-        hi = float(max(self.V_star.max(), self.V_pi.max(), self.V_learned.max()))
+        lo, hi = self.value_range() if value_range is None else value_range
         err = np.where(self.env.mdp.terminal, 0.0, self.V_learned - self.V_pi)
         lim = float(np.max(np.abs(err))) or 1.0
-        w = 1 + 0.32 * env.width
-        fig, axes = plt.subplots(1, 4, figsize=(4 * w, 0.9 + 0.32 * env.height))
+        panel = PAGE_WIDTH / 2 - 0.6  # two panels a row, each with its colour bar
+        fig, axes = new_figure(2, 2, figsize=(PAGE_WIDTH, 2 * (0.45 + panel * env.height / env.width) + 0.4))
         greedy = self.pi.argmax(axis=1)
         panels = [
             (self.V_star, np.argmax(self.Q_star, axis=1), "V* (optimal policy)", "viridis", lo, hi),
@@ -220,14 +226,16 @@ class Comparison:
             (self.V_learned, greedy, "V_theta: the agent's estimate", "viridis", lo, hi),
             (err, None, f"V_theta - V^pi (rmse {self.rmse_vs_pi:.3f})", "coolwarm", -lim, lim),
         ]
-        for ax, (V, pol, title, cmap, vmin, vmax) in zip(axes, panels):
+        for ax, (V, pol, title, cmap, vmin, vmax) in zip(axes.ravel(), panels):
             im = plot_values(ax, env, V, pol, title=title, cmap=cmap, vmin=vmin, vmax=vmax, annotate=False)
             fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
         fig.suptitle(f"return gap {self.return_gap:.4f} ({100 * self.relative_gap:.1f}% of V*(s0)), "
                      f"policy agreement {100 * self.policy_agreement:.0f}%", fontsize=10)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        return fig
+
+    def plot(self, path: str, value_range: tuple[float, float] | None = None) -> str:
+        """Write :meth:`figure` as a PNG (110 dpi: 1100 pixels wide); returns ``path``."""
+        self.figure(value_range).savefig(path, dpi=110)
         return path
 
 
@@ -320,31 +328,27 @@ def plot_learning_curves(csv_paths: dict[str, str] | str, path: str) -> str:
 
     Arguments:
         csv_paths: one CSV path, or ``{label: path}`` to overlay several runs.
-        path: the PNG to write.
+        path: the PNG to write (1100 pixels wide).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from envs.plotting import PAGE_WIDTH, new_figure
 
     if isinstance(csv_paths, (str, bytes)) or hasattr(csv_paths, "__fspath__"):
         csv_paths = {"": str(csv_paths)}
     metrics = [("return_gap", "return gap  V*(s0) - V^pi(s0)"), ("rmse_vs_pi", "rmse of V_theta vs V^pi"),
                ("rmse_vs_star", "rmse of V_theta vs V*"), ("policy_agreement", "policy agreement")]
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.2))
+    fig, axes = new_figure(2, 2, figsize=(PAGE_WIDTH, 6.0))
+    axes = axes.ravel()
     for label, p in csv_paths.items():
         data = np.genfromtxt(p, delimiter=",", names=True)
         data = np.atleast_1d(data)
         for ax, (key, title) in zip(axes, metrics):
             ax.plot(data["timesteps"], data[key], label=label or None, marker=".", ms=3)
-            ax.set_title(title, fontsize=9)
-            ax.set_xlabel("timesteps", fontsize=8)
+            ax.set_title(title, fontsize=10)
+            ax.set_xlabel("timesteps", fontsize=9)
             ax.grid(alpha=0.3)
     axes[0].set_yscale("symlog", linthresh=1e-3)
     axes[3].set_ylim(-0.02, 1.02)
     if any(csv_paths):
-        axes[0].legend(fontsize=8)
-    fig.tight_layout()
+        axes[0].legend(fontsize=9)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

@@ -13,7 +13,7 @@ from envs.layouts import FLOOR, GOAL, HOLE, ONE_WAY_CHARS, START, WALL, Layout, 
 from envs.mdp import TabularMDP
 from envs.transitions import grid_transitions
 
-__all__ = ["GridWorldEnv", "MazeEnv", "OBS_MODES", "ACTIONS"]
+__all__ = ["GridWorldEnv", "MazeEnv", "OBS_MODES", "ACTIONS", "CELL_COLOURS", "AGENT_COLOUR"]
 
 UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
 ACTIONS = ("up", "right", "down", "left")
@@ -23,7 +23,7 @@ OBS_MODES = ("index", "onehot", "coords", "image")
 IMAGE_CHANNELS = ("wall", "goal", "hole", "agent")
 COORD_TOL = 0.25  # a coords observation decodes when it lies within a quarter cell of a cell centre
 
-_COLOURS = {
+CELL_COLOURS = {  # RGB of each cell kind in rendered frames (envs.plotting draws goals and holes the same)
     WALL: (60, 60, 70),
     FLOOR: (245, 245, 245),
     START: (210, 225, 250),
@@ -31,6 +31,7 @@ _COLOURS = {
     HOLE: (30, 30, 30),
     **{c: (250, 235, 170) for c in ONE_WAY_CHARS},
 }
+AGENT_COLOUR = (220, 40, 40)
 
 
 class GridWorldEnv(gym.Env):
@@ -328,13 +329,13 @@ class GridWorldEnv(gym.Env):
     def render_rgb(self, s: int | None = None, cell: int = 16) -> np.ndarray:
         """An ``(H*cell, W*cell, 3)`` uint8 picture of the grid with the agent as a red square."""
         g = self.layout.grid
-        colours = np.array([_COLOURS[ch] for ch in g.ravel()], np.uint8).reshape(self.height, self.width, 3)
+        colours = np.array([CELL_COLOURS[ch] for ch in g.ravel()], np.uint8).reshape(self.height, self.width, 3)
         img = np.kron(colours, np.ones((cell, cell, 1), np.uint8))
         img[::cell, :, :] = 200
         img[:, ::cell, :] = 200
         r, c = self.state_rc[self.s if s is None else s]
         m = cell // 4
-        img[r * cell + m:(r + 1) * cell - m, c * cell + m:(c + 1) * cell - m] = (220, 40, 40)
+        img[r * cell + m:(r + 1) * cell - m, c * cell + m:(c + 1) * cell - m] = AGENT_COLOUR
         return img
 
 

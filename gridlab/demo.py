@@ -71,11 +71,11 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
 
     from agents import dp, sb3
     from agents.compare import compare, plot_learning_curves
-    from envs.plotting import plot_values
+    from envs.plotting import value_figure
     from generative import collect_transitions, score, train_world_model
     from gridlab import report
     from gridlab.solve import solve_suite
-    from gridlab.world_cmd import plot_score, plot_strip
+    from gridlab.world_cmd import plot_score, plot_strip, score_limits
 
     out = Path(out)
     check_writable(out)
@@ -90,12 +90,13 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
     results["suite"] = solve_suite(None, 1e-6)
     env = gym.make(AGENT_ENV)
     sol = dp.solve(env.unwrapped.mdp, 0.99, tol=1e-10)
-    results["suite_figure"] = str(_figure(figs / "fourrooms_vstar.png", lambda ax: plot_values(
-        ax, env.unwrapped, sol.V, sol.policy, title=f"V* and optimal policy, {AGENT_ENV}")))
+    results["suite_figure"] = str(figs / "fourrooms_vstar.png")
+    value_figure(env.unwrapped, sol.V, sol.policy, f"V* and optimal policy, {AGENT_ENV}").savefig(
+        results["suite_figure"], dpi=100)
     stages.done(t, f"{len(results['suite'])} worlds")
 
     t = stages.start(f"training PPO and DQN on {AGENT_ENV} ({budget.agent_steps:,} steps each) and comparing exactly")
-    results["agents"] = {}
+    results["agents"], comparisons = {}, {}
     for algo in ("ppo", "dqn"):
         run = out / "runs" / f"{algo}_FourRooms"
         if run.exists():
@@ -106,11 +107,15 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
         t_model = time.perf_counter()
         model = sb3.train(AGENT_ENV, algo, total_timesteps=budget.agent_steps, seed=0, out_dir=run,
                           progress_bar=False, device="cpu", eval_freq=max(budget.agent_steps // budget.agent_evals, 500))
-        c = compare(model, env)
-        c.plot(str(figs / f"{algo}_comparison.png"))
+        c = comparisons[algo] = compare(model, env)
         results["agents"][algo] = {"run_dir": str(run), **c.metrics(), "horizon": c.horizon,
                                    "figure": str(figs / f"{algo}_comparison.png")}
         stages.note(f"{algo}: done in {time.perf_counter() - t_model:.0f} s, return gap {c.return_gap:.4f}")
+    # V* is the same in every comparison: one colour scale for all the value panels
+    ranges = [c.value_range() for c in comparisons.values()]
+    results["value_range"] = [min(r[0] for r in ranges), max(r[1] for r in ranges)]
+    for algo, c in comparisons.items():
+        c.plot(results["agents"][algo]["figure"], value_range=tuple(results["value_range"]))
     plot_learning_curves({a: f"{r['run_dir']}/exact_eval.csv" for a, r in results["agents"].items()},
                          str(figs / "learning_curves.png"))
     results["learning_curves"] = str(figs / "learning_curves.png")
@@ -120,7 +125,7 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
     wenv = gym.make("gridlab/Grid-v0", **WORLD_KW)
     data = collect_transitions(wenv, budget.world_samples, seed=0)
     train, held = data.split(0.9)
-    results["world_models"] = {}
+    results["world_models"], scored = {}, {}
     mdp = wenv.unwrapped.mdp
     rng = np.random.default_rng(0)
     for family in ("vae", "gan", "flow"):
@@ -132,12 +137,12 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
         model.save(run / "model.pt")
         r = score(model, n_samples=budget.score_samples, horizon=budget.horizon, n_rollouts=budget.rollouts,
                   held_out=held)
-        plot_score(model, r, figs / f"world_{family}_score.png")
+        scored[family] = (model, r)
         s0 = int(rng.choice(mdp.n_states, p=mdp.initial))
         imagined = model.rollout(wenv.unwrapped.encode_batch([s0]), "uniform", 8, n=1, seed=1)["states"][0]
         real = mdp.sample_states("uniform", 8, rng, start=s0)
-        plot_strip(wenv.unwrapped, imagined, real, figs / f"world_{family}_rollout.png", f"{family}: an imagined rollout (top) and a real one (bottom) from the same start, uniform policy; "
-                   "independent samples, not to be compared frame by frame")
+        plot_strip(wenv.unwrapped, imagined, real, figs / f"world_{family}_rollout.png",
+                   f"{family}: imagined (top) and real (bottom) rollouts, uniform policy")
         results["world_models"][family] = {
             "run_dir": str(run), "device": str(model.device), "train_seconds": model.train_seconds,
             **{k: r[k] for k in ("tv", "forward_kl", "reverse_kl", "jsd", "mode_recall", "hallucinated_mass",
@@ -146,6 +151,10 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
             "score_figure": str(figs / f"world_{family}_score.png"), "rollout_figure": str(figs / f"world_{family}_rollout.png"),
         }
         stages.note(f"{family}: done in {time.perf_counter() - t_model:.0f} s, TV {r['tv']:.3f}")
+    # the same quantity on the same scale in every model's figure
+    results["score_limits"] = score_limits([r for _, r in scored.values()])
+    for family, (model, r) in scored.items():
+        plot_score(model, r, Path(results["world_models"][family]["score_figure"]), limits=results["score_limits"])
     stages.done(t, ", ".join(f"{f} TV {r['tv']:.3f}" for f, r in results["world_models"].items()))
 
     t = stages.start("writing the report")
@@ -154,17 +163,3 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
     atomic_write_text(out / "report.html", report.render(results))
     stages.done(t)
     return out / "report.html"
-
-
-def _figure(path: Path, draw) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 5))
-    draw(ax)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path

@@ -13,7 +13,7 @@ import numpy as np
 from agents import dp
 from agents.rundir import atomic_write_text
 from envs import SUITE, GridWorldEnv
-from envs.plotting import format_policy_grid, format_value_grid, plot_values
+from envs.plotting import PAGE_WIDTH, format_policy_grid, format_value_grid, value_figure
 from gridlab.envspec import make_env, model_of
 
 __all__ = ["solve_one", "solve_suite", "write_solution"]
@@ -50,19 +50,11 @@ def write_solution(out: Path, env_id: str, kwargs: dict[str, Any], env: Any, sol
     atomic_write_text(paths[0], json.dumps(record, indent=1))
     base = env.unwrapped
     if isinstance(base, GridWorldEnv):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(1 + 0.45 * base.width, 0.8 + 0.45 * base.height))
-        im = plot_values(ax, base, sol.V, sol.policy, title=f"V* and greedy policy, {env_id} (gamma={sol.gamma})")
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-        fig.tight_layout()
+        fig = value_figure(base, sol.V, sol.policy, f"V* and greedy policy, {env_id} (gamma={sol.gamma})",
+                           width=min(PAGE_WIDTH, 1.5 + 0.45 * base.width))
         paths.append(out / "values.png")
         tmp = out / ".values.png.tmp"
         fig.savefig(tmp, dpi=120, format="png")
-        plt.close(fig)
         os.replace(tmp, paths[1])
     return paths
 

@@ -44,6 +44,16 @@ def test_results_json_holds_every_number_of_the_report(quick_demo):
         assert f"{r['tv']:.3f}" in html and Path(r["run_dir"], "model.pt").is_file()
 
 
+def test_figures_of_the_same_quantity_share_one_scale(quick_demo):
+    res = json.loads((quick_demo[0] / "results.json").read_text())
+    lo, hi = res["value_range"]  # V* is in both agents' figures, on this one scale
+    assert lo <= 0.0 < max(r["V_star_s0"] for r in res["agents"].values()) <= hi
+    limits = res["score_limits"]
+    for r in res["world_models"].values():
+        assert max(r["rollout_tv"] + r["noise_floor"]["rollout_tv"]) <= limits["rollout_tv"]
+        assert max(r["forward_kl"], r["reverse_kl"]) <= limits["kl"] and r["tv"] <= limits["tv"]
+
+
 def test_report_is_self_contained(quick_demo):
     html = (quick_demo[0] / "report.html").read_text()
     assert "http://" not in html and "https://" not in html
@@ -67,10 +77,18 @@ def test_report_renders_in_a_headless_browser_with_every_image_decoded(quick_dem
         page.goto((quick_demo[0] / "report.html").as_uri())
         page.wait_for_load_state("load")
         widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
+        shrink = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth / i.clientWidth)")
+        # a cell on one line is no taller than its line height plus its padding
+        wrapped = page.eval_on_selector_all("td", """tds => tds.filter(td => {
+            const s = getComputedStyle(td);
+            return td.clientHeight > 1.5 * parseFloat(s.lineHeight) + parseFloat(s.paddingTop) + parseFloat(s.paddingBottom);
+        }).map(td => td.textContent)""")
         title = page.title()
         browser.close()
     assert errors == []
     assert len(widths) >= 10 and min(widths) > 0
+    assert max(shrink) < 1.1, shrink  # figures drawn for the page, not shrunk until their text is unreadable
+    assert wrapped == []
     assert title.startswith("gridlab demo report")
 
 
