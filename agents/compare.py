@@ -119,6 +119,9 @@ class Comparison:
         return_gap_greedy: the same for the greedy (argmax) version of the policy.
         rmse_vs_pi, max_err_vs_pi, rmse_vs_star: errors of :math:`V_\theta` over live states.
         policy_agreement: share of live states whose greedy action is optimal (tie-aware).
+        rmse_vs_pi_visited: rmse of :math:`V_\theta` vs :math:`V^{\pi_\theta}` weighted by the
+            policy's normalised discounted visitation from the start: the states a critic trained
+            on the agent's own experience sees.
         suboptimal_visitation: the policy's normalised discounted visitation (from the start) of
             the live states where its greedy action is not optimal: near 0 when its mistakes lie
             only where it does not go.
@@ -145,6 +148,7 @@ class Comparison:
     weights: np.ndarray
     env: GridWorldEnv = field(repr=False)
     suboptimal_visitation: float = 0.0
+    rmse_vs_pi_visited: float = float("nan")
     horizon: int | None = None
     V_pi_horizon: np.ndarray | None = field(default=None, repr=False)
     V_star_horizon: np.ndarray | None = field(default=None, repr=False)
@@ -170,6 +174,7 @@ class Comparison:
             "policy_agreement": self.policy_agreement,
             "V_star_s0": self.V_star_s0,
             "suboptimal_visitation": self.suboptimal_visitation,
+            "rmse_vs_pi_visited": self.rmse_vs_pi_visited,
             **self.time_limit_metrics(),
         }
 
@@ -316,6 +321,7 @@ def compare(model: Any, env: Any, gamma: float | None = None, weighting: str = "
         weighting=weighting,
         weights=w,
         suboptimal_visitation=float(visits[live][~optimal].sum()),
+        rmse_vs_pi_visited=float(np.sqrt(np.sum(visits[live] * err_pi**2) / max(visits[live].sum(), 1e-300))),
         env=base,
         horizon=None if H is None else int(H),
         V_pi_horizon=None if H is None else policy_evaluation(mdp, pi, g, horizon=H),

@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from agents.solvers import METHODS, load_method
 from agents.ssp import (SSPCertificate, certify_ssp, end_components, proper_greedy_policy, recurrent_classes,
                         unbounded_reason)
 from envs.mdp import TabularMDP
@@ -50,6 +51,9 @@ __all__ = [
     "gauss_seidel_value_iteration",
     "solve",
     "certify",
+    "certified_solution",
+    "check_gamma",
+    "check_tol",
 ]
 
 TIE_TOL = 1e-12  # relative margin an action must win by to replace the current one (rounding, not model ties)
@@ -102,7 +106,8 @@ class Solution:
 
 
 # ---------------------------------------------------------------------- building blocks
-def _gamma(mdp: TabularMDP, gamma: float | None) -> float:
+def check_gamma(mdp: TabularMDP, gamma: float | None) -> float:
+    """The discount to solve with: ``gamma``, or the model's own when None; refuses one outside (0, 1]."""
     if not isinstance(mdp, TabularMDP):
         raise TypeError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
     g = mdp.gamma if gamma is None else float(gamma)
@@ -111,7 +116,7 @@ def _gamma(mdp: TabularMDP, gamma: float | None) -> float:
     return g
 
 
-def _tol(tol: float) -> float:
+def check_tol(tol: float) -> float:
     """A certified-bound target: a finite number > 0 (a tol of 0 or below could never be met)."""
     t = float(tol)
     if not (np.isfinite(t) and t > 0.0):
@@ -128,7 +133,7 @@ def bellman_backup(mdp: TabularMDP, V: np.ndarray, gamma: float | None = None) -
         >>> bellman_backup(mdp, np.zeros(3), 0.9)[1].tolist()
         [0.0, 1.0, 0.0, 0.0]
     """
-    g = _gamma(mdp, gamma)
+    g = check_gamma(mdp, gamma)
     Q = mdp.R + g * (mdp.P @ V).reshape(mdp.n_states, mdp.n_actions)
     Q[mdp.terminal] = 0.0
     return Q
@@ -188,7 +193,7 @@ def policy_evaluation(
         >>> policy_evaluation(mdp, np.array([1, 1, 0]), 0.9, horizon=1).tolist()  # one step: only state 1 arrives
         [0.0, 1.0, 0.0]
     """
-    g = _gamma(mdp, gamma)
+    g = check_gamma(mdp, gamma)
     P_pi, r_pi = mdp.policy_matrix(policy)
     if horizon is not None:
         H = _horizon(horizon)
@@ -255,7 +260,7 @@ def backward_induction(mdp: TabularMDP, horizon: int, gamma: float | None = None
         >>> fh.V.tolist(), int(fh.policy[0, 2])  # state 0 is 3 steps away; with 1 step left, 2 goes right
         ([0.0, 1.0, 1.0, 0.0], 1)
     """
-    g = _gamma(mdp, gamma)
+    g = check_gamma(mdp, gamma)
     H = _horizon(horizon)
     V = np.zeros(mdp.n_states)
     dtype = np.int8 if mdp.n_actions <= 127 else np.int64
@@ -276,7 +281,7 @@ def certify(mdp: TabularMDP, V: np.ndarray, gamma: float | None = None) -> tuple
         >>> residual, bound
         (0.0, 0.0)
     """
-    Q, residual, bound, _ = _certify(mdp, V, _gamma(mdp, gamma))
+    Q, residual, bound, _ = _certify(mdp, V, check_gamma(mdp, gamma))
     return Q, residual, bound
 
 
@@ -291,8 +296,26 @@ def _certify(mdp: TabularMDP, V: np.ndarray, g: float,
     return Q, residual, cert.bound, cert
 
 
-def _finish(mdp, V, g, method, it, converged, sweeps, t0, tol, prior_bound=np.inf, policy=None, cert=None,
-            **info) -> Solution:
+def certified_solution(mdp, V, g, method, it, converged, sweeps, t0, tol, prior_bound=np.inf, policy=None, cert=None,
+                       **info) -> Solution:
+    """The :class:`Solution` of a solver that stopped at ``V``: certified here, whatever computed V.
+
+    Every solver (and every backend: ``agents.dp_torch``) ends through this function, so the
+    bound a solution states is always the one :func:`certify` (gamma < 1) or
+    ``agents.ssp.certify_ssp`` (gamma = 1) gives in float64, never a solver's own estimate.
+
+    Arguments:
+        mdp, V, g: the model, the final values, the discount.
+        method: the solver's name (recorded, and named in warnings).
+        it, sweeps, t0: iterations, Bellman-sweep equivalents and the start time, for the record.
+        converged: whether the solver met its own stopping rule; at gamma = 1 it is withdrawn,
+            with a warning, when the certificate does not reach ``tol``.
+        tol: the target bound (0: any finite bound, for policy iteration at gamma = 1).
+        prior_bound: a bound the solver already proved (a contraction bound from its last sweep).
+        policy: the solver's current policy, kept where its actions tie (gamma < 1).
+        cert: the gamma = 1 certificate of V when the solver already computed it.
+        info: extra fields recorded in ``Solution.info``.
+    """
     Q, residual, bound, cert = _certify(mdp, V, g, cert)
     if g < 1.0:
         # floating-point rounding of the residual itself: a few ulps of |V|, amplified like the residual
@@ -336,7 +359,7 @@ class _SSPCheckpoints:
 
     def __init__(self) -> None:
         self.next_it, self.last_bound, self.stalls = 0, np.inf, 0
-        self.cert: SSPCertificate | None = None  # the last certificate, handed to _finish
+        self.cert: SSPCertificate | None = None  # the last certificate, handed to certified_solution
 
     def due(self, mdp: TabularMDP, V: np.ndarray, delta: float, it: int, tol: float) -> bool | None:
         """True: certified within tol; None: give up; False: go on."""
@@ -373,8 +396,8 @@ def value_iteration(
         >>> round(float(sol.V[0]), 6), bool(sol.error_bound <= 1e-10)
         (0.9, True)
     """
-    g = _gamma(mdp, gamma)
-    tol = _tol(tol)
+    g = check_gamma(mdp, gamma)
+    tol = check_tol(tol)
     t0 = time.perf_counter()
     if (refused := _refuse_unbounded(mdp, g, "value_iteration", t0)) is not None:
         return refused
@@ -391,11 +414,11 @@ def value_iteration(
         if g < 1.0:
             bound = g * delta / (1.0 - g)
             if bound <= tol:
-                return _finish(mdp, V, g, "value_iteration", it, True, it, t0, tol, bound)
+                return certified_solution(mdp, V, g, "value_iteration", it, True, it, t0, tol, bound)
         elif checks.due(mdp, V, delta, it, tol) is not False:
-            return _finish(mdp, V, g, "value_iteration", it, True, it, t0, tol, cert=checks.cert)
+            return certified_solution(mdp, V, g, "value_iteration", it, True, it, t0, tol, cert=checks.cert)
         if max_iter is not None and it >= max_iter:
-            return _finish(mdp, V, g, "value_iteration", it, False, it, t0, tol, bound)
+            return certified_solution(mdp, V, g, "value_iteration", it, False, it, t0, tol, bound)
 
 
 def _ssp_start_policy(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -452,9 +475,9 @@ def policy_iteration(
         >>> policy_iteration(GridWorldEnv("S.G").mdp, 0.9).policy[:2].tolist()
         [1, 1]
     """
-    g = _gamma(mdp, gamma)
+    g = check_gamma(mdp, gamma)
     if tol is not None:
-        tol = _tol(tol)
+        tol = check_tol(tol)
     t0 = time.perf_counter()
     if (refused := _refuse_unbounded(mdp, g, "policy_iteration", t0)) is not None:
         return refused
@@ -479,12 +502,12 @@ def policy_iteration(
             new[free] = stay[free]
         it += 1
         if np.array_equal(new, policy) or new.tobytes() in seen:
-            return _finish(mdp, V, g, "policy_iteration", it, True, it, t0, tol if tol is not None else 0.0, policy=policy)
+            return certified_solution(mdp, V, g, "policy_iteration", it, True, it, t0, tol if tol is not None else 0.0, policy=policy)
         policy = new
         seen.add(policy.tobytes())
         if max_iter is not None and it >= max_iter:
             V = policy_evaluation(mdp, policy, g)
-            return _finish(mdp, V, g, "policy_iteration", it, False, it, t0, 0.0, policy=policy)
+            return certified_solution(mdp, V, g, "policy_iteration", it, False, it, t0, 0.0, policy=policy)
 
 
 def modified_policy_iteration(
@@ -506,10 +529,10 @@ def modified_policy_iteration(
         m: partial evaluation sweeps per iteration (m = 0 is value iteration).
         max_iter: optional cap (warns when reached).
     """
-    g = _gamma(mdp, gamma)
+    g = check_gamma(mdp, gamma)
     if m < 0:
         raise ValueError(f"m must be >= 0, got {m}")
-    tol = _tol(tol)
+    tol = check_tol(tol)
     t0 = time.perf_counter()
     if (refused := _refuse_unbounded(mdp, g, "modified_policy_iteration", t0)) is not None:
         return refused
@@ -528,11 +551,11 @@ def modified_policy_iteration(
         it += 1
         if g < 1.0:
             if residual / (1.0 - g) <= tol:
-                return _finish(mdp, V, g, "modified_policy_iteration", it, True, sweeps, t0, tol, policy=policy)
+                return certified_solution(mdp, V, g, "modified_policy_iteration", it, True, sweeps, t0, tol, policy=policy)
         elif checks.due(mdp, V, residual, it, tol) is not False:
-            return _finish(mdp, V, g, "modified_policy_iteration", it, True, sweeps, t0, tol, cert=checks.cert)
+            return certified_solution(mdp, V, g, "modified_policy_iteration", it, True, sweeps, t0, tol, cert=checks.cert)
         if max_iter is not None and it >= max_iter:
-            return _finish(mdp, V, g, "modified_policy_iteration", it, False, sweeps, t0, tol, policy=policy)
+            return certified_solution(mdp, V, g, "modified_policy_iteration", it, False, sweeps, t0, tol, policy=policy)
         P_pi, r_pi = mdp.policy_matrix(policy)
         V = TV
         for _ in range(m):
@@ -574,12 +597,12 @@ def gauss_seidel_value_iteration(
     """
     from agents.gauss_seidel import gs_policy_sweep, gs_sweep
 
-    g = _gamma(mdp, gamma)
+    g = check_gamma(mdp, gamma)
     if g == 1.0:
         raise ValueError("gauss_seidel_value_iteration needs gamma < 1; use policy_iteration at gamma = 1")
     if m < 0:
         raise ValueError(f"m must be >= 0, got {m}")
-    tol = _tol(tol)
+    tol = check_tol(tol)
     t0 = time.perf_counter()
     V = np.zeros(mdp.n_states)
     policy = np.zeros(mdp.n_states, dtype=np.int64)
@@ -592,16 +615,12 @@ def gauss_seidel_value_iteration(
         sweeps += 1
         bound = g * delta / (1.0 - g)
         if bound <= tol:
-            return _finish(mdp, V, g, "gauss_seidel_value_iteration", it, True, sweeps, t0, tol, bound)
+            return certified_solution(mdp, V, g, "gauss_seidel_value_iteration", it, True, sweeps, t0, tol, bound)
         if max_iter is not None and it >= max_iter:
-            return _finish(mdp, V, g, "gauss_seidel_value_iteration", it, False, sweeps, t0, tol, bound)
+            return certified_solution(mdp, V, g, "gauss_seidel_value_iteration", it, False, sweeps, t0, tol, bound)
         for _ in range(m):  # in the direction of the Bellman sweep just made (measured: fewer sweeps than alternating)
             gs_policy_sweep(mdp, V, g, orders[(it - 1) % 2], policy)
         sweeps += m / mdp.n_actions
-
-
-METHODS = {"vi": value_iteration, "pi": policy_iteration, "mpi": modified_policy_iteration,
-           "gs": gauss_seidel_value_iteration}
 
 
 def solve(
@@ -629,7 +648,8 @@ def solve(
         mdp: the model.
         gamma: discount in (0, 1]; defaults to ``mdp.gamma``.
         tol: target bound on ``|V - V*|``.
-        method: ``"auto"``, ``"vi"``, ``"pi"``, ``"mpi"`` or ``"gs"``.
+        method: ``"auto"`` or a registered solver's name (``agents.solvers.METHODS``: ``"vi"``,
+            ``"pi"``, ``"mpi"``, ``"gs"``, ``"vi_torch"``, ...).
         backend: ``"numpy"``, or ``"torch"`` for value iteration as torch sparse products on
             ``device`` (``"cuda"`` for a GPU; default ``"cuda"`` when available, else ``"cpu"``),
             certified in float64 on the host. Importing torch happens only for this backend.
@@ -640,26 +660,22 @@ def solve(
         >>> sol.error_bound <= 1e-6
         True
     """
-    g = _gamma(mdp, gamma)
-    tol = _tol(tol)
-    if backend == "torch":
-        if method not in ("auto", "vi"):
-            raise ValueError(f"the torch backend runs value iteration; method must be 'auto' or 'vi', got {method!r}")
-        import torch
-
-        from agents.dp_torch import value_iteration_torch
-
-        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        return value_iteration_torch(mdp, g, tol=tol, device=dev)
-    if backend != "numpy":
+    g = check_gamma(mdp, gamma)
+    tol = check_tol(tol)
+    if backend not in ("numpy", "torch"):
         raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
-    if method == "auto":
+    if backend == "torch":
+        if method not in ("auto", "vi", "vi_torch"):
+            raise ValueError(f"the torch backend runs value iteration; method must be 'auto' or 'vi', got {method!r}")
+        method = "vi_torch"
+    elif method == "auto":
         from agents import gauss_seidel
 
         small_and_cold = mdp.n_states < 10_000 and not gauss_seidel.kernels_loaded()
         method = "pi" if g == 1.0 else "vi" if small_and_cold else "gs"
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of 'auto', {', '.join(map(repr, METHODS))}")
-    if method == "pi":
-        return policy_iteration(mdp, gamma, tol=tol)
-    return METHODS[method](mdp, gamma, tol=tol)
+    run = load_method(method)
+    if METHODS[method].backend != "torch":
+        return run(mdp, gamma, tol=tol)
+    import torch
+
+    return run(mdp, g, tol=tol, device=device or ("cuda" if torch.cuda.is_available() else "cpu"))

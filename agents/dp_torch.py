@@ -47,10 +47,10 @@ def value_iteration_torch(
     """
     import torch
 
-    from agents.dp import _finish, _gamma, _tol
+    from agents.dp import certified_solution, check_gamma, check_tol
 
-    g = _gamma(mdp, gamma)
-    tol = _tol(tol)
+    g = check_gamma(mdp, gamma)
+    tol = check_tol(tol)
     if g == 1.0:
         raise ValueError("the torch backend needs gamma < 1; use policy_iteration at gamma = 1")
     if dtype not in ("float64", "float32"):
@@ -77,6 +77,6 @@ def value_iteration_torch(
             it += 1
         bound = g * float(delta) / (1.0 - g)
         if bound <= tol:
-            return _finish(mdp, V.double().cpu().numpy(), g, "value_iteration_torch", it, True, it, t0, tol, bound)
+            return certified_solution(mdp, V.double().cpu().numpy(), g, "value_iteration_torch", it, True, it, t0, tol, bound)
         if max_iter is not None and it >= max_iter:
-            return _finish(mdp, V.double().cpu().numpy(), g, "value_iteration_torch", it, False, it, t0, tol, bound)
+            return certified_solution(mdp, V.double().cpu().numpy(), g, "value_iteration_torch", it, False, it, t0, tol, bound)

@@ -1,51 +1,8 @@
-"""Run directories that are never half-written: built under a temporary name, renamed when complete."""
+"""Run directories that are never half-written: ``envs.rundir``'s helpers, under their older import path.
 
-from __future__ import annotations
+They live in ``envs`` (the lowest layer) so that ``agents`` and ``generative`` write runs the same way.
+"""
 
-import os
-import shutil
-import tempfile
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator
+from envs.rundir import atomic_run_dir, atomic_write_text
 
 __all__ = ["atomic_run_dir", "atomic_write_text"]
-
-
-@contextmanager
-def atomic_run_dir(run_dir: str | Path) -> Iterator[Path]:
-    """Yield a temporary directory beside ``run_dir``; on success it is renamed to ``run_dir``.
-
-    On any exception (Ctrl-C included) the temporary directory is removed and nothing is left
-    where a later command would read it as complete. ``run_dir`` must not exist, or be empty.
-
-    Example:
-        >>> import tempfile
-        >>> root = Path(tempfile.mkdtemp())
-        >>> with atomic_run_dir(root / "run") as tmp:
-        ...     _ = (tmp / "model.zip").write_text("weights")
-        >>> sorted(p.name for p in root.iterdir())
-        ['run']
-    """
-    run_dir = Path(run_dir)
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise ValueError(f"run directory {str(run_dir)!r} already exists and is not empty")
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=run_dir.parent))
-    try:
-        yield tmp
-        if run_dir.exists():
-            run_dir.rmdir()
-        os.replace(tmp, run_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write a file under a temporary name, then rename it into place."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path

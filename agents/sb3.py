@@ -36,7 +36,7 @@ import yaml
 
 import envs  # noqa: F401  (registers the suite)
 from agents.callbacks import ExactEvalCallback
-from agents.rundir import atomic_run_dir
+from envs.rundir import atomic_run_dir
 
 __all__ = ["ALGOS", "load_hyperparams", "train", "load", "load_model", "PRESETS_DIR"]
 
@@ -238,7 +238,6 @@ def train(
     Returns:
         The trained model; ``model.run_dir`` is the run directory.
     """
-    import torch
     from stable_baselines3.common.callbacks import CallbackList, EvalCallback
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.utils import set_random_seed
@@ -258,8 +257,6 @@ def train(
     n = int(n_envs if n_envs is not None else hp.get("n_envs", 1))
     env_kwargs = dict(env_kwargs or {})
     device = _resolve_device(device)
-    if device == "cpu":
-        torch.set_num_threads(1)
 
     run_dir = Path(out_dir) if out_dir else Path("runs") / f"{algo}_{env_id.split('/')[-1]}_s{seed}_{time.strftime('%Y%m%d-%H%M%S')}"
     with atomic_run_dir(run_dir) as tmp:

@@ -1,4 +1,4 @@
-"""Benchmark: VAE, GAN and flow world models with their defaults, scored exactly.
+"""Benchmark: the registered world-model families (VAE, GAN, flow, ...) with their defaults, scored exactly.
 
 Run from the repository root: ``.venv/bin/python -m benchmarks.world_models [--families gan] [--seeds 0,1,2] [--worlds NAME,NAME] [--merge]``
 Prints a family x metric table for BENCHMARKS.md and writes ``benchmarks/results/world_models.json``.
@@ -17,6 +17,8 @@ import torch
 import envs  # noqa: F401
 from benchmarks.results_file import write_rows
 from generative import collect_transitions, score, train_world_model
+from generative.registry import family_names
+from generative.scoring import SCORE_KEYS as KEYS
 
 WORLDS = {
     "SlipperyLake (64 states) onehot": ("gridlab/SlipperyLake-v0", {"obs_mode": "onehot"}),
@@ -24,19 +26,19 @@ WORLDS = {
     "slippery 5x5 (25 states) onehot": ("gridlab/Grid-v0", {"layout": "S...H\n.....\n..H..\n.....\nH...G", "slip": 0.2,
                                                             "obs_mode": "onehot"}),
 }
-KEYS = ("tv", "forward_kl", "reverse_kl", "jsd", "mode_recall", "hallucinated_mass")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=200_000)
-    ap.add_argument("--families", default="vae,gan,flow")
+    ap.add_argument("--families", default=",".join(family_names()), help="comma-separated registered families")
     ap.add_argument("--worlds", default=",".join(WORLDS))
     ap.add_argument("--seeds", default="0", help="comma-separated training seeds, e.g. 0,1,2")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default="benchmarks/results/world_models.json")
     ap.add_argument("--merge", action="store_true", help="keep the --out file's rows for the (world, family, seed) not re-run")
     args = ap.parse_args()
+    torch.set_num_threads(1)  # small MLPs: one thread is fastest on CPU
     rows = []
     for world in args.worlds.split(","):
         env_id, kw = WORLDS[world]
@@ -66,7 +68,7 @@ def main() -> None:
 def table(rows) -> str:
     out = ["| world | family | seed | TV | KL(P‖Q) | KL(Q‖P) | JSD | mode recall | hallucinated | rollout TV k=20 (max over k) | "
            "held-out NLL / true entropy | train s | samples/s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    worlds, families = list(WORLDS), ["vae", "gan", "flow"]
+    worlds, families = list(WORLDS), family_names()
     for r in sorted(rows, key=lambda r: (worlds.index(r["world"]), families.index(r["family"]), r.get("seed", 0))):
         nll = f"{r['nll']:.3f} / {r['entropy']:.3f}" if r["nll"] is not None else "-"
         out.append(f"| {r['world']} | {r['family']} | {r.get('seed', 0)} | {r['tv']:.3f} | {r['forward_kl']:.3f} | {r['reverse_kl']:.3f} | "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import io
 from typing import Any
 
 import numpy as np
@@ -19,16 +21,28 @@ def new_figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (P
 
     No backend is selected and no global state is touched, so library code can draw in any
     process (a notebook's inline backend, a headless server) and the caller keeps the figure:
-    ``fig.savefig(path)`` writes it, a notebook displays it.
+    ``fig.savefig(path)`` writes it, a notebook displays it (as a PNG, through ``_repr_png_``).
 
     Example:
         >>> fig, ax = new_figure(figsize=(4, 3))
         >>> fig.savefig("v.png")  # doctest: +SKIP
     """
+    fig = _figure_class()(figsize=figsize, layout="constrained")
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+@functools.cache
+def _figure_class() -> type:
+    """``Figure`` that a notebook shows as a PNG (``_repr_png_``) without pyplot's inline backend."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=figsize, layout="constrained")
-    return fig, fig.subplots(nrows, ncols, **kwargs)
+    class NotebookFigure(Figure):
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=100)
+            return buffer.getvalue()
+
+    return NotebookFigure
 
 
 def value_grid(env: GridWorldEnv, V: np.ndarray) -> np.ndarray:

@@ -1,5 +1,14 @@
 """gridlab generative world models: GAN, VAE and flow models of observations, scored exactly.
 
+Rooms: ``family`` (the contract a family fulfils) and ``registry`` (the one list of families);
+``vae``, ``gan``, ``flow`` (the families); ``codec``, ``data``, ``world_model`` (training,
+sampling, rollouts, save and load); ``metrics``, ``scoring`` (exact scores against the true
+transition probabilities); ``env`` (a world model as a Gymnasium env). Imports ``envs`` only,
+never ``agents`` or ``gridlab``.
+
+The names below are imported on first use, so ``import generative.registry`` (the CLI's list
+of families) does not pay for torch.
+
 Example:
     >>> import gymnasium as gym, envs
     >>> from generative import collect_transitions, train_world_model, score
@@ -9,29 +18,47 @@ Example:
     True
 """
 
-from generative.codec import ObsCodec
-from generative.data import TransitionDataset, collect_transitions
-from generative.env import WorldModelEnv
-from generative.metrics import forward_kl, jsd, reverse_kl, tv
-from generative.scoring import conditional_entropy, rollout_tv, score, sequence_log_prob, transition_histograms
-from generative.world_model import DEFAULTS, FAMILIES, WorldModel, train_world_model
+import importlib
+from typing import Any
 
-__all__ = [
-    "ObsCodec",
-    "TransitionDataset",
-    "collect_transitions",
-    "tv",
-    "forward_kl",
-    "reverse_kl",
-    "jsd",
-    "score",
-    "rollout_tv",
-    "sequence_log_prob",
-    "conditional_entropy",
-    "transition_histograms",
-    "WorldModel",
-    "WorldModelEnv",
-    "train_world_model",
-    "FAMILIES",
-    "DEFAULTS",
-]
+_EXPORTS = {
+    "ObsCodec": "generative.codec",
+    "TransitionDataset": "generative.data",
+    "collect_transitions": "generative.data",
+    "tv": "generative.metrics",
+    "forward_kl": "generative.metrics",
+    "reverse_kl": "generative.metrics",
+    "jsd": "generative.metrics",
+    "score": "generative.scoring",
+    "noise_floor": "generative.scoring",
+    "rollout_tv": "generative.scoring",
+    "sequence_log_prob": "generative.scoring",
+    "conditional_entropy": "generative.scoring",
+    "transition_histograms": "generative.scoring",
+    "WorldModel": "generative.world_model",
+    "WorldModelEnv": "generative.env",
+    "train_world_model": "generative.world_model",
+    "WorldModelFamily": "generative.family",
+    "FAMILIES": "generative.registry",
+    "register_family": "generative.registry",
+    "family_names": "generative.registry",
+    "load_family": "generative.registry",
+}
+
+__all__ = [*_EXPORTS, "DEFAULTS"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DEFAULTS":  # each registered family's training budget
+        from generative.registry import family_names, load_family
+
+        return {f: dict(load_family(f).defaults) for f in family_names()}
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'generative' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -35,12 +35,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from generative.family import WorldModelFamily
 from generative.nn import adam, mlp
 
 __all__ = ["ConditionalGAN"]
 
 
-class ConditionalGAN(nn.Module):
+class ConditionalGAN(WorldModelFamily):
     """Conditional GAN ``x = G(z, c)`` (``c_dim = 0``: unconditional).
 
     Arguments:
@@ -71,16 +72,19 @@ class ConditionalGAN(nn.Module):
         True
     """
 
+    defaults = {"steps": 6500, "batch_size": 256, "lr": 5e-4}  # measured as the VAE's (BENCHMARKS.md)
+    quick_steps = 700
+
     def __init__(self, x_dim: int, c_dim: int, kind: str, noise: int = 2, hidden: int = 128, pack: int = 2,
                  tau: float = 1.0, loss: str = "nonsaturating", gp_weight: float = 10.0, ema: float = 0.999,
                  lr_decay: bool = True, d_lr_scale: float = 2.0) -> None:
-        super().__init__()
+        super().__init__(x_dim, c_dim, kind)
         if pack < 1:
             raise ValueError(f"pack must be >= 1, got {pack}")
         if loss not in ("nonsaturating", "wgan-gp"):
             raise ValueError(f"loss must be 'nonsaturating' or 'wgan-gp', got {loss!r}")
         self.loss_kind, self.gp_weight = loss, gp_weight
-        self.x_dim, self.c_dim, self.kind, self.noise, self.pack, self.tau = x_dim, c_dim, kind, noise, pack, tau
+        self.noise, self.pack, self.tau = noise, pack, tau
         if not 0.0 <= ema < 1.0:
             raise ValueError(f"ema must be in [0, 1), got {ema}")
         self.ema, self.lr_decay, self.d_lr_scale = ema, lr_decay, d_lr_scale

@@ -33,7 +33,7 @@ from generative.data import TransitionDataset
 from generative.metrics import forward_kl, jsd, reverse_kl, tv
 from generative.world_model import WorldModel
 
-__all__ = ["score", "noise_floor", "transition_histograms", "rollout_tv", "sequence_log_prob", "conditional_entropy",
+__all__ = ["SCORE_KEYS", "score", "noise_floor", "transition_histograms", "rollout_tv", "sequence_log_prob", "conditional_entropy",
            "MODE_SHARE"]
 
 MODE_SHARE = 0.25
@@ -82,7 +82,8 @@ def _check_counts(**counts: Any) -> None:
 
 
 def _pair_metrics(P: np.ndarray, Q: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-pair metrics of histograms Q against true rows P (both with the "no state" column)."""
+    """Per-pair metrics of histograms Q against true rows P (both with the "no state" column),
+    keyed by ``SCORE_KEYS``."""
     support = P > 0
     return {
         "tv": tv(P, Q),
@@ -92,6 +93,10 @@ def _pair_metrics(P: np.ndarray, Q: np.ndarray) -> dict[str, np.ndarray]:
         "mode_recall": (support & (Q >= MODE_SHARE * P)).sum(axis=1) / support.sum(axis=1),
         "hallucinated_mass": np.where(support, 0.0, Q).sum(axis=1),
     }
+
+
+# the per-(state, action) metrics, each averaged over live pairs in ``score``'s result
+SCORE_KEYS = ("tv", "forward_kl", "reverse_kl", "jsd", "mode_recall", "hallucinated_mass")
 
 
 def _sample_next(mdp: TabularMDP, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -211,11 +216,11 @@ def score(model: WorldModel, n_samples: int = 1000, policy: Any = "uniform", hor
     result["noise_floor"] = noise_floor(mdp, n_samples, policy, horizon, n_rollouts, seed)
     result["per_pair"] = {"pairs": pairs.tolist(), **{k: v.tolist() for k, v in per_pair.items()}}
     result["n_samples"] = n_samples
-    if held_out is not None and hasattr(model.net, "log_prob"):
+    if held_out is not None and model.net.has_likelihood:
         x = model.codec.encode(held_out.next_obs).to(model.device)
         c = model.context(held_out.obs.numpy(), held_out.action.numpy())
         with torch.no_grad():
-            nll = model.net.dequantized_nll(x, c) if hasattr(model.net, "dequantized_nll") else -model.net.log_prob(x, c)
+            nll = model.net.held_out_nll(x, c)
         result["nll"] = float(nll.mean())
         result["true_conditional_entropy"] = conditional_entropy(mdp, held_out)
     return result

@@ -19,9 +19,9 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
+from generative.family import WorldModelFamily
 from generative.nn import adam, mlp
 
 __all__ = ["ConditionalVAE", "decoder_log_prob", "sample_from_params"]
@@ -49,7 +49,7 @@ def sample_from_params(kind: str, params: torch.Tensor, generator: torch.Generat
     return mean + log_std.clamp(-7, 2).exp() * noise
 
 
-class ConditionalVAE(nn.Module):
+class ConditionalVAE(WorldModelFamily):
     """Conditional VAE ``p(x | c)`` (``c_dim = 0``: unconditional).
 
     Arguments:
@@ -66,9 +66,14 @@ class ConditionalVAE(nn.Module):
         (7, 5)
     """
 
+    # budgets measured against the quality targets in BENCHMARKS.md on 25-64 state maps
+    defaults = {"steps": 4000, "batch_size": 2048, "lr": 3e-3}
+    quick_steps = 700
+    has_likelihood = True
+
     def __init__(self, x_dim: int, c_dim: int, kind: str, latent: int = 4, hidden: int = 128, warmup: float = 0.3) -> None:
-        super().__init__()
-        self.x_dim, self.c_dim, self.kind, self.latent, self.warmup = x_dim, c_dim, kind, latent, warmup
+        super().__init__(x_dim, c_dim, kind)
+        self.latent, self.warmup = latent, warmup
         out = 2 * x_dim if kind == "gaussian" else x_dim
         self.encoder = mlp(x_dim + c_dim, 2 * latent, hidden)
         self.decoder = mlp(latent + c_dim, out, hidden)

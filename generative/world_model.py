@@ -13,28 +13,17 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from envs.gridworld import GridWorldEnv
+from envs.rundir import atomic_file
 from generative.codec import ObsCodec
 from generative.data import TransitionDataset, policy_actions
-from generative.flow import ConditionalFlow
-from generative.gan import ConditionalGAN
+from generative.family import WorldModelFamily
 from generative.nn import adam, mlp
-from generative.vae import ConditionalVAE
+from generative.registry import load_family
 
-__all__ = ["WorldModel", "train_world_model", "FAMILIES", "DEFAULTS", "resolve_device"]
-
-FAMILIES: dict[str, type[nn.Module]] = {"vae": ConditionalVAE, "gan": ConditionalGAN, "flow": ConditionalFlow}
-
-# Training budgets in gradient steps (so they do not depend on the data size); measured against
-# the quality targets in BENCHMARKS.md on 25-64 state maps.
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "vae": {"steps": 4000, "batch_size": 2048, "lr": 3e-3},
-    "gan": {"steps": 6500, "batch_size": 256, "lr": 5e-4},
-    "flow": {"steps": 6000, "batch_size": 256, "lr": 3e-3},
-}
+__all__ = ["WorldModel", "train_world_model", "resolve_device"]
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -48,7 +37,8 @@ class WorldModel:
     """A trained (or trainable) world model of one gridlab world.
 
     Arguments:
-        family: ``"vae"``, ``"gan"`` or ``"flow"``.
+        family: a registered family's name (``generative.registry.family_names()``: ``"vae"``,
+            ``"gan"``, ``"flow"`` and any registered since).
         codec: the observation codec (``ObsCodec.fit`` on the data).
         env_kwargs: rebuilds the world (``GridWorldEnv(**env_kwargs)``), for decoding and rewards.
         conditional: model :math:`P(o' | o, a)` (True) or :math:`P(o)` (False).
@@ -59,8 +49,7 @@ class WorldModel:
 
     def __init__(self, family: str, codec: ObsCodec, env_kwargs: dict[str, Any], conditional: bool = True,
                  device: str | torch.device = "auto", seed: int = 0, **hparams: Any) -> None:
-        if family not in FAMILIES:
-            raise ValueError(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
+        cls = load_family(family)
         self.family, self.codec, self.env_kwargs, self.conditional = family, codec, dict(env_kwargs), conditional
         self.seed, self.hparams = seed, dict(hparams)
         self.device = resolve_device(device)
@@ -68,11 +57,12 @@ class WorldModel:
         self.n_actions = self.env.mdp.n_actions
         c_dim = codec.dim + self.n_actions if conditional else 0
         torch.manual_seed(seed)
-        self.net = FAMILIES[family](codec.dim, c_dim, codec.kind, **hparams).to(self.device)
+        self.net: WorldModelFamily = cls(codec.dim, c_dim, codec.kind, **hparams).to(self.device)
         # reward and termination from (o, a, o'), used when o' decodes to no state
         self.head = mlp(c_dim + codec.dim if conditional else codec.dim, 2, 64).to(self.device)
         self.history: list[dict[str, float]] = []
         self.train_seconds = 0.0
+        self.run_dir: Path | None = None  # set by generative.run.train / load
 
     # ------------------------------------------------------------------ inputs
     def context(self, obs: Any, action: Any) -> torch.Tensor:
@@ -91,9 +81,7 @@ class WorldModel:
         Returns the per-epoch history (mean of each logged quantity; the VAE logs its KL term).
         """
         given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "steps": steps}
-        cfg = {**DEFAULTS[self.family], **{k: v for k, v in given.items() if v is not None}}
-        if self.device.type == "cpu":
-            torch.set_num_threads(1)  # small MLPs: one thread is fastest on CPU (no contention)
+        cfg = {**type(self.net).defaults, **{k: v for k, v in given.items() if v is not None}}
         gen = torch.Generator(device="cpu").manual_seed(self.seed)
         torch.manual_seed(self.seed)
         target = self.codec.encode(data.next_obs).to(self.device)
@@ -108,7 +96,7 @@ class WorldModel:
         groups = _ContextGroups(ctx)
         opts = self.net.configure_optimizers(cfg["lr"])
         head_opt = adam(self.head.parameters(), lr=1e-3)
-        n, bs, pack = len(target), int(cfg["batch_size"]), int(getattr(self.net, "pack", 1))
+        n, bs, pack = len(target), int(cfg["batch_size"]), int(self.net.pack)
         steps_per_epoch = max(1, n // bs)
         if cfg.get("epochs") is None:
             cfg["epochs"] = max(1, -(-int(cfg["steps"]) // steps_per_epoch))
@@ -159,7 +147,7 @@ class WorldModel:
     def log_prob(self, next_obs: Any, obs: Any = None, action: Any = None) -> np.ndarray:
         """log p(o' | o, a): exact for the flow (up to its dequantisation estimate), an importance-weighted bound
         for the VAE. The GAN has no likelihood."""
-        if not hasattr(self.net, "log_prob"):
+        if not self.net.has_likelihood:
             raise ValueError(f"the {self.family} family has no likelihood")
         x = self.codec.encode(torch.as_tensor(np.asarray(next_obs), dtype=torch.float32)).to(self.device)
         c = self.context(obs, action) if self.conditional else torch.zeros((len(x), 0), device=self.device)
@@ -233,12 +221,11 @@ class WorldModel:
     def save(self, path: str | Path) -> Path:
         """Weights and config in one file (written to a temporary name, then renamed)."""
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save({"family": self.family, "codec": self.codec.to_dict(), "env_kwargs": self.env_kwargs,
-                    "conditional": self.conditional, "seed": self.seed, "hparams": self.hparams,
-                    "net": self.net.state_dict(), "head": self.head.state_dict(), "history": self.history,
-                    "train_seconds": self.train_seconds}, tmp)
-        tmp.replace(path)
+        with atomic_file(path) as tmp:
+            torch.save({"family": self.family, "codec": self.codec.to_dict(), "env_kwargs": self.env_kwargs,
+                        "conditional": self.conditional, "seed": self.seed, "hparams": self.hparams,
+                        "net": self.net.state_dict(), "head": self.head.state_dict(), "history": self.history,
+                        "train_seconds": self.train_seconds}, tmp)
         return path
 
     @classmethod
@@ -272,11 +259,11 @@ def train_world_model(data: TransitionDataset, family: str = "vae", seed: int = 
 
     Arguments:
         data: from ``collect_transitions``.
-        family: ``"vae"``, ``"gan"`` or ``"flow"``.
+        family: a registered family's name (``"vae"``, ``"gan"``, ``"flow"``, ...).
         seed: seeds initialisation, batching and training noise.
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``; data and networks live there.
         epochs, batch_size, lr, steps: training budget; by default each family trains for its
-            ``DEFAULTS`` number of gradient ``steps``, whatever the data size (``epochs`` overrides).
+            ``defaults`` number of gradient ``steps``, whatever the data size (``epochs`` overrides).
         progress: show a progress bar over epochs.
         conditional: learn :math:`P(o' | o, a)`; False learns the distribution of ``data.obs``.
         **hparams: the family's architecture arguments.
@@ -289,6 +276,7 @@ def train_world_model(data: TransitionDataset, family: str = "vae", seed: int = 
         >>> model.sample_next(data.obs[:3].numpy(), [1, 1, 1]).shape
         (3, 3)
     """
+    load_family(family)  # an unknown family is named before any work
     codec = ObsCodec.fit(torch.cat([data.obs, data.next_obs]))
     model = WorldModel(family, codec, data.env_kwargs, conditional=conditional, device=device, seed=seed, **hparams)
     model.fit(data, epochs=epochs, batch_size=batch_size, lr=lr, progress=progress, steps=steps)
@@ -318,6 +306,7 @@ class _ContextGroups:
 
 
 def _progress(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
+    """A text progress bar on stderr (tqdm.std: tqdm.auto warns in a notebook without ipywidgets)."""
+    from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, disable=not enabled, leave=False)

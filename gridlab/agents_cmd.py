@@ -34,7 +34,7 @@ def compare_run(run_dir: str, gamma: float | None = None, weighting: str = "unif
     """Compare a saved run exactly; writes ``comparison.json``, ``comparison.png`` and ``learning_curves.png``."""
     from agents import sb3
     from agents.compare import compare, plot_learning_curves
-    from agents.rundir import atomic_write_text
+    from envs.rundir import atomic_write_text
 
     path = Path(run_dir)
     try:

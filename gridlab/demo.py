@@ -1,8 +1,8 @@
 """``gridlab demo``: the whole lab end to end, written up as one self-contained HTML report.
 
 Stages: (1) solve the registered suite exactly; (2) train PPO and DQN on FourRooms and compare
-them exactly with V^pi and V*; (3) train VAE, GAN and flow world models of a slippery grid and
-score them against the true dynamics; (4) write ``report.html`` and ``results.json``.
+them exactly with V^pi and V*; (3) train a world model of every registered family (VAE, GAN,
+flow, ...) on a slippery grid and score them against the true dynamics; (4) write ``report.html`` and ``results.json``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.rundir import atomic_write_text
+from envs.rundir import atomic_write_text
 from gridlab.output import check_writable
 
 __all__ = ["DemoBudget", "run_demo", "BUDGETS"]
@@ -27,7 +27,7 @@ WORLD_KW = {"layout": "S...H\n.....\n..H..\n.....\nH...G", "slip": 0.2, "obs_mod
 class DemoBudget:
     agent_steps: int
     world_samples: int
-    world_steps: dict[str, int]
+    world_steps: str  # "defaults": each family's own training budget; "quick": its quick_steps
     score_samples: int
     horizon: int
     rollouts: int
@@ -36,9 +36,9 @@ class DemoBudget:
 
 BUDGETS = {
     "default": DemoBudget(agent_steps=100_000, world_samples=100_000,
-                          world_steps={"vae": 3000, "gan": 6000, "flow": 4000},
+                          world_steps="defaults",
                           score_samples=1000, horizon=20, rollouts=2000),
-    "quick": DemoBudget(agent_steps=10_000, world_samples=10_000, world_steps={"vae": 700, "gan": 700, "flow": 500},
+    "quick": DemoBudget(agent_steps=10_000, world_samples=10_000, world_steps="quick",
                         score_samples=200, horizon=10, rollouts=300, agent_evals=4),
 }
 
@@ -67,15 +67,16 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
     """Run the demo into ``out``; returns the path of ``report.html``."""
     import gymnasium as gym
     import numpy as np
-    import torch
 
     from agents import dp, sb3
     from agents.compare import compare, plot_learning_curves
     from envs.plotting import value_figure
     from generative import collect_transitions, score, train_world_model
+    from generative.registry import family_names, load_family
+    from generative.scoring import SCORE_KEYS
     from gridlab import report
     from gridlab.solve import solve_suite
-    from gridlab.world_cmd import plot_score, plot_strip, score_limits
+    from generative.plotting import plot_score, plot_strip, score_limits
 
     out = Path(out)
     check_writable(out)
@@ -84,7 +85,6 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
     figs.mkdir(exist_ok=True)
     stages = _Stages(4)
     results: dict[str, Any] = {"quick": quick, "budget": budget.__dict__, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-    torch.set_num_threads(1)
 
     t = stages.start("solving the registered suite exactly (VI, PI, MPI, Gauss-Seidel)")
     results["suite"] = solve_suite(None, 1e-6)
@@ -121,17 +121,19 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
     results["learning_curves"] = str(figs / "learning_curves.png")
     stages.done(t, ", ".join(f"{a} gap {r['return_gap']:.4f}" for a, r in results["agents"].items()))
 
-    t = stages.start(f"training VAE, GAN and flow world models of a slippery 5x5 grid ({budget.world_samples:,} transitions)")
+    t = stages.start(f"training {', '.join(f.upper() for f in family_names())} world models of a slippery 5x5 grid ({budget.world_samples:,} transitions)")
     wenv = gym.make("gridlab/Grid-v0", **WORLD_KW)
     data = collect_transitions(wenv, budget.world_samples, seed=0)
     train, held = data.split(0.9)
     results["world_models"], scored = {}, {}
     mdp = wenv.unwrapped.mdp
     rng = np.random.default_rng(0)
-    for family in ("vae", "gan", "flow"):
-        stages.note(f"{family}: training {budget.world_steps[family]:,} steps and scoring ...")
+    for family in family_names():
+        cls = load_family(family)
+        steps = cls.quick_steps if budget.world_steps == "quick" else cls.defaults["steps"]
+        stages.note(f"{family}: training {steps:,} steps and scoring ...")
         t_model = time.perf_counter()
-        model = train_world_model(train, family, seed=0, device=device, steps=budget.world_steps[family], progress=False)
+        model = train_world_model(train, family, seed=0, device=device, steps=steps, progress=False)
         run = out / "runs" / f"world_{family}"
         run.mkdir(parents=True, exist_ok=True)
         model.save(run / "model.pt")
@@ -144,9 +146,8 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
         plot_strip(wenv.unwrapped, imagined, real, figs / f"world_{family}_rollout.png",
                    f"{family}: imagined (top) and real (bottom) rollouts, uniform policy")
         results["world_models"][family] = {
-            "run_dir": str(run), "device": str(model.device), "train_seconds": model.train_seconds,
-            **{k: r[k] for k in ("tv", "forward_kl", "reverse_kl", "jsd", "mode_recall", "hallucinated_mass",
-                                 "rollout_tv", "noise_floor")},
+            "run_dir": str(run), "device": str(model.device), "train_seconds": model.train_seconds, "steps": steps,
+            **{k: r[k] for k in (*SCORE_KEYS, "rollout_tv", "noise_floor")},
             "nll": r.get("nll"), "true_conditional_entropy": r.get("true_conditional_entropy"),
             "score_figure": str(figs / f"world_{family}_score.png"), "rollout_figure": str(figs / f"world_{family}_rollout.png"),
         }

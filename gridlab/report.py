@@ -7,7 +7,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-__all__ = ["render"]
+__all__ = ["render", "agent_findings", "world_model_findings"]
 
 CSS = """
 body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
@@ -24,12 +24,15 @@ img { max-width: 100%; border: 1px solid #eee; margin: 0.4em 0; }
 """
 
 
-_METHOD_NAMES = {"vi": "value iteration", "pi": "policy iteration", "mpi": "modified policy iteration", "gs": "Gauss-Seidel"}
 
 
 def _img(path: str, alt: str) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode()
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _table(head: list[str], rows: list[list[Any]]) -> str:
@@ -39,9 +42,11 @@ def _table(head: list[str], rows: list[list[Any]]) -> str:
 
 
 def _suite_section(res: dict[str, Any]) -> str:
-    rows, methods = [], ("vi", "pi", "mpi", "gs")
+    from agents.solvers import METHODS
+
+    rows, methods = [], [m for m in res["suite"][0] if m in METHODS]  # the solvers the suite ran, in order
     for r in res["suite"]:
-        rows.append([r["env_id"], r["states"], f"{r['slip']:.2f}", f"{r['vi']['V_s0']:.4f}",
+        rows.append([r["env_id"], r["states"], f"{r['slip']:.2f}", f"{r[methods[0]]['V_s0']:.4f}",
                      *[f"{r[m]['iterations']} / {r[m]['ms']:.1f}" for m in methods],
                      f"{max(r[m]['error_bound'] for m in methods):.1e}"])
     fastest = {}
@@ -49,15 +54,81 @@ def _suite_section(res: dict[str, Any]) -> str:
         m = min(methods, key=lambda k: r[k]["ms"])
         fastest[m] = fastest.get(m, 0) + 1
     agree = max(abs(r[a]["V_s0"] - r[b]["V_s0"]) for r in res["suite"] for a in methods for b in methods)
-    note = (f"All four methods agree on V*(s0) to within {agree:.1e} on every world, each with a certified bound on "
+    note = (f"All {len(methods)} methods agree on V*(s0) to within {agree:.1e} on every world, each with a certified bound on "
             f"|V - V*| of at most {max(max(r[m]['error_bound'] for m in methods) for r in res['suite']):.1e}. "
-            "Fastest: " + ", ".join(f"{_METHOD_NAMES.get(m, m)} on {n} of {len(res['suite'])} worlds"
+            "Fastest: " + ", ".join(f"{METHODS[m].title} on {n} of {len(res['suite'])} worlds"
                                     for m, n in sorted(fastest.items(), key=lambda kv: -kv[1])) + ".")
     return ("<h2>1. Exact solutions of the suite</h2>"
-            "<p>Every registered world solved with value iteration, policy iteration, modified policy iteration and "
-            "Gauss-Seidel modified policy iteration (gamma = 0.99; iterations / milliseconds).</p>"
-            + _table(["world", "states", "slip", "V*(s0)", "VI", "PI", "MPI", "GS", "certified bound"], rows)
+            f"<p>Every registered world solved with {_and([METHODS[m].title for m in methods])} "
+            "(gamma = 0.99; iterations / milliseconds).</p>"
+            + _table(["world", "states", "slip", "V*(s0)", *[m.upper() for m in methods], "certified bound"], rows)
             + f'<p class="note">{html.escape(note)}</p>' + _img(res["suite_figure"], "V* of FourRooms"))
+
+
+TIE = 1e-3  # return gaps closer than 0.1% of V*(s0) are a tie
+FAILED = 0.5  # a final policy losing half of V*(s0) or more has not learned the task
+
+
+def agent_findings(agents: dict[str, dict[str, Any]], seed: int = 0) -> list[str]:
+    """Sentences about trained agents, each stated only when its numbers support it.
+
+    Arguments:
+        agents: ``{algo: Comparison.metrics()}`` (``return_gap``, ``relative_gap``, ``V_star_s0``,
+            ``rmse_vs_pi``, ``rmse_vs_pi_visited``, ``max_err_vs_pi``, ``policy_agreement``,
+            ``suboptimal_visitation``).
+        seed: the training seed the numbers come from (one run each).
+
+    Rules: an agent losing at least half of V*(s0) is said not to have learned the task; among
+    the others a winner is named only when its gap beats the next by more than 0.1% of V*(s0),
+    else they tie; a critic is "accurate where the agent goes" only when its error under the
+    policy's own visitation is under half its error over all live states; "the rest are states it
+    almost never reaches" only when those states carry under 0.1% of its discounted visitation.
+
+    Example:
+        >>> agent_findings({"ppo": compare(model, env).metrics()})  # doctest: +SKIP
+    """
+    a = agents
+    sentences = []
+    failed = [k for k in a if a[k]["relative_gap"] >= FAILED]
+    for k in failed:
+        sentences.append(f"{k.upper()} has not learned the task at this budget: its final policy (seed {seed}) loses "
+                         f"{100 * a[k]['relative_gap']:.0f}% of V*(s0) = {a[k]['V_star_s0']:.3f} from the start.")
+    ranked = sorted((k for k in a if k not in failed), key=lambda k: a[k]["return_gap"])
+    if ranked:
+        best = ranked[0]
+        tie = TIE * max(abs(a[best]["V_star_s0"]), 1e-9)
+        tied = [k for k in ranked if a[k]["return_gap"] - a[best]["return_gap"] <= tie]
+        if len(tied) > 1:
+            sentences.append(f"{' and '.join(k.upper() for k in tied)} tie: their final policies (seed {seed}) lose "
+                             + " and ".join(f"{a[k]['return_gap']:.2g}" for k in tied)
+                             + f" of return from the start, within 0.1% of V*(s0) = {a[best]['V_star_s0']:.3f} of each other.")
+        elif len(ranked) > 1:
+            sentences.append(
+                f"{best.upper()} came closest to optimal with its final policy (seed {seed}, one run: the learning curves "
+                f"show how much that moves): it loses {a[best]['return_gap']:.4f} of return from the start "
+                f"({100 * a[best]['relative_gap']:.1f}% of V*(s0) = {a[best]['V_star_s0']:.3f}), computed exactly by a linear solve.")
+        else:
+            sentences.append(f"{best.upper()}'s final policy (seed {seed}) loses {a[best]['return_gap']:.4f} of return from "
+                             f"the start ({100 * a[best]['relative_gap']:.1f}% of V*(s0) = {a[best]['V_star_s0']:.3f}).")
+    for k, r in a.items():
+        visited, overall = r.get("rmse_vs_pi_visited"), r["rmse_vs_pi"]
+        if visited is not None and visited < 0.5 * overall:
+            sentences.append(f"{k.upper()}'s critic is accurate where its policy goes (rmse {visited:.3f} vs V^pi under its "
+                             f"own state visitation) and guesses elsewhere (rmse {overall:.3f} over all live states, worst "
+                             f"state {r['max_err_vs_pi']:.3f}).")
+        elif visited is not None:
+            sentences.append(f"{k.upper()}'s critic is off even where its policy goes (rmse {visited:.3f} vs V^pi under "
+                             f"its own state visitation, {overall:.3f} over all live states): it has not fitted the value "
+                             "of its own policy.")
+    for k, r in a.items():
+        if r["policy_agreement"] < 1.0 and r["return_gap"] < 0.01 * max(abs(r["V_star_s0"]), 1e-9):
+            visits = r["suboptimal_visitation"]
+            where = ("the rest are states its own policy almost never reaches" if visits < 1e-3 else
+                     "the rest still carry some of its visits")
+            sentences.append(f"{k.upper()} acts near-optimally from the start yet its greedy action is optimal in only "
+                             f"{100 * r['policy_agreement']:.0f}% of states: {where} ({100 * visits:.2g}% of its exact "
+                             "discounted state visitation).")
+    return sentences
 
 
 def _agents_section(res: dict[str, Any]) -> str:
@@ -67,33 +138,7 @@ def _agents_section(res: dict[str, Any]) -> str:
              f"{100 * r['policy_agreement']:.0f}%",
              f"{r['return_gap_time_limit']:.4f} (H = {r['horizon']})" if "return_gap_time_limit" in r else "-"]
             for algo, r in a.items()]
-    ranked = sorted(a, key=lambda k: a[k]["return_gap"])
-    best = ranked[0]
-    worst_critic = max(a, key=lambda k: a[k]["rmse_vs_pi"])
-    tie = 1e-3 * max(abs(a[best]["V_star_s0"]), 1e-9)  # gaps closer than 0.1% of V*(s0) are a tie
-    if len(ranked) > 1 and a[ranked[1]]["return_gap"] - a[best]["return_gap"] <= tie:
-        lead = (f"{' and '.join(k.upper() for k in ranked if a[k]['return_gap'] - a[best]['return_gap'] <= tie)} tie: "
-                "their final policies (seed 0) lose " + " and ".join(f"{a[k]['return_gap']:.2g}" for k in ranked
-                                                                      if a[k]["return_gap"] - a[best]["return_gap"] <= tie)
-                + f" of return from the start, within 0.1% of V*(s0) = {a[best]['V_star_s0']:.3f} of each other.")
-    else:
-        lead = (f"{best.upper()} came closest to optimal with its final policy (seed 0, one run: the learning curves show "
-                f"how much that moves): it loses {a[best]['return_gap']:.4f} of return from the start "
-                f"({100 * a[best]['relative_gap']:.1f}% of V*(s0) = {a[best]['V_star_s0']:.3f}), computed exactly by a linear solve.")
-    sentences = [
-        lead,
-        f"{worst_critic.upper()}'s value estimates are furthest from the exact value of its own policy "
-        f"(rmse {a[worst_critic]['rmse_vs_pi']:.3f} over live states, worst state {a[worst_critic]['max_err_vs_pi']:.3f}): "
-        "a critic is accurate where the agent goes and guesses elsewhere, which the heatmaps show.",
-    ]
-    for algo, r in a.items():
-        if r["policy_agreement"] < 1.0 and r["return_gap"] < 0.01 * max(abs(r["V_star_s0"]), 1e-9):
-            visited = r["suboptimal_visitation"]
-            where = ("the rest are states its own policy almost never reaches" if visited < 1e-3 else
-                     "the rest still carry some of its visits")
-            sentences.append(f"{algo.upper()} acts near-optimally from the start yet its greedy action is optimal in only "
-                             f"{100 * r['policy_agreement']:.0f}% of states: {where} ({100 * visited:.2g}% of its exact "
-                             "discounted state visitation).")
+    sentences = agent_findings(a)
     body = "".join(f"<h3>{algo.upper()}</h3>" + _img(r["figure"], f"{algo} comparison") for algo, r in a.items())
     return (f"<h2>2. Deep RL agents measured against the truth</h2><p>PPO and DQN (Stable-Baselines3, shipped presets, "
             f"{res['budget']['agent_steps']:,} steps, seed 0) on gridlab/FourRooms-v0, compared with V^pi (exact value of "
@@ -106,49 +151,54 @@ def _agents_section(res: dict[str, Any]) -> str:
             + "<h3>Learning curves of the exact metrics</h3>" + _img(res["learning_curves"], "learning curves"))
 
 
-def _world_section(res: dict[str, Any]) -> str:
-    w = res["world_models"]
-    rows = [[f.upper(), f"{r['tv']:.3f}", f"{r['forward_kl']:.3f}", f"{r['reverse_kl']:.3f}", f"{r['jsd']:.4f}",
-             f"{r['mode_recall']:.3f}", f"{r['hallucinated_mass']:.3f}", f"{r['rollout_tv'][-1]:.3f}",
-             f"{r['nll']:.3f} / {r['true_conditional_entropy']:.3f}" if r.get("nll") is not None else "-",
-             f"{r['train_seconds']:.0f} s ({r['device']})"] for f, r in w.items()]
-    floor = next(iter(w.values()))["noise_floor"]  # same world and sample sizes for every family
-    rows.append(["perfect model (noise floor)", f"{floor['tv']:.3f}", f"{floor['forward_kl']:.3f}",
-                 f"{floor['reverse_kl']:.3f}", f"{floor['jsd']:.4f}", f"{floor['mode_recall']:.3f}",
-                 f"{floor['hallucinated_mass']:.3f}", f"{floor['rollout_tv'][-1]:.3f}", "-", "-"])
+def world_model_findings(models: dict[str, dict[str, Any]]) -> list[str]:
+    """Sentences about scored world models, each stated only beyond what sampling noise gives.
+
+    Arguments:
+        models: ``{family: generative.score(...) result}`` (``tv``, ``forward_kl``, ``reverse_kl``,
+            ``mode_recall``, ``rollout_tv`` and its ``noise_floor``: a perfect model's scores with
+            the same sample sizes; every model scored on the same world with the same sizes).
+
+    Rules: a ranking by mean TV only when the gap to the next exceeds the floor's TV; a KL
+    direction "dominates" only when it is at least 1.5 times the other and the larger exceeds
+    twice the floor's; errors "compound" only when a model's rollout TV grows by more than the
+    largest rollout TV a perfect model shows.
+
+    Example:
+        >>> world_model_findings({f: score(m, n_samples=1000) for f, m in models.items()})  # doctest: +SKIP
+    """
+    w = models
+    floor = next(iter(w.values()))["noise_floor"]
     ranked = sorted(w, key=lambda k: w[k]["tv"])
     best = ranked[0]
-    # claims need differences clear of the noise floor: what a perfect model scores with these samples
     if len(ranked) > 1 and w[ranked[1]]["tv"] - w[best]["tv"] <= floor["tv"]:
-        tied = [f.upper() for f in ranked if w[f]["tv"] - w[best]["tv"] <= floor["tv"]]
-        values = ", ".join(format(w[f.lower()]["tv"], ".3f") for f in tied)
-        sentences = [f"{', '.join(tied)} are within the noise floor of each other in mean TV ({values}; a perfect model "
-                     f"scores {floor['tv']:.3f} with these sample sizes): no ranking between them is supported."]
+        tied = [f for f in ranked if w[f]["tv"] - w[best]["tv"] <= floor["tv"]]
+        values = ", ".join(format(w[f]["tv"], ".3f") for f in tied)
+        sentences = [f"{', '.join(f.upper() for f in tied)} are within the noise floor of each other in mean TV ({values}; "
+                     f"a perfect model scores {floor['tv']:.3f} with these sample sizes): no ranking between them is supported."]
     else:
         sentences = [f"{best.upper()} is closest to the true dynamics (mean TV {w[best]['tv']:.3f} over live (state, action) "
                      f"pairs, against {floor['tv']:.3f} for a perfect model with these sample sizes)."]
-    # a direction "dominates" only when it is at least 1.5 times the other and twice its noise floor
     clear = {f: max(r["forward_kl"], r["reverse_kl"]) > 2 * max(floor["forward_kl"], floor["reverse_kl"]) for f, r in w.items()}
-    covering = [f.upper() for f, r in w.items() if clear[f] and r["reverse_kl"] >= 1.5 * r["forward_kl"]]
-    seeking = [f.upper() for f, r in w.items() if clear[f] and r["forward_kl"] >= 1.5 * r["reverse_kl"]]
-    at_floor = [f.upper() for f in w if not clear[f]]
-    balanced = [f.upper() for f in w if f.upper() not in covering + seeking + at_floor]
+    covering = [f for f, r in w.items() if clear[f] and r["reverse_kl"] >= 1.5 * r["forward_kl"]]
+    seeking = [f for f, r in w.items() if clear[f] and r["forward_kl"] >= 1.5 * r["reverse_kl"]]
+    at_floor = [f for f in w if not clear[f]]
+    balanced = [f for f in w if f not in covering + seeking + at_floor]
     if covering:
-        sentences.append(f"{', '.join(covering)}: KL(Q||P) well above KL(P||Q), the signature of mode covering: the model misses "
-                         "little of the truth but spreads mass where the truth has none.")
+        sentences.append(f"{', '.join(f.upper() for f in covering)}: KL(Q||P) well above KL(P||Q), the signature of mode "
+                         "covering: the model misses little of the truth but spreads mass where the truth has none.")
     if seeking:
-        sentences.append(f"{', '.join(seeking)}: KL(P||Q) well above KL(Q||P), the signature of mode seeking: what it "
-                         "produces is plausible, but it under-weights or drops true outcomes (mode recall "
-                         + ", ".join(f"{w[f.lower()]['mode_recall']:.3f}" for f in seeking) + ").")
+        sentences.append(f"{', '.join(f.upper() for f in seeking)}: KL(P||Q) well above KL(Q||P), the signature of mode "
+                         "seeking: what it produces is plausible, but it under-weights or drops true outcomes (mode recall "
+                         + ", ".join(f"{w[f]['mode_recall']:.3f}" for f in seeking) + ").")
     if balanced:
-        sentences.append(f"{', '.join(balanced)}: the two KL directions are within a factor 1.5 of each other "
-                         "(" + "; ".join(f"{f}: {w[f.lower()]['forward_kl']:.3f} vs {w[f.lower()]['reverse_kl']:.3f}"
-                                         for f in balanced) + "), so neither failure dominates.")
+        sentences.append(f"{', '.join(f.upper() for f in balanced)}: the two KL directions are within a factor 1.5 of each "
+                         "other (" + "; ".join(f"{f.upper()}: {w[f]['forward_kl']:.3f} vs {w[f]['reverse_kl']:.3f}"
+                                               for f in balanced) + "), so neither failure dominates.")
     if at_floor:
-        sentences.append(f"{', '.join(at_floor)}: both KL directions are within twice a perfect model's "
+        sentences.append(f"{', '.join(f.upper() for f in at_floor)}: both KL directions are within twice a perfect model's "
                          f"({floor['forward_kl']:.3f} / {floor['reverse_kl']:.3f} with these sample sizes), so no KL "
                          "direction can be said to dominate.")
-    # compounding: the growth must exceed the growth and the level a perfect model shows by chance
     room = max(floor["rollout_tv"])
     growth = {f: r["rollout_tv"][-1] - r["rollout_tv"][0] for f, r in w.items()}
     drift = max(growth, key=growth.get)
@@ -160,12 +210,28 @@ def _world_section(res: dict[str, Any]) -> str:
     else:
         sentences.append(f"No model's rollout TV grows beyond the noise floor over {H} steps (a perfect model reaches "
                          f"{room:.3f} with these sample sizes), so compounding errors are not visible at this budget.")
+    return sentences
+
+
+def _world_section(res: dict[str, Any]) -> str:
+    w = res["world_models"]
+    rows = [[f.upper(), f"{r['tv']:.3f}", f"{r['forward_kl']:.3f}", f"{r['reverse_kl']:.3f}", f"{r['jsd']:.4f}",
+             f"{r['mode_recall']:.3f}", f"{r['hallucinated_mass']:.3f}", f"{r['rollout_tv'][-1]:.3f}",
+             f"{r['nll']:.3f} / {r['true_conditional_entropy']:.3f}" if r.get("nll") is not None else "-",
+             f"{r['train_seconds']:.0f} s ({r['device']})"] for f, r in w.items()]
+    floor = next(iter(w.values()))["noise_floor"]  # same world and sample sizes for every family
+    rows.append(["perfect model (noise floor)", f"{floor['tv']:.3f}", f"{floor['forward_kl']:.3f}",
+                 f"{floor['reverse_kl']:.3f}", f"{floor['jsd']:.4f}", f"{floor['mode_recall']:.3f}",
+                 f"{floor['hallucinated_mass']:.3f}", f"{floor['rollout_tv'][-1]:.3f}", "-", "-"])
+    sentences = world_model_findings(w)
     body = "".join(f"<h3>{f.upper()}</h3>" + _img(r["score_figure"], f"{f} scores") + _img(r["rollout_figure"], f"{f} rollout")
                    for f, r in w.items())
     return ("<h2>3. Generative world models scored against the true dynamics</h2>"
-            f"<p>VAE, GAN and normalizing flow models of P(o' | o, a) on a slippery 5x5 grid (one-hot observations, "
-            f"{res['budget']['world_samples']:,} transitions), each scored exactly: {res['budget']['score_samples']} samples per "
-            "(state, action) against the true row of P.</p>"
+            f"<p>{', '.join(f.upper() for f in w)} models of P(o' | o, a) on a slippery 5x5 grid (one-hot observations, "
+            f"{res['budget']['world_samples']:,} transitions; "
+            + ", ".join(f"{f.upper()} {r['steps']:,}" for f, r in w.items() if "steps" in r)
+            + (" training steps" if any("steps" in r for r in w.values()) else "")
+            + f"), each scored exactly: {res['budget']['score_samples']} samples per (state, action) against the true row of P.</p>"
             + _table(["model", "TV", "KL(P||Q)", "KL(Q||P)", "JSD", "mode recall", "hallucinated", "rollout TV (last k)",
                       "held-out NLL / true entropy", "training"], rows)
             + f'<p class="note">{html.escape(" ".join(sentences))}</p>' + body)

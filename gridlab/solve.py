@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from agents import dp
-from agents.rundir import atomic_write_text
+from envs.rundir import atomic_file, atomic_write_text
 from envs import SUITE, GridWorldEnv
 from envs.plotting import PAGE_WIDTH, format_policy_grid, format_value_grid, value_figure
 from gridlab.envspec import make_env, model_of
@@ -53,24 +52,24 @@ def write_solution(out: Path, env_id: str, kwargs: dict[str, Any], env: Any, sol
         fig = value_figure(base, sol.V, sol.policy, f"V* and greedy policy, {env_id} (gamma={sol.gamma})",
                            width=min(PAGE_WIDTH, 1.5 + 0.45 * base.width))
         paths.append(out / "values.png")
-        tmp = out / ".values.png.tmp"
-        fig.savefig(tmp, dpi=120, format="png")
-        os.replace(tmp, paths[1])
+        with atomic_file(paths[1]) as tmp:
+            fig.savefig(tmp, dpi=120, format="png")
     return paths
 
 
-def solve_suite(gamma: float | None, tol: float, methods: tuple[str, ...] = ("vi", "pi", "mpi", "gs")) -> list[dict[str, Any]]:
+def solve_suite(gamma: float | None, tol: float, methods: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """Solve every registered id (``Grid-v0`` needs a layout, so it is skipped) with each method.
 
-    The Gauss-Seidel kernels are loaded before the timings, which measure solving, not compiling.
-    Gauss-Seidel needs gamma < 1, so at gamma = 1 it is left out of the table.
+    ``methods`` defaults to every registered CPU solver (``agents.solvers``) that can solve at
+    ``gamma``: the ones that need gamma < 1 (Gauss-Seidel) are left out at gamma = 1. The numba
+    kernels are loaded before the timings, which measure solving, not compiling.
     """
     from agents.gauss_seidel import load_kernels
+    from agents.solvers import METHODS, method_names
 
-    if gamma == 1.0:
-        methods = tuple(m for m in methods if m != "gs")
-
-    if "gs" in methods:
+    if methods is None:
+        methods = tuple(method_names(gamma, backends=("numpy", "numba")))
+    if any(METHODS[m].backend == "numba" for m in methods):
         load_kernels()
     rows = []
     for env_id, (_, kw, _) in SUITE.items():
@@ -89,7 +88,9 @@ def solve_suite(gamma: float | None, tol: float, methods: tuple[str, ...] = ("vi
 
 
 def format_suite(rows: list[dict[str, Any]]) -> str:
-    methods = [k for k in rows[0] if k in ("vi", "pi", "mpi", "gs")] if rows else []
+    from agents.solvers import METHODS
+
+    methods = [k for k in rows[0] if k in METHODS] if rows else []
     head = f"{'env id':28s} {'states':>6s} {'slip':>5s} {'V*(s0)':>9s}" + "".join(
         f" {m + ' it':>7s} {m + ' ms':>8s}" for m in methods) + f" {'bound':>8s}"
     lines = [head, "-" * len(head)]

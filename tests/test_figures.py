@@ -14,7 +14,7 @@ from envs import GridWorldEnv
 from envs.gridworld import AGENT_COLOUR, CELL_COLOURS
 from envs.layouts import GOAL, HOLE
 from envs.plotting import value_figure
-from gridlab.world_cmd import score_figure, score_limits, strip_figure
+from generative.plotting import score_figure, score_limits, strip_figure
 
 torch.set_num_threads(1)
 LAYOUT = "S...\n.H..\n...G"

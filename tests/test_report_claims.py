@@ -1,6 +1,5 @@
 """The report's sentences claim only what their numbers support, beyond the noise floor or tie."""
 
-import numpy as np
 import pytest
 
 from gridlab import report
@@ -66,3 +65,34 @@ def test_a_clear_winner_is_named_with_its_seed(png):
 def test_the_never_visited_claim_follows_the_exact_visitation(png, visited, claim):
     html = report._agents_section(_agents(png, 0.0, 0.0, visited))
     assert claim in html
+
+
+def _metrics(**kw):
+    return {"return_gap": 0.0, "relative_gap": 0.0, "V_star_s0": 0.8, "rmse_vs_pi": 0.2, "rmse_vs_pi_visited": 0.05,
+            "max_err_vs_pi": 0.5, "policy_agreement": 1.0, "suboptimal_visitation": 0.0, **kw}
+
+
+def test_an_agent_that_lost_most_of_v_star_is_said_not_to_have_learned_and_not_ranked():
+    text = " ".join(report.agent_findings({"ppo": _metrics(return_gap=0.001, relative_gap=0.00125),
+                                           "dqn": _metrics(return_gap=0.8, relative_gap=1.0)}))
+    assert "DQN has not learned the task at this budget" in text and "loses 100% of V*(s0)" in text
+    assert "came closest" not in text and "tie" not in text  # one learner left: nothing to rank
+    assert "PPO's final policy (seed 0) loses 0.0010" in text
+    both = " ".join(report.agent_findings({"ppo": _metrics(relative_gap=0.9, return_gap=0.72),
+                                           "dqn": _metrics(relative_gap=1.0, return_gap=0.8)}))
+    assert "PPO has not learned" in both and "DQN has not learned" in both and "closest" not in both
+
+
+@pytest.mark.parametrize("visited, claim", [(0.05, "accurate where its policy goes"),
+                                            (0.18, "off even where its policy goes")])
+def test_the_critic_sentence_follows_its_error_under_its_own_visitation(visited, claim):
+    text = " ".join(report.agent_findings({"ppo": _metrics(rmse_vs_pi_visited=visited)}))
+    assert claim in text and f"{visited:.3f}" in text
+
+
+def test_world_model_findings_read_score_results_directly():
+    floor = {**FLOOR}
+    text = " ".join(report.world_model_findings({
+        "vae": {"tv": 0.031, "forward_kl": 0.006, "reverse_kl": 0.004, "mode_recall": 1.0,
+                "rollout_tv": [0.02, 0.03, 0.04, 0.045], "noise_floor": floor}}))
+    assert "VAE is closest" in text and "no KL direction can be said to dominate" in text
