@@ -12,7 +12,7 @@ from agents.compare import compare
 
 __all__ = ["ExactEvalCallback", "EXACT_METRICS"]
 
-EXACT_METRICS = ("return_gap", "relative_gap", "rmse_vs_pi", "rmse_vs_star", "policy_agreement")
+EXACT_METRICS = ("return_gap", "relative_gap", "rmse_vs_pi", "rmse_vs_star", "policy_agreement")  # of compare.METRICS
 
 
 class ExactEvalCallback(BaseCallback):

@@ -28,9 +28,27 @@ from agents.dp import backward_induction, bellman_backup, policy_evaluation, sol
 from envs.gridworld import GridWorldEnv
 from envs.mdp import TabularMDP
 
-__all__ = ["Comparison", "compare", "time_limit", "extract", "discounted_visitation", "plot_learning_curves", "OPTIMAL_TOL"]
+__all__ = ["Comparison", "compare", "time_limit", "extract", "discounted_visitation", "plot_learning_curves", "OPTIMAL_TOL",
+           "METRICS", "CURVES"]
 
 OPTIMAL_TOL = 1e-6  # an action is optimal when Q*(s, a) >= max_a Q*(s, a) - OPTIMAL_TOL
+
+# The agent metrics, declared once: key (a Comparison attribute) -> what it is. Comparison.metrics()
+# returns them in this order; ExactEvalCallback logs a selection over training; the figures and
+# the report take their titles from here. A new metric is an attribute of Comparison and a line here.
+METRICS: dict[str, str] = {
+    "return_gap": "return gap  V*(s0) - V^pi(s0)",
+    "relative_gap": "return gap / |V*(s0)|",
+    "return_gap_greedy": "return gap of the greedy policy",
+    "rmse_vs_pi": "rmse of V_theta vs V^pi",
+    "max_err_vs_pi": "max |V_theta - V^pi|",
+    "rmse_vs_star": "rmse of V_theta vs V*",
+    "policy_agreement": "policy agreement",
+    "V_star_s0": "V*(s0)",
+    "suboptimal_visitation": "visitation of states with a suboptimal greedy action",
+    "rmse_vs_pi_visited": "rmse of V_theta vs V^pi under the policy's visitation",
+}
+CURVES = ("return_gap", "rmse_vs_pi", "rmse_vs_star", "policy_agreement")  # plot_learning_curves' panels
 
 
 def _first_env(env: Any) -> Any:
@@ -164,19 +182,8 @@ class Comparison:
         return self.return_gap / v0 if v0 > 0 else (0.0 if self.return_gap == 0 else float("inf"))
 
     def metrics(self) -> dict[str, float]:
-        return {
-            "return_gap": self.return_gap,
-            "relative_gap": self.relative_gap,
-            "return_gap_greedy": self.return_gap_greedy,
-            "rmse_vs_pi": self.rmse_vs_pi,
-            "max_err_vs_pi": self.max_err_vs_pi,
-            "rmse_vs_star": self.rmse_vs_star,
-            "policy_agreement": self.policy_agreement,
-            "V_star_s0": self.V_star_s0,
-            "suboptimal_visitation": self.suboptimal_visitation,
-            "rmse_vs_pi_visited": self.rmse_vs_pi_visited,
-            **self.time_limit_metrics(),
-        }
+        """Every metric of ``METRICS``, then the time-limit metrics when the env has a limit."""
+        return {**{key: float(getattr(self, key)) for key in METRICS}, **self.time_limit_metrics()}
 
     def time_limit_metrics(self) -> dict[str, float]:
         """Expected returns of the episodes the env runs (cut at ``horizon``), from the start."""
@@ -340,8 +347,7 @@ def plot_learning_curves(csv_paths: dict[str, str] | str, path: str) -> str:
 
     if isinstance(csv_paths, (str, bytes)) or hasattr(csv_paths, "__fspath__"):
         csv_paths = {"": str(csv_paths)}
-    metrics = [("return_gap", "return gap  V*(s0) - V^pi(s0)"), ("rmse_vs_pi", "rmse of V_theta vs V^pi"),
-               ("rmse_vs_star", "rmse of V_theta vs V*"), ("policy_agreement", "policy agreement")]
+    metrics = [(key, METRICS[key]) for key in CURVES]
     fig, axes = new_figure(2, 2, figsize=(PAGE_WIDTH, 6.0))
     axes = axes.ravel()
     for label, p in csv_paths.items():

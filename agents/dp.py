@@ -33,6 +33,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from agents.solvers import METHODS, load_method
+from envs.resources import resolve_device
 from agents.ssp import (SSPCertificate, certify_ssp, end_components, proper_greedy_policy, recurrent_classes,
                         unbounded_reason)
 from envs.mdp import TabularMDP
@@ -676,6 +677,4 @@ def solve(
     run = load_method(method)
     if METHODS[method].backend != "torch":
         return run(mdp, gamma, tol=tol)
-    import torch
-
-    return run(mdp, g, tol=tol, device=device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    return run(mdp, g, tol=tol, device=resolve_device(device or "auto"))

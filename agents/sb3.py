@@ -35,24 +35,15 @@ import numpy as np
 import yaml
 
 import envs  # noqa: F401  (registers the suite)
+from agents.algos import ALGOS, load_algo
 from agents.callbacks import ExactEvalCallback
+from envs.resources import resolve_device
 from envs.rundir import atomic_run_dir
 
 __all__ = ["ALGOS", "load_hyperparams", "train", "load", "load_model", "PRESETS_DIR"]
 
 PRESETS_DIR = Path(__file__).parent / "hyperparams"
-ALGOS = ("ppo", "a2c", "dqn", "qrdqn")
 _NOT_MODEL_KWARGS = {"n_timesteps", "n_envs", "policy", "normalize", "eval_freq"}
-
-
-def _algo_class(algo: str) -> type:
-    from sb3_contrib import QRDQN
-    from stable_baselines3 import A2C, DQN, PPO
-
-    classes = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "qrdqn": QRDQN}
-    if algo not in classes:
-        raise ValueError(f"unknown algo {algo!r}; expected one of {', '.join(ALGOS)}")
-    return classes[algo]
 
 
 def _read_yaml(path: Path, loader: type[yaml.SafeLoader] = yaml.SafeLoader, kind: str = "a plain YAML file of hyperparameters",
@@ -106,7 +97,7 @@ def load_hyperparams(env_id: str, algo: str, hyperparams: dict[str, Any] | str |
         >>> load_hyperparams("gridlab/FourRooms-v0", "ppo", {"n_envs": 2})["n_envs"]
         2
     """
-    _algo_class(algo)
+    load_algo(algo)
     hp = _zoo_block(_read_yaml(PRESETS_DIR / f"{algo}.yml"), env_id, f"{algo}.yml")
     if hyperparams is None:
         return hp
@@ -195,14 +186,6 @@ def _versions() -> dict[str, str]:
             "torch": torch.__version__, "numpy": np.__version__}
 
 
-def _resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
 def train(
     env_id: str,
     algo: str = "ppo",
@@ -242,7 +225,7 @@ def train(
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.utils import set_random_seed
 
-    cls = _algo_class(algo)
+    cls = load_algo(algo)
     if env_id not in gym.registry:
         raise ValueError(f"unknown env id {env_id!r}")
     if not 0.0 < gamma <= 1.0:
@@ -256,7 +239,7 @@ def train(
     total = int(total_timesteps if total_timesteps is not None else hp.get("n_timesteps", 100_000))
     n = int(n_envs if n_envs is not None else hp.get("n_envs", 1))
     env_kwargs = dict(env_kwargs or {})
-    device = _resolve_device(device)
+    device = resolve_device(device)
 
     run_dir = Path(out_dir) if out_dir else Path("runs") / f"{algo}_{env_id.split('/')[-1]}_s{seed}_{time.strftime('%Y%m%d-%H%M%S')}"
     with atomic_run_dir(run_dir) as tmp:
@@ -350,7 +333,7 @@ def load_model(path: str | Path, algo: str, env: gym.Env, hyperparams: dict[str,
         hyperparams: the hyperparameters it was trained with (for schedules; default SB3's).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
     """
-    cls = _algo_class(algo)
+    cls = load_algo(algo)
     path = Path(path)
     hp = dict(hyperparams or {})
     try:
@@ -370,4 +353,4 @@ def load_model(path: str | Path, algo: str, env: gym.Env, hyperparams: dict[str,
         raise ValueError(f"{str(path)!r} stores {', '.join(map(repr, unknown))} as a pickle, which loading would run "
                          "as code; the lab does not unpickle model files")
     rebuilt = {k: None if k in training_state else vars(fresh)[k] for k in pickled}
-    return cls.load(path, env=None, device=_resolve_device(device), custom_objects=rebuilt)
+    return cls.load(path, env=None, device=resolve_device(device), custom_objects=rebuilt)

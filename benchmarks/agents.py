@@ -17,11 +17,12 @@ import numpy as np
 import torch
 
 from agents import sb3
+from agents.algos import ALGOS as REGISTERED
 from agents.compare import compare
 from benchmarks.results_file import write_rows
 
 ENVS = ("gridlab/FourRooms-v0", "gridlab/SlipperyLake-v0")
-ALGOS = ("ppo", "a2c", "dqn", "qrdqn")
+ALGOS = tuple(REGISTERED)  # every registered algorithm
 METRICS = ("relative_gap", "return_gap", "return_gap_greedy", "rmse_vs_pi", "rmse_vs_star", "policy_agreement")
 
 

@@ -1,6 +1,11 @@
 """gridlab worlds: gridworld MDPs as Gymnasium envs, each carrying its exact model.
 
-``import envs`` registers the suite under the ``gridlab/`` namespace.
+``import envs`` registers the suite under the ``gridlab/`` namespace. Rooms: ``layouts``,
+``gridworld``, ``mdp`` (``TabularMDP``, also read from any toy_text env), ``verify`` (a model
+checked against its env), ``vector`` (native vector envs), ``registration`` (the suite),
+``plotting``, and two helpers every package shares: ``rundir`` (atomic run directories and files)
+and ``resources`` (memory limits, ``device="auto"``). The lowest layer: it imports no other
+gridlab package.
 
 Example:
     >>> import gymnasium as gym, envs
@@ -12,7 +17,7 @@ Example:
 from envs.gridworld import ACTIONS, OBS_MODES, GridWorldEnv, MazeEnv
 from envs.layouts import parse_layout, random_maze, open_room
 from envs.mdp import TabularMDP
-from envs.registration import SUITE, register_suite
+from envs.registration import SUITE, ready_made_ids, register_suite, required_kwargs
 from envs.verify import ModelCheck, check_model
 
 __all__ = [
@@ -24,6 +29,8 @@ __all__ = [
     "ModelCheck",
     "check_model",
     "SUITE",
+    "ready_made_ids",
+    "required_kwargs",
     "parse_layout",
     "random_maze",
     "open_room",

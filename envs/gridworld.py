@@ -137,8 +137,8 @@ class GridWorldEnv(gym.Env):
             self.observation_space = spaces.Box(0.0, 1.0, (2,), np.float32)
         else:
             self.observation_space = spaces.Box(0.0, 1.0, (len(IMAGE_CHANNELS), self.height, self.width), np.float32)
-        self._starts = np.flatnonzero(self.mdp.initial > 0)
-        self.s = int(self._starts[0])
+        self.start_states = np.flatnonzero(self.mdp.initial > 0)  # the states an episode may start in
+        self.s = int(self.start_states[0])
 
     # ------------------------------------------------------------------ model
     def _moves(self) -> np.ndarray:
@@ -187,8 +187,9 @@ class GridWorldEnv(gym.Env):
                 "obs_mode": self.obs_mode}
 
     @cached_property
-    def _cum(self) -> np.ndarray:
-        """Per-row cumulative probabilities of the model, for sampling ``step``."""
+    def cumulative_probs(self) -> np.ndarray:
+        """Cumulative probabilities within each row of ``mdp.P``, aligned with ``mdp.P.data``: the
+        sampling table of ``step`` (inverse CDF), shared by ``envs.vector``."""
         P = self.mdp.P
         c = np.cumsum(P.data)
         before = np.concatenate([[0.0], c])[P.indptr[:-1]]
@@ -293,7 +294,7 @@ class GridWorldEnv(gym.Env):
                 raise ValueError(f"options['state'] must be in [0, {self.n_states}), got {options['state']}")
             self.s = s
         else:
-            self.s = int(self._starts[self.np_random.integers(len(self._starts))])
+            self.s = int(self.start_states[self.np_random.integers(len(self.start_states))])
         return self.encode(self.s), {"state": self.s, "prob": 1.0}
 
     def step(self, action: int) -> tuple[Any, float, bool, bool, dict[str, Any]]:
@@ -304,7 +305,8 @@ class GridWorldEnv(gym.Env):
         row = s * 4 + a
         P = self.mdp.P
         lo, hi = P.indptr[row], P.indptr[row + 1]
-        k = lo + int(np.searchsorted(self._cum[lo:hi], self.np_random.random() * self._cum[hi - 1], side="right"))
+        cum = self.cumulative_probs
+        k = lo + int(np.searchsorted(cum[lo:hi], self.np_random.random() * cum[hi - 1], side="right"))
         k = min(k, hi - 1)
         s_next = int(P.indices[k])
         reward = float(self._reward[k])

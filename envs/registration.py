@@ -6,7 +6,7 @@ import gymnasium as gym
 
 from envs import layouts
 
-__all__ = ["SUITE", "register_suite"]
+__all__ = ["SUITE", "register_suite", "required_kwargs", "ready_made_ids"]
 
 # id -> (entry point, kwargs, max_episode_steps)
 SUITE: dict[str, tuple[str, dict, int]] = {
@@ -29,6 +29,29 @@ VECTOR_ENTRY_POINTS = {
     "envs.gridworld:GridWorldEnv": "envs.vector:GridWorldVectorEnv",
     "envs.gridworld:MazeEnv": "envs.vector:MazeVectorEnv",
 }
+
+
+def required_kwargs(env_id: str) -> list[str]:
+    """The constructor arguments ``gym.make(env_id)`` still needs: those of its entry point
+    without a default that the registration does not give (``gridlab/Grid-v0``: ``["layout"]``).
+
+    Example:
+        >>> required_kwargs("gridlab/Grid-v0"), required_kwargs("gridlab/FourRooms-v0")
+        (['layout'], [])
+    """
+    import importlib
+    import inspect
+
+    entry_point, kwargs, _ = SUITE[env_id]
+    module, _, name = entry_point.partition(":")
+    params = inspect.signature(getattr(importlib.import_module(module), name)).parameters.values()
+    return [p.name for p in params if p.default is inspect.Parameter.empty
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in kwargs]
+
+
+def ready_made_ids() -> list[str]:
+    """The registered ids ``gym.make`` builds with no further argument (the suite tables and tests use them)."""
+    return [env_id for env_id in SUITE if not required_kwargs(env_id)]
 
 
 def register_suite() -> None:

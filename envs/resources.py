@@ -1,11 +1,12 @@
-"""Refusing, up front and with the estimate, requests that cannot fit in this machine's memory
-(a maze of a billion cells, a data set of 10^12 transitions) instead of being killed by the OS."""
+"""This machine's resources: refusing, up front and with the estimate, requests that cannot fit
+in its memory (a maze of a billion cells, a data set of 10^12 transitions) instead of being killed
+by the OS; and the one rule for ``device="auto"``."""
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["BYTES_PER_CELL", "physical_memory", "require_memory"]
+__all__ = ["BYTES_PER_CELL", "physical_memory", "require_memory", "resolve_device"]
 
 # measured on GridWorldEnv(open_room(1000), slip=0.2), 10^6 states, 2026-11-25: 209 bytes per state
 # for the model (CSR P, R, terminal, initial, entry_reward) and 233 with the env's arrays; a lower
@@ -34,3 +35,19 @@ def require_memory(nbytes: float, what: str) -> None:
     total = physical_memory()
     if total is not None and nbytes > total:
         raise MemoryError(f"{what} needs about {nbytes / 1e9:.3g} GB; this machine has {total / 1e9:.0f} GB of memory")
+
+
+def resolve_device(device: object = "auto") -> str:
+    """``"auto"`` is ``"cuda"`` when torch sees a GPU, else ``"cpu"``; any other device as its string.
+
+    Torch is imported only for ``"auto"`` (envs itself never needs it).
+
+    Example:
+        >>> resolve_device("cpu")
+        'cpu'
+    """
+    if str(device) != "auto":
+        return str(device)
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

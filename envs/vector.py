@@ -73,9 +73,9 @@ class GridWorldVectorEnv(gym.vector.VectorEnv):
         self._reward = np.zeros((P.shape[0], K))
         self._reward[rows, pos] = mdp.reward_matrix.data
         self._cum = np.full((P.shape[0], K), np.inf)
-        self._cum[rows, pos] = self.single_env._cum
+        self._cum[rows, pos] = self.single_env.cumulative_probs
         self._last = counts - 1
-        self._starts = self.single_env._starts
+        self._starts = self.single_env.start_states
         self.state = np.zeros(self.num_envs, dtype=np.int64)
         self._elapsed = np.zeros(self.num_envs, dtype=np.int64)
         self._needs_reset = np.zeros(self.num_envs, dtype=bool)
@@ -104,6 +104,12 @@ class GridWorldVectorEnv(gym.vector.VectorEnv):
         self._elapsed[:] = 0
         self._needs_reset[:] = False
         return self._observe(self.state), {"state": self.state.copy()}
+
+    @property
+    def autoreset_pending(self) -> np.ndarray:
+        """``(num_envs,)`` bool: copies whose next :meth:`step` is an autoreset (Gymnasium's
+        next-step autoreset mode) rather than a transition; a copy, safe to keep."""
+        return self._needs_reset.copy()
 
     def step(self, actions: np.ndarray):
         actions = np.asarray(actions, dtype=np.int64).reshape(self.num_envs)

@@ -153,7 +153,7 @@ def collect_transitions(
             obs, info = venv.reset(seed=int(rng.integers(2**31)), options={"state": live[rng.integers(len(live), size=size)]})
         states = info["state"]
         actions = policy_actions(policy, obs, states, base.mdp.n_actions, rng)
-        resetting = venv._needs_reset.copy()  # these copies' next step is an autoreset, not a transition
+        resetting = venv.autoreset_pending  # these copies' next step is an autoreset, not a transition
         next_obs, reward, term, trunc, next_info = venv.step(actions)
         keep = ~resetting
         chunks.append((obs[keep], actions[keep], next_obs[keep], reward[keep], term[keep], states[keep],

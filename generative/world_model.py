@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from envs.gridworld import GridWorldEnv
+from envs.resources import resolve_device as _resolve
 from envs.rundir import atomic_file
 from generative.codec import ObsCodec
 from generative.data import TransitionDataset, policy_actions
@@ -27,10 +28,8 @@ __all__ = ["WorldModel", "train_world_model", "resolve_device"]
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` is CUDA when present, else CPU."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    """``"auto"`` is CUDA when present, else CPU (``envs.resources.resolve_device``), as a torch device."""
+    return torch.device(_resolve(device))
 
 
 class WorldModel:

@@ -50,13 +50,14 @@ def _directory(text: str) -> str:
 
 
 def _cmd_envs(args: argparse.Namespace) -> int:
-    from envs import SUITE
+    from envs import SUITE, required_kwargs
     from gridlab.envspec import make_env
 
     print(f"{'env id':28s} {'size':>7s} {'states':>6s} {'slip':>5s} {'max steps':>9s}")
     for env_id, (_, kw, steps) in SUITE.items():
-        if env_id.endswith("Grid-v0"):
-            print(f"{env_id:28s} {'any':>7s} {'-':>6s} {'-':>5s} {steps:9d}   (needs --kw layout=...)")
+        if needs := required_kwargs(env_id):
+            print(f"{env_id:28s} {'any':>7s} {'-':>6s} {'-':>5s} {steps:9d}   (needs "
+                  + " ".join(f"--kw {k}=..." for k in needs) + ")")
             continue
         base = make_env(env_id).unwrapped
         print(f"{env_id:28s} {f'{base.height}x{base.width}':>7s} {base.n_states:6d} {base.slip:5.2f} {steps:9d}")
@@ -159,8 +160,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+DEVICES = ["auto", "cpu", "cuda"]  # "auto": envs.resources.resolve_device
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from agents.solvers import METHODS  # both registries load what they list lazily: a cheap --help
+    from agents.algos import ALGOS  # the registries load what they list lazily: a cheap --help
+    from envs.gridworld import OBS_MODES
+    from agents.solvers import METHODS
     from generative.registry import family_names
 
     families = family_names()
@@ -181,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a Stable-Baselines3 agent (PPO, A2C, DQN) on a world")
     t.add_argument("env_id")
-    t.add_argument("--algo", choices=["ppo", "a2c", "dqn", "qrdqn"], default="ppo")
+    t.add_argument("--algo", choices=list(ALGOS), default="ppo", help="a registered algorithm (SB3, sb3-contrib)")
     t.add_argument("--steps", type=_count, default=None, help="timesteps (default: the preset's n_timesteps)")
     t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--gamma", type=_discount, default=0.99)
@@ -189,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--hyperparams", help="YAML file in RL Zoo's format overriding the shipped presets")
     t.add_argument("--kw", action="append", metavar="KEY=VALUE", help="env keyword argument (repeatable)")
     t.add_argument("--out", type=_directory, help="run directory (default runs/<algo>_<env>_s<seed>_<time>)")
-    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--device", default="auto", choices=DEVICES)
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
 
@@ -204,10 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     wt = wsub.add_parser("train", help="collect transitions and train a world model")
     wt.add_argument("env_id")
     wt.add_argument("--family", choices=families, default=families[0], help="a registered world-model family")
-    wt.add_argument("--obs-mode", choices=["onehot", "coords", "image"], default="onehot")
+    wt.add_argument("--obs-mode", choices=[m for m in OBS_MODES if m != "index"], default="onehot",
+                    help="observation format the model learns (index is a number, not an observation to model)")
     wt.add_argument("--samples", type=_count, default=50_000, help="transitions to collect (10%% held out)")
     wt.add_argument("--epochs", type=_count, default=None, help="default: the family's")
-    wt.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    wt.add_argument("--device", default="auto", choices=DEVICES)
     wt.add_argument("--seed", type=_seed, default=0)
     wt.add_argument("--kw", action="append", metavar="KEY=VALUE", help="env keyword argument (repeatable)")
     wt.add_argument("--out", type=_directory, help="run directory (default runs/world_<family>_<env>_s<seed>_<time>)")
@@ -226,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the whole lab end to end and write an HTML report")
     d.add_argument("--out", type=_directory, default="gridlab-demo", help="output directory (default gridlab-demo)")
     d.add_argument("--quick", action="store_true", help="tiny budgets, for a smoke run (about a minute)")
-    d.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="device of the world models")
+    d.add_argument("--device", default="auto", choices=DEVICES, help="device of the world models")
     d.set_defaults(func=_cmd_demo)
     return p
 

@@ -27,7 +27,7 @@ WORLD_KW = {"layout": "S...H\n.....\n..H..\n.....\nH...G", "slip": 0.2, "obs_mod
 class DemoBudget:
     agent_steps: int
     world_samples: int
-    world_steps: str  # "defaults": each family's own training budget; "quick": its quick_steps
+    world_steps: float | str  # a share of each family's default steps, or "quick": its quick_steps
     score_samples: int
     horizon: int
     rollouts: int
@@ -36,7 +36,7 @@ class DemoBudget:
 
 BUDGETS = {
     "default": DemoBudget(agent_steps=100_000, world_samples=100_000,
-                          world_steps="defaults",
+                          world_steps=0.75,
                           score_samples=1000, horizon=20, rollouts=2000),
     "quick": DemoBudget(agent_steps=10_000, world_samples=10_000, world_steps="quick",
                         score_samples=200, horizon=10, rollouts=300, agent_evals=4),
@@ -69,6 +69,7 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
     import numpy as np
 
     from agents import dp, sb3
+    from agents.solvers import METHODS, method_names
     from agents.compare import compare, plot_learning_curves
     from envs.plotting import value_figure
     from generative import collect_transitions, score, train_world_model
@@ -86,7 +87,8 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
     stages = _Stages(4)
     results: dict[str, Any] = {"quick": quick, "budget": budget.__dict__, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
 
-    t = stages.start("solving the registered suite exactly (VI, PI, MPI, Gauss-Seidel)")
+    t = stages.start("solving the registered suite exactly ("
+                     + ", ".join(METHODS[m].title for m in method_names(backends=("numpy", "numba"))) + ")")
     results["suite"] = solve_suite(None, 1e-6)
     env = gym.make(AGENT_ENV)
     sol = dp.solve(env.unwrapped.mdp, 0.99, tol=1e-10)
@@ -130,7 +132,7 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
     rng = np.random.default_rng(0)
     for family in family_names():
         cls = load_family(family)
-        steps = cls.quick_steps if budget.world_steps == "quick" else cls.defaults["steps"]
+        steps = cls.quick_steps if budget.world_steps == "quick" else round(budget.world_steps * cls.defaults["steps"])
         stages.note(f"{family}: training {steps:,} steps and scoring ...")
         t_model = time.perf_counter()
         model = train_world_model(train, family, seed=0, device=device, steps=steps, progress=False)

@@ -11,7 +11,7 @@ import numpy as np
 
 from agents import dp
 from envs.rundir import atomic_file, atomic_write_text
-from envs import SUITE, GridWorldEnv
+from envs import GridWorldEnv, ready_made_ids
 from envs.plotting import PAGE_WIDTH, format_policy_grid, format_value_grid, value_figure
 from gridlab.envspec import make_env, model_of
 
@@ -58,7 +58,7 @@ def write_solution(out: Path, env_id: str, kwargs: dict[str, Any], env: Any, sol
 
 
 def solve_suite(gamma: float | None, tol: float, methods: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
-    """Solve every registered id (``Grid-v0`` needs a layout, so it is skipped) with each method.
+    """Solve every ready-made registered id (``envs.ready_made_ids``: not ``Grid-v0``, which needs a layout) with each method.
 
     ``methods`` defaults to every registered CPU solver (``agents.solvers``) that can solve at
     ``gamma``: the ones that need gamma < 1 (Gauss-Seidel) are left out at gamma = 1. The numba
@@ -72,9 +72,7 @@ def solve_suite(gamma: float | None, tol: float, methods: tuple[str, ...] | None
     if any(METHODS[m].backend == "numba" for m in methods):
         load_kernels()
     rows = []
-    for env_id, (_, kw, _) in SUITE.items():
-        if "layout" not in kw and env_id.endswith("Grid-v0"):
-            continue
+    for env_id in ready_made_ids():
         env = make_env(env_id)
         mdp = env.unwrapped.mdp
         row: dict[str, Any] = {"env_id": env_id, "states": mdp.n_states, "slip": env.unwrapped.slip}

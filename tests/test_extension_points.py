@@ -125,3 +125,18 @@ def test_a_solver_from_outside_is_solved_with_tabled_reported_and_offered_by_the
     matplotlib.figure.Figure(figsize=(1, 1)).savefig(png)
     html = report._suite_section({"suite": rows, "suite_figure": str(png)})
     assert "dense value iteration" in html and "All 5 methods agree" in html and "<th>DENSE_VI</th>" in html
+
+
+def test_agent_metrics_are_declared_once_and_a_new_one_is_one_line(monkeypatch):
+    from stable_baselines3 import PPO
+
+    from agents import compare as comparing
+    from agents.callbacks import EXACT_METRICS
+
+    assert set(EXACT_METRICS) <= set(comparing.METRICS) and set(comparing.CURVES) <= set(EXACT_METRICS)
+    env = gym.make("gridlab/Grid-v0", layout=LAYOUT)
+    c = comparing.compare(PPO("MlpPolicy", env, seed=0, device="cpu"), env)
+    assert list(c.metrics())[:len(comparing.METRICS)] == list(comparing.METRICS)
+    monkeypatch.setitem(comparing.METRICS, "live_states", "live states")
+    monkeypatch.setattr(comparing.Comparison, "live_states", property(lambda self: self.env.mdp.live.size), raising=False)
+    assert c.metrics()["live_states"] == 7.0

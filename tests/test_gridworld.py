@@ -4,14 +4,14 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from scipy import stats
 
-from envs import GridWorldEnv, OBS_MODES
+from envs import GridWorldEnv, OBS_MODES, required_kwargs
 from envs.layouts import ONE_WAY
 
 from conftest import GRID_KW, SUITE_IDS
 
 
 def _make(env_id, **kw):
-    extra = GRID_KW if env_id.endswith("Grid-v0") else {}
+    extra = GRID_KW if required_kwargs(env_id) else {}
     return gym.make(env_id, **extra, **kw)
 
 

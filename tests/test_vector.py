@@ -79,3 +79,16 @@ def test_the_vector_env_renders_one_frame_per_copy_and_records_video(tmp_path):
     assert [p.suffix for p in tmp_path.iterdir()] == [".mp4"]
     with pytest.raises(ValueError, match="unknown render_mode 'human'"):
         gym.make_vec("gridlab/FourRooms-v0", num_envs=2, vectorization_mode="vector_entry_point", render_mode="human")
+
+
+def test_autoreset_pending_names_the_copies_whose_next_step_resets():
+    venv = GridWorldVectorEnv(num_envs=2, layout="SG", max_episode_steps=10)
+    venv.reset(seed=0)
+    assert venv.autoreset_pending.tolist() == [False, False]
+    _, _, terminated, _, _ = venv.step(np.array([1, 3]))  # right reaches the goal; left bumps the wall
+    assert terminated.tolist() == [True, False] and venv.autoreset_pending.tolist() == [True, False]
+    pending = venv.autoreset_pending
+    pending[:] = True  # a copy: the env's own flags are untouched
+    assert venv.autoreset_pending.tolist() == [True, False]
+    _, reward, _, _, info = venv.step(np.array([1, 3]))
+    assert reward[0] == 0.0 and info["state"][0] == 0 and venv.autoreset_pending.tolist() == [False, False]

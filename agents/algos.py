@@ -1,0 +1,53 @@
+"""The one registry of learning algorithms: name -> Stable-Baselines3 class, imported on first use.
+
+The CLI lists the names without importing torch; ``agents.sb3.train`` loads the class. An
+algorithm also needs its presets, ``agents/hyperparams/<name>.yml`` in RL Zoo's format, and a
+policy ``agents.compare.extract`` can read (actor-critic, Q-network or quantile Q-network).
+
+Example:
+    >>> list(ALGOS)
+    ['ppo', 'a2c', 'dqn', 'qrdqn']
+    >>> load_algo("ppo").__name__
+    'PPO'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["ALGOS", "register_algo", "load_algo"]
+
+ALGOS: dict[str, Any] = {}  # name -> "module:Class", or the class itself
+
+
+def register_algo(name: str, entry_point: Any) -> None:
+    """Register an SB3-style algorithm class (or ``"module:Class"``) under ``name``.
+
+    Raises:
+        ValueError: the name is taken.
+    """
+    if name in ALGOS:
+        raise ValueError(f"algorithm {name!r} is already registered ({ALGOS[name]!r})")
+    ALGOS[name] = entry_point
+
+
+def load_algo(name: str) -> type:
+    """The class registered as ``name``.
+
+    Raises:
+        ValueError: no algorithm has that name.
+    """
+    if name not in ALGOS:
+        raise ValueError(f"unknown algo {name!r}; expected one of {', '.join(ALGOS)}")
+    target = ALGOS[name]
+    if isinstance(target, str):
+        module, _, attr = target.partition(":")
+        target = ALGOS[name] = getattr(importlib.import_module(module), attr)
+    return target
+
+
+register_algo("ppo", "stable_baselines3:PPO")
+register_algo("a2c", "stable_baselines3:A2C")
+register_algo("dqn", "stable_baselines3:DQN")
+register_algo("qrdqn", "sb3_contrib:QRDQN")  # quantile-regression DQN (sb3-contrib)
