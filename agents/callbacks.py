@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from stable_baselines3.common.callbacks import BaseCallback
 
@@ -28,17 +28,20 @@ class ExactEvalCallback(BaseCallback):
             use ``max(steps // n_envs, 1)`` for a cadence in timesteps). Also evaluates at the end.
         csv_path: where to append rows; ``None`` keeps them in ``self.history`` only.
         gamma: discount of the references; defaults to the model's.
+        on_evaluation: called with each evaluation's row (``timesteps`` and the metrics), e.g. to
+            report it to Ray Tune (``gridlab.sweep``).
 
     Example:
         >>> # model.learn(50_000, callback=ExactEvalCallback(env, eval_freq=500, csv_path="run/exact_eval.csv"))
     """
 
     def __init__(self, env: Any, eval_freq: int = 1000, csv_path: str | Path | None = None,
-                 gamma: float | None = None, verbose: int = 0) -> None:
+                 gamma: float | None = None, verbose: int = 0,
+                 on_evaluation: Callable[[dict[str, float]], None] | None = None) -> None:
         super().__init__(verbose)
         if eval_freq < 1:
             raise ValueError(f"eval_freq must be >= 1, got {eval_freq}")
-        self.env, self.eval_freq, self.gamma = env, eval_freq, gamma
+        self.env, self.eval_freq, self.gamma, self.on_evaluation = env, eval_freq, gamma, on_evaluation
         self.csv_path = Path(csv_path) if csv_path else None
         self.history: list[dict[str, float]] = []
         self._last_logged = -1
@@ -63,6 +66,8 @@ class ExactEvalCallback(BaseCallback):
         if self.csv_path:
             with self.csv_path.open("a", newline="") as f:
                 csv.writer(f).writerow([int(self.num_timesteps), *(row[k] for k in EXACT_METRICS)])
+        if self.on_evaluation is not None:
+            self.on_evaluation(dict(row))
         if self.verbose:
             print(f"exact eval @ {self.num_timesteps}: gap {row['return_gap']:.4f} rmse_vs_pi {row['rmse_vs_pi']:.4f}")
         return row

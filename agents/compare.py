@@ -47,6 +47,7 @@ METRICS: dict[str, str] = {
     "V_star_s0": "V*(s0)",
     "suboptimal_visitation": "visitation of states with a suboptimal greedy action",
     "rmse_vs_pi_visited": "rmse of V_theta vs V^pi under the policy's visitation",
+    "normalised_score": "(J^pi - J^uniform) / (J* - J^uniform)",
 }
 CURVES = ("return_gap", "rmse_vs_pi", "rmse_vs_star", "policy_agreement")  # plot_learning_curves' panels
 
@@ -140,6 +141,8 @@ class Comparison:
         rmse_vs_pi_visited: rmse of :math:`V_\theta` vs :math:`V^{\pi_\theta}` weighted by the
             policy's normalised discounted visitation from the start: the states a critic trained
             on the agent's own experience sees.
+        V_uniform_s0: :math:`\mu_0^\top V^{unif}`, the exact value of the uniform-random policy
+            from the start (the zero of ``normalised_score``).
         suboptimal_visitation: the policy's normalised discounted visitation (from the start) of
             the live states where its greedy action is not optimal: near 0 when its mistakes lie
             only where it does not go.
@@ -167,6 +170,7 @@ class Comparison:
     env: GridWorldEnv = field(repr=False)
     suboptimal_visitation: float = 0.0
     rmse_vs_pi_visited: float = float("nan")
+    V_uniform_s0: float = float("nan")
     horizon: int | None = None
     V_pi_horizon: np.ndarray | None = field(default=None, repr=False)
     V_star_horizon: np.ndarray | None = field(default=None, repr=False)
@@ -174,6 +178,15 @@ class Comparison:
     @property
     def V_star_s0(self) -> float:
         return float(self.env.mdp.initial @ self.V_star)
+
+    @property
+    def normalised_score(self) -> float:
+        r""":math:`(J^\pi - J^{unif}) / (J^* - J^{unif})` with :math:`J = \mu_0^\top V`, all exact:
+        1 for an optimal policy, 0 for the uniform-random one (1 when the two coincide), comparable
+        across worlds (the score a sweep aggregates)."""
+        span = self.V_star_s0 - self.V_uniform_s0
+        return 1.0 if abs(span) <= 1e-12 * max(1.0, abs(self.V_star_s0)) else (self.V_star_s0 - self.return_gap
+                                                                                 - self.V_uniform_s0) / span
 
     @property
     def relative_gap(self) -> float:
@@ -328,6 +341,7 @@ def compare(model: Any, env: Any, gamma: float | None = None, weighting: str = "
         weighting=weighting,
         weights=w,
         suboptimal_visitation=float(visits[live][~optimal].sum()),
+        V_uniform_s0=float(mdp.initial @ policy_evaluation(mdp, np.full(pi.shape, 1.0 / mdp.n_actions), g)),
         rmse_vs_pi_visited=float(np.sqrt(np.sum(visits[live] * err_pi**2) / max(visits[live].sum(), 1e-300))),
         env=base,
         horizon=None if H is None else int(H),

@@ -28,7 +28,7 @@ import time
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import gymnasium as gym
 import numpy as np
@@ -199,6 +199,7 @@ def train(
     progress_bar: bool = True,
     device: str = "auto",
     eval_freq: int | None = None,
+    on_evaluation: Callable[[dict[str, float]], None] | None = None,
 ) -> Any:
     """Train an SB3 agent on a registered grid and save a complete run directory.
 
@@ -213,10 +214,11 @@ def train(
         n_envs: number of parallel envs; defaults to the preset's.
         out_dir: the run directory; default ``runs/<algo>_<env>_s<seed>_<time>``. Must not exist.
         progress_bar: SB3's tqdm + rich progress bar.
-        device: ``"auto"``, ``"cpu"`` or ``"cuda"``. Small MLPs run fastest on one CPU thread,
-            so on CPU torch is set to one thread.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``. Small MLPs run fastest on one CPU thread:
+            set ``torch.set_num_threads(1)`` in your entry point (the CLI does).
         eval_freq: timesteps between evaluations (Monte Carlo ``EvalCallback`` and exact
             ``ExactEvalCallback``); default 20 evaluations per run.
+        on_evaluation: called with each exact evaluation's row (``ExactEvalCallback``).
 
     Returns:
         The trained model; ``model.run_dir`` is the run directory.
@@ -254,7 +256,7 @@ def train(
         callbacks = CallbackList([
             EvalCallback(eval_env, n_eval_episodes=10, eval_freq=calls, log_path=str(tmp / "eval"),
                          best_model_save_path=None, deterministic=True, verbose=0),
-            ExactEvalCallback(exact_env, eval_freq=calls, csv_path=tmp / "exact_eval.csv"),
+            ExactEvalCallback(exact_env, eval_freq=calls, csv_path=tmp / "exact_eval.csv", on_evaluation=on_evaluation),
         ])
         t0 = time.perf_counter()
         model.learn(total_timesteps=total, callback=callbacks, progress_bar=progress_bar, tb_log_name="run")

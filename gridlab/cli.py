@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import sys
 from pathlib import Path
@@ -152,6 +153,36 @@ def _cmd_world(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from gridlab.envspec import UsageError, parse_kwargs
+    from gridlab.sweep import SweepSpec, parse_seeds, run_sweep
+
+    try:
+        if args.spec:
+            spec = SweepSpec.from_file(args.spec)
+        elif args.kind:
+            methods = args.algos if args.kind == "agents" else args.families
+            grid = {k: v if isinstance(v, list) else [v] for k, v in parse_kwargs(args.hp).items()}
+            spec = SweepSpec(args.kind, tuple(filter(None, (args.worlds or "").split(","))),
+                             tuple(filter(None, (methods or "").split(","))), parse_seeds(args.seeds), steps=args.steps,
+                             evals=args.evals, samples=args.samples, hyperparams=grid)
+        else:
+            spec = None
+        if spec is None and not args.resume:
+            raise UsageError("give a kind (agents or world) with its flags, --spec FILE, or --resume")
+        if spec is not None and args.kind and args.spec and spec.kind != args.kind:
+            raise UsageError(f"--spec {args.spec} is a {spec.kind} sweep, not {args.kind}")
+        out = args.out or "runs/sweep"
+        agg = run_sweep(spec, out, address=args.address, resume=args.resume)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    for method, a in agg.items():
+        iqm = f"IQM {a['iqm'][0]:.3f} [{a['iqm'][1]:.3f}, {a['iqm'][2]:.3f}]" if "iqm" in a else "no complete run"
+        print(f"{method:8s} {iqm}  ({a['runs']} runs x {a['worlds']} worlds)")
+    print(Path(out).resolve() / "report.html")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from gridlab.demo import run_demo
 
@@ -230,6 +261,23 @@ def build_parser() -> argparse.ArgumentParser:
     wr.add_argument("--seed", type=_seed, default=0)
     w.set_defaults(func=_cmd_world)
 
+    sw = sub.add_parser("sweep", help="seeds x algorithms (or families) x worlds on Ray Tune, with interval estimates")
+    sw.add_argument("kind", nargs="?", choices=["agents", "world"], help="what to sweep (or give --spec / --resume)")
+    sw.add_argument("--spec", help="a YAML sweep file (the fields of gridlab.sweep.SweepSpec)")
+    sw.add_argument("--worlds", help="comma-separated registered ids, e.g. gridlab/FourRooms-v0,gridlab/OpenRoom-v0")
+    sw.add_argument("--algos", help=f"agents: comma-separated, of {', '.join(ALGOS)}")
+    sw.add_argument("--families", help=f"world: comma-separated, of {', '.join(families)}")
+    sw.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,1,2 (default 0-4)")
+    sw.add_argument("--steps", type=_count, default=None, help="agent timesteps or world-model gradient steps per trial")
+    sw.add_argument("--evals", type=_count, default=10, help="exact evaluations during each agent's training")
+    sw.add_argument("--samples", type=_count, default=20_000, help="world: transitions collected per trial")
+    sw.add_argument("--hp", action="append", metavar="KEY=VALUE", help="agents: a preset override, a list for a grid "
+                    "(--hp learning_rate=[1e-3,3e-4]); repeatable")
+    sw.add_argument("--out", type=_directory, help="sweep directory (default runs/sweep)")
+    sw.add_argument("--address", help="a Ray cluster (ray start --head prints it); default RAY_ADDRESS or a local Ray")
+    sw.add_argument("--resume", action="store_true", help="continue the sweep in --out: finished trials are not re-run")
+    sw.set_defaults(func=_cmd_sweep)
+
     d = sub.add_parser("demo", help="run the whole lab end to end and write an HTML report")
     d.add_argument("--out", type=_directory, default="gridlab-demo", help="output directory (default gridlab-demo)")
     d.add_argument("--quick", action="store_true", help="tiny budgets, for a smoke run (about a minute)")
@@ -305,6 +353,16 @@ def entry() -> None:
         if hasattr(signal, "setitimer"):  # no re-delivery after this point
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    if status == 130:
+        # An interrupted command ends here, now, with 130. Left to Python's own exit, 1 run in 12
+        # of `gridlab demo` interrupted while training printed its line and then died of SIGINT
+        # (status -2) without a traceback: CPython re-raises SIGINT at exit when it recorded a
+        # KeyboardInterrupt as unhandled, which a library running Python code from C can make it
+        # do even after our code caught it. Nothing is left to finalise: the run directory was
+        # removed when the interrupt unwound through it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     sys.exit(status)
 
 

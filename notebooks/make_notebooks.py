@@ -192,7 +192,9 @@ WORLD_MODELS = [
              "for f, m in models.items():\n"
              "    roll = m.rollout(env.unwrapped.encode_batch(s0), 'uniform', horizon=8, n=200, seed=1)\n"
              "    lp = sequence_log_prob(mdp, roll['states'])\n"
-             "    print(f'{f:5s} impossible sequences: {np.mean(~np.isfinite(lp)):.1%}   mean log-prob of the possible ones: {lp[np.isfinite(lp)].mean():.2f}')"),
+             "    possible = lp[np.isfinite(lp)]\n"
+             "    mean = f'{possible.mean():.2f}' if possible.size else 'none is possible'\n"
+             "    print(f'{f:5s} impossible sequences: {np.mean(~np.isfinite(lp)):.1%}   mean log-prob of the possible ones: {mean}')"),
     ("md", "## 5. Train an agent in the dream, evaluate it in the real MDP exactly"),
     ("code", "from stable_baselines3 import PPO\n"
              "dream = WorldModelEnv(models['vae'], max_episode_steps=100)\n"

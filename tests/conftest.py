@@ -1,5 +1,7 @@
 import os
 
+import pytest
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -15,3 +17,13 @@ from envs import ready_made_ids  # noqa: E402
 # every registered id that builds with no further argument
 SUITE_IDS = ready_made_ids()
 GRID_KW = {"layout": "S..#\n.H..\n...G", "slip": 0.1}
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray instance for the whole suite (starting one costs ~10 s here), stopped at the end."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()

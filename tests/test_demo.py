@@ -117,7 +117,7 @@ def test_ctrl_c_ends_with_one_line_and_leaves_no_report(tmp_path, parent_ignores
     finally:
         proc.kill()  # never leave the demo running, whatever happened above
         proc.wait()
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err[-3000:]
     assert err.strip().splitlines()[-1] == "gridlab: interrupted"
     assert not (tmp_path / "report.html").exists()
     assert not [p for p in (tmp_path / "runs").iterdir() if p.name.startswith(".")]  # no half-written run left

@@ -58,7 +58,7 @@ def test_slip_or_gamma_flip_the_risky_shortcut():
 
     def first_move(slip, gamma):
         env = GridWorldEnv(RISKY_SHORTCUT, slip=slip)
-        return int(dp.solve(env.mdp, gamma).policy[env._starts[0]])
+        return int(dp.solve(env.mdp, gamma).policy[env.start_states[0]])
 
     assert first_move(0.0, 0.99) == 1  # safe to run the corridor
     assert first_move(0.1, 0.99) == 0  # slipping into holes: take the detour

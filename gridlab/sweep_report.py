@@ -1,0 +1,137 @@
+"""A sweep's report: one self-contained HTML page (figures embedded), its sentences computed from the numbers."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from typing import Any
+
+import numpy as np
+
+from gridlab.report import CSS, _table
+
+__all__ = ["render", "interval_figure", "curves_figure"]
+
+TITLES = {"iqm": "IQM", "median": "median", "mean": "mean", "optimality_gap": "optimality gap"}
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+
+
+def interval_figure(agg: dict[str, Any]) -> Any:
+    """Point estimates and 95% intervals of each aggregate, one panel per aggregate, one row per method."""
+    from envs.plotting import PAGE_WIDTH, new_figure
+
+    methods = [m for m, a in agg.items() if "iqm" in a]
+    fig, axes = new_figure(1, len(TITLES), figsize=(PAGE_WIDTH, 0.9 + 0.45 * max(len(methods), 1)), squeeze=False)
+    for ax, (key, title) in zip(axes[0], TITLES.items()):
+        for i, m in enumerate(methods):
+            point, lo, hi = agg[m][key]
+            ax.plot([lo, hi], [i, i], lw=6, alpha=0.5, color=f"C{i}", solid_capstyle="butt")
+            ax.plot([point], [i], "|", ms=14, color="black")
+        ax.set_yticks(range(len(methods)), [m.upper() for m in methods] if ax is axes[0][0] else [""] * len(methods))
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("normalised score" if key != "optimality_gap" else "1 - score, below 1", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_ylim(-0.6, len(methods) - 0.4)
+    return fig
+
+
+def curves_figure(curves: list[dict[str, Any]]) -> Any | None:
+    """Exact return gap / |V*(s0)| over training, per world: median over seeds with a min-max band."""
+    from envs.plotting import PAGE_WIDTH, new_figure
+
+    worlds = list(dict.fromkeys(c["world"] for c in curves))
+    if not worlds:
+        return None
+    cols = min(3, len(worlds))
+    rows = math.ceil(len(worlds) / cols)
+    fig, axes = new_figure(rows, cols, figsize=(PAGE_WIDTH, 2.6 * rows), squeeze=False)
+    for ax, world in zip(axes.ravel(), worlds):
+        for i, method in enumerate(dict.fromkeys(c["method"] for c in curves)):
+            runs: dict[str, dict[float, float]] = {}
+            for c in curves:
+                if c["world"] == world and c["method"] == method:
+                    runs.setdefault(c["name"], {})[c["timesteps"]] = c["relative_gap"]
+            if not runs:
+                continue
+            steps = sorted(set.intersection(*(set(r) for r in runs.values())))
+            y = np.array([[r[t] for t in steps] for r in runs.values()])
+            ax.plot(steps, np.median(y, axis=0), color=f"C{i}", label=f"{method} ({len(runs)} runs)")
+            ax.fill_between(steps, y.min(axis=0), y.max(axis=0), color=f"C{i}", alpha=0.2)
+        ax.set_title(world, fontsize=9)
+        ax.set_xlabel("timesteps", fontsize=8)
+        ax.set_ylabel("return gap / |V*(s0)|", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in axes.ravel()[len(worlds):]:
+        ax.set_visible(False)
+    return fig
+
+
+def _findings(agg: dict[str, Any]) -> list[str]:
+    """A ranking only where the 95% intervals of the IQM do not overlap."""
+    ranked = sorted((m for m in agg if "iqm" in agg[m]), key=lambda m: -agg[m]["iqm"][0])
+    sentences = []
+    for a, b in zip(ranked, ranked[1:]):
+        if agg[a]["iqm"][1] > agg[b]["iqm"][2]:
+            sentences.append(f"{a.upper()} scores above {b.upper()}: their IQM intervals do not overlap "
+                             f"({agg[a]['iqm'][1]:.3f}-{agg[a]['iqm'][2]:.3f} vs {agg[b]['iqm'][1]:.3f}-{agg[b]['iqm'][2]:.3f}).")
+        else:
+            sentences.append(f"{a.upper()} and {b.upper()} cannot be told apart at this number of runs: their IQM "
+                             "intervals overlap.")
+    for m, a in agg.items():
+        if a["runs_left_out"]:
+            sentences.append(f"{m.upper()}: {a['runs_left_out']} run(s) left out of the aggregate because a trial failed.")
+    return sentences
+
+
+def render(spec: Any, rows: list[dict[str, Any]], curves: list[dict[str, Any]], agg: dict[str, Any]) -> str:
+    """The sweep report as one HTML string."""
+    what = "agents" if spec.kind == "agents" else "world models"
+    score_def = ("(J^pi - J^uniform) / (J* - J^uniform), computed exactly from the model: 1 is optimal, 0 the "
+                 "uniform-random policy" if spec.kind == "agents" else
+                 "1 - mean TV between the model's next-state distributions and the true ones")
+    head = ["method", "runs x worlds", *[f"{t} [95% CI]" for t in TITLES.values()]]
+    table = [[m.upper(), f"{a['runs']} x {a['worlds']}",
+              *[f"{a[k][0]:.3f} [{a[k][1]:.3f}, {a[k][2]:.3f}]" if k in a else "-" for k in TITLES]]
+             for m, a in agg.items()]
+    worlds = list(dict.fromkeys(r["world"] for r in rows))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    per_world = []
+    for w in worlds:
+        cells = [w]
+        for m in methods:
+            s = [r.get("normalised_score") for r in rows if r["world"] == w and r["method"] == m and r["status"] == "done"]
+            s = [x for x in s if isinstance(x, float)]
+            cells.append(f"{np.mean(s):.3f} ({min(s):.3f}-{max(s):.3f}, {len(s)})" if s else "failed")
+        per_world.append(cells)
+    failed = [r for r in rows if r["status"] != "done"]
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>gridlab sweep report</title>"
+        f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style></head><body>",
+        f"<h1>gridlab sweep report</h1><p class='muted'>{len(rows)} trials of {what}: {', '.join(methods)} on "
+        f"{len(worlds)} world(s), seeds {', '.join(map(str, spec.seeds))}"
+        + (f", {spec.steps:,} steps each" if spec.steps else "") + ".</p>",
+        f"<h2>Aggregate normalised score</h2><p>Normalised score: {html.escape(score_def)}. IQM, median, mean and "
+        "optimality gap over runs x worlds, with stratified-bootstrap 95% confidence intervals (rliable; Agarwal et "
+        "al., NeurIPS 2021).</p>" + _table(head, table),
+        f'<p class="note">{html.escape(" ".join(_findings(agg)))}</p>',
+    ]
+    if any("iqm" in a for a in agg.values()):
+        parts.append(_png(interval_figure(agg)))
+    parts.append("<h2>Per world</h2><p>Mean normalised score (min-max, runs).</p>"
+                 + _table(["world", *[m.upper() for m in methods]], per_world))
+    fig = curves_figure(curves)
+    if fig is not None:
+        parts.append("<h2>Exact learning curves</h2><p>Return gap as a share of V*(s0), computed exactly at each "
+                     "evaluation: median over runs, band from min to max.</p>" + _png(fig))
+    if failed:
+        parts.append("<h2>Failed trials</h2>" + _table(["trial", "error"], [[r["name"], r["error"]] for r in failed]))
+    parts.append("<p class='muted'>Numbers: trials.csv, curves.csv and aggregate.json next to this file.</p></body></html>")
+    return "".join(parts)
