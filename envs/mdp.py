@@ -17,22 +17,34 @@ class _LazyRewardMatrix:
     """``TabularMDP.reward_matrix``: the stored matrix, or one built from ``entry_reward`` on first
     access (a data descriptor; dataclasses take its ``__get__(None, cls)`` as the field default)."""
 
+    KEY = "_reward_matrix"  # where an instance keeps its matrix (a data descriptor's per-instance slot)
+
+    def stored(self, mdp: TabularMDP) -> sp.csr_matrix | None:
+        """The matrix the model holds now, without building one from ``entry_reward``."""
+        return mdp.__dict__.get(self.KEY)
+
+    def store(self, mdp: TabularMDP, value: sp.csr_matrix | None) -> None:
+        mdp.__dict__[self.KEY] = value
+
     def __get__(self, mdp: TabularMDP | None, owner: type) -> sp.csr_matrix | None:
         if mdp is None:
             return None
-        rm = mdp.__dict__["_reward_matrix"]
-        if rm is None and mdp.__dict__.get("entry_reward") is not None:
+        rm = self.stored(mdp)
+        if rm is None and getattr(mdp, "entry_reward", None) is not None:
             P = mdp.P
             live_row = np.repeat(~mdp.terminal, mdp.n_actions)
             rm = sp.csr_matrix((np.where(np.repeat(live_row, np.diff(P.indptr)), mdp.entry_reward[P.indices], 0.0),
                                 P.indices, P.indptr), shape=P.shape)
             rm.has_canonical_format = True
             rm.built_from = (P, mdp.entry_reward)  # dataclasses.replace hands it back with these
-            mdp.__dict__["_reward_matrix"] = rm
+            self.store(mdp, rm)
         return rm
 
     def __set__(self, mdp: TabularMDP, value: sp.csr_matrix | None) -> None:
-        mdp.__dict__["_reward_matrix"] = None if value is self else value  # the field's default is this descriptor
+        self.store(mdp, None if value is self else value)  # the field's default is this descriptor
+
+
+_REWARD_MATRIX = _LazyRewardMatrix()
 
 
 @dataclass(eq=False)
@@ -71,7 +83,7 @@ class TabularMDP:
     terminal: np.ndarray
     initial: np.ndarray
     gamma: float = 0.99
-    reward_matrix: sp.csr_matrix | None = field(default=_LazyRewardMatrix(), repr=False)
+    reward_matrix: sp.csr_matrix | None = field(default=_REWARD_MATRIX, repr=False)
     info: dict[str, Any] = field(default_factory=dict)
     validate: bool = field(default=True, repr=False)
     entry_reward: np.ndarray | None = field(default=None, repr=False)
@@ -96,10 +108,10 @@ class TabularMDP:
         if not 0.0 < self.gamma <= 1.0:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
         if self.entry_reward is not None:
-            given = self.__dict__["_reward_matrix"]
+            given = _REWARD_MATRIX.stored(self)
             built_from = getattr(given, "built_from", None)
             if built_from is not None and built_from[0] is self.P and np.array_equal(built_from[1], self.entry_reward):
-                self.__dict__["_reward_matrix"] = None  # the matrix this model's entry_reward gives: rebuilt lazily
+                _REWARD_MATRIX.store(self, None)  # the matrix this model's entry_reward gives: rebuilt lazily
             elif given is not None:
                 raise ValueError("give reward_matrix or entry_reward, not both")
             self.entry_reward = np.asarray(self.entry_reward, dtype=np.float64).reshape(-1)
@@ -134,7 +146,7 @@ class TabularMDP:
             raise ValueError(f"initial must be a probability vector, it sums to {float(self.initial.sum()):.12g}")
         if self.entry_reward is not None and not np.all(np.isfinite(self.entry_reward)):
             raise ValueError(f"entry_reward has a non-finite entry at state {int(np.flatnonzero(~np.isfinite(self.entry_reward))[0])}")
-        if self.__dict__["_reward_matrix"] is not None:
+        if _REWARD_MATRIX.stored(self) is not None:
             Rm = sp.csr_matrix(self.reward_matrix, dtype=np.float64)
             if Rm.shape != P.shape:
                 raise ValueError(f"reward_matrix must have shape {P.shape}, got {Rm.shape}")
