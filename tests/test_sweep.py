@@ -183,3 +183,4 @@ def test_a_world_model_sweep_scores_every_family_exactly(ray_session, tmp_path):
         assert float(r["tv"]) >= float(r["noise_floor_tv"]) * 0.5
         assert (tmp_path / "w" / "trials" / r["name"] / "model.pt").is_file()
     assert set(agg) == {"vae", "flow"} and agg["vae"]["runs"] == 1
+
