@@ -199,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     from envs.gridworld import OBS_MODES
     from agents.solvers import METHODS
     from generative.registry import family_names
+    from gridlab.sweep import KINDS
 
     families = family_names()
     p = _Parser(prog="gridlab", description="A lab for RL and generative world models judged against exact ground truth.")
@@ -262,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_cmd_world)
 
     sw = sub.add_parser("sweep", help="seeds x algorithms (or families) x worlds on Ray Tune, with interval estimates")
-    sw.add_argument("kind", nargs="?", choices=["agents", "world"], help="what to sweep (or give --spec / --resume)")
+    sw.add_argument("kind", nargs="?", choices=KINDS, help="what to sweep (or give --spec / --resume)")
     sw.add_argument("--spec", help="a YAML sweep file (the fields of gridlab.sweep.SweepSpec)")
     sw.add_argument("--worlds", help="comma-separated registered ids, e.g. gridlab/FourRooms-v0,gridlab/OpenRoom-v0")
     sw.add_argument("--algos", help=f"agents: comma-separated, of {', '.join(ALGOS)}")

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from envs.rundir import atomic_write_text
+from envs.rundir import atomic_file, atomic_write_text
 
 __all__ = ["SweepSpec", "run_sweep", "aggregate", "KINDS", "parse_seeds"]
 
@@ -234,13 +234,10 @@ def _world_trial(config: dict[str, Any], report) -> dict[str, Any]:
     from generative.scoring import SCORE_KEYS
 
     run_dir = Path(config["dir"])
-    if (run_dir / "model.pt").is_file():
-        model, held = run.load(run_dir)
-    else:
-        model = run.train(config["world"], config["method"], env_kwargs={"obs_mode": "onehot"},
-                          samples=config["samples"], seed=config["seed"], device="auto", steps=config["steps"],
-                          out_dir=run_dir, progress=False)
-        model, held = run.load(run_dir)
+    if not (run_dir / "model.pt").is_file():  # else finished before the driver was stopped: not trained again
+        run.train(config["world"], config["method"], env_kwargs={"obs_mode": "onehot"}, samples=config["samples"],
+                  seed=config["seed"], device="auto", steps=config["steps"], out_dir=run_dir, progress=False)
+    model, held = run.load(run_dir)  # the same path for a fresh and a resumed trial: the same numbers
     r = score(model, n_samples=1000, horizon=20, n_rollouts=2000, held_out=held, seed=config["seed"])
     return {**{k: r[k] for k in SCORE_KEYS}, "rollout_tv_last": r["rollout_tv"][-1], "noise_floor_tv": r["noise_floor"]["tv"],
             "normalised_score": 1.0 - r["tv"], "train_seconds": model.train_seconds}
@@ -302,12 +299,13 @@ def run_sweep(spec: SweepSpec | None, out: str | Path, address: str | None = Non
         ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, include_dashboard=False,
                  log_to_driver=False, configure_logging=False)
     try:
-        gpus = ray.cluster_resources().get("GPU", 0)
-        resources = {"cpu": 1, "gpu": min(1.0, gpus / max(1.0, ray.cluster_resources().get("CPU", 1)))} if gpus else {"cpu": 1}
+        cluster = ray.cluster_resources()
+        gpus = cluster.get("GPU", 0)
+        resources = {"cpu": 1, "gpu": min(1.0, gpus / max(1.0, cluster.get("CPU", 1)))} if gpus else {"cpu": 1}
         trainable = tune.with_resources(_trial, resources)
         configs = [{**c, "dir": str(out / "trials" / c["name"])} for c in spec.trials()]
         experiment = out / "tune"
-        callbacks = [_Progress(len(configs))] if progress else []
+        callbacks = [_progress_callback(len(configs))] if progress else []
         if resume and tune.Tuner.can_restore(str(experiment)):
             tuner = tune.Tuner.restore(str(experiment), trainable, resume_unfinished=True, restart_errored=True)
         else:
@@ -325,31 +323,30 @@ def run_sweep(spec: SweepSpec | None, out: str | Path, address: str | None = Non
     return _write(out, spec, rows, curves, reps)
 
 
-class _Progress:
-    """A Ray Tune callback: one line per finished or failed trial on stderr."""
+def _progress_callback(total: int) -> Any:
+    """A Ray Tune callback printing one line per finished or failed trial on stderr (the class is
+    built here, on ``tune.Callback``, so that importing this module needs no Ray)."""
+    from ray import tune
 
-    def __new__(cls, total: int):  # built on tune.Callback lazily, so importing this module needs no Ray
-        from ray import tune
+    class Progress(tune.Callback):
+        def __init__(self) -> None:
+            self.done, self.t0 = 0, time.perf_counter()
 
-        class Progress(tune.Callback):
-            def __init__(self) -> None:
-                self.done, self.t0 = 0, time.perf_counter()
+        def _line(self, trial, what: str) -> None:
+            self.done += 1
+            c = trial.config["trial"]
+            score = (trial.last_result or {}).get("normalised_score")
+            shown = f"normalised score {score:.3f}" if isinstance(score, float) else what
+            print(f"[{self.done}/{total}] {c['name']}: {shown} ({time.perf_counter() - self.t0:.0f} s)",
+                  file=sys.stderr, flush=True)
 
-            def _line(self, trial, what: str) -> None:
-                self.done += 1
-                c = trial.config["trial"]
-                score = (trial.last_result or {}).get("normalised_score")
-                shown = f"normalised score {score:.3f}" if isinstance(score, float) else what
-                print(f"[{self.done}/{total}] {c['name']}: {shown} ({time.perf_counter() - self.t0:.0f} s)",
-                      file=sys.stderr, flush=True)
+        def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+            self._line(trial, "done")
 
-            def on_trial_complete(self, iteration, trials, trial, **info) -> None:
-                self._line(trial, "done")
+        def on_trial_error(self, iteration, trials, trial, **info) -> None:
+            self._line(trial, "FAILED")
 
-            def on_trial_error(self, iteration, trials, trial, **info) -> None:
-                self._line(trial, "FAILED")
-
-        return Progress()
+    return Progress()
 
 
 def _last_line(error: BaseException | None) -> str:
@@ -359,6 +356,8 @@ def _last_line(error: BaseException | None) -> str:
 
 
 def _collect(grid) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    from agents.callbacks import EXACT_METRICS
+
     rows, curves = [], []
     for result in grid:
         c = result.config["trial"]
@@ -376,11 +375,9 @@ def _collect(grid) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         if df is not None and "final" in df:
             for rec in df[df["final"] == False].to_dict("records"):  # noqa: E712 (a pandas mask)
                 curves.append({"name": c["name"], "world": c["world"], "method": c["method"], "seed": c["seed"],
-                               **{k: rec[k] for k in ("timesteps", "return_gap", "relative_gap", "rmse_vs_pi",
-                                                      "rmse_vs_star", "policy_agreement") if k in rec}})
-    order = {n: i for i, n in enumerate(r["name"] for r in rows)}
+                               **{k: rec[k] for k in ("timesteps", *EXACT_METRICS) if k in rec}})
     rows.sort(key=lambda r: r["name"])
-    curves.sort(key=lambda r: (order[r["name"]], r["timesteps"]))
+    curves.sort(key=lambda r: (r["name"], r["timesteps"]))
     return rows, curves
 
 
@@ -397,8 +394,8 @@ def aggregate(rows: list[dict[str, Any]], reps: int = 10_000, seed: int = 0) -> 
     from rliable import library as rly
     from rliable import metrics as rm
 
-    methods = sorted({r["method"] for r in rows}, key=[r["method"] for r in rows].index)
-    worlds = sorted({r["world"] for r in rows}, key=[r["world"] for r in rows].index)
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    worlds = list(dict.fromkeys(r["world"] for r in rows))
     scores, left_out = {}, {}
     for m in methods:
         runs: dict[tuple, dict[str, float]] = {}
@@ -436,12 +433,10 @@ def _write(out: Path, spec: SweepSpec, rows: list[dict[str, Any]], curves: list[
     """trials.csv, curves.csv, aggregate.json, report.html; sweep.json marked complete last."""
     def write_csv(path: Path, records: list[dict[str, Any]]) -> None:
         keys = list(dict.fromkeys(k for r in records for k in r))
-        tmp = path.with_name(f".{path.name}.tmp")
-        with tmp.open("w", newline="") as f:
+        with atomic_file(path) as tmp, tmp.open("w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=keys)
             w.writeheader()
             w.writerows(records)
-        os.replace(tmp, path)
 
     write_csv(out / "trials.csv", rows)
     write_csv(out / "curves.csv", curves)
