@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 __all__ = ["ALGOS", "register_algo", "load_algo"]
@@ -40,11 +39,10 @@ def load_algo(name: str) -> type:
     """
     if name not in ALGOS:
         raise ValueError(f"unknown algo {name!r}; expected one of {', '.join(ALGOS)}")
-    target = ALGOS[name]
-    if isinstance(target, str):
-        module, _, attr = target.partition(":")
-        target = ALGOS[name] = getattr(importlib.import_module(module), attr)
-    return target
+    from envs.registration import load_entry_point
+
+    ALGOS[name] = load_entry_point(ALGOS[name])
+    return ALGOS[name]
 
 
 register_algo("ppo", "stable_baselines3:PPO")

@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -72,11 +71,9 @@ def load_method(name: str) -> Callable[..., Any]:
     """
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; expected one of 'auto', {', '.join(map(repr, METHODS))}")
-    target = METHODS[name].entry_point
-    if isinstance(target, str):
-        module, _, attr = target.partition(":")
-        target = getattr(importlib.import_module(module), attr)
-    return target
+    from envs.registration import load_entry_point
+
+    return load_entry_point(METHODS[name].entry_point)
 
 
 register_method("vi", "agents.dp:value_iteration", "value iteration")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import gymnasium as gym
 
 from envs import layouts
 
-__all__ = ["SUITE", "register_suite", "required_kwargs", "ready_made_ids"]
+__all__ = ["SUITE", "register_suite", "required_kwargs", "ready_made_ids", "load_entry_point"]
 
 # id -> (entry point, kwargs, max_episode_steps)
 SUITE: dict[str, tuple[str, dict, int]] = {
@@ -31,6 +34,21 @@ VECTOR_ENTRY_POINTS = {
 }
 
 
+def load_entry_point(target: Any) -> Any:
+    """What an entry point names: ``"module:attr"`` imported (as Gymnasium's registry does), any
+    other value (a class or function registered directly) as it is. Every gridlab registry
+    (solvers, algorithms, world-model families) loads its entries through this.
+
+    Example:
+        >>> load_entry_point("envs.gridworld:GridWorldEnv").__name__
+        'GridWorldEnv'
+    """
+    if not isinstance(target, str):
+        return target
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
 def required_kwargs(env_id: str) -> list[str]:
     """The constructor arguments ``gym.make(env_id)`` still needs: those of its entry point
     without a default that the registration does not give (``gridlab/Grid-v0``: ``["layout"]``).
@@ -39,12 +57,10 @@ def required_kwargs(env_id: str) -> list[str]:
         >>> required_kwargs("gridlab/Grid-v0"), required_kwargs("gridlab/FourRooms-v0")
         (['layout'], [])
     """
-    import importlib
     import inspect
 
     entry_point, kwargs, _ = SUITE[env_id]
-    module, _, name = entry_point.partition(":")
-    params = inspect.signature(getattr(importlib.import_module(module), name)).parameters.values()
+    params = inspect.signature(load_entry_point(entry_point)).parameters.values()
     return [p.name for p in params if p.default is inspect.Parameter.empty
             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in kwargs]
 

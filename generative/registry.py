@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -65,11 +64,10 @@ def load_family(name: str) -> type:
     _load_plugins()
     if name not in FAMILIES:
         raise ValueError(f"unknown family {name!r}; expected one of {', '.join(FAMILIES)}")
-    target = FAMILIES[name]
-    if isinstance(target, str):
-        module, _, attr = target.partition(":")
-        target = getattr(importlib.import_module(module), attr)
+    from envs.registration import load_entry_point
     from generative.family import WorldModelFamily
+
+    target = load_entry_point(FAMILIES[name])
 
     if not (isinstance(target, type) and issubclass(target, WorldModelFamily)):
         raise TypeError(f"family {name!r} must be a subclass of generative.family.WorldModelFamily, got {target!r}")
