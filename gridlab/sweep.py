@@ -34,6 +34,7 @@ import itertools
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -259,6 +260,8 @@ def _prepare(out: Path, spec: SweepSpec | None, resume: bool) -> SweepSpec:
         if spec is not None and spec.to_dict() != saved["spec"]:
             raise ValueError(f"{out} was started with another sweep spec; resume it without one or use a new --out")
         spec = SweepSpec.from_dict(saved["spec"])
+        for partial in (out / "trials").glob(".*"):  # a trial killed while writing its run directory
+            shutil.rmtree(partial, ignore_errors=True)
     else:
         if spec is None:
             raise ValueError("a new sweep needs a spec")

@@ -156,9 +156,10 @@ def test_a_sweep_resumed_after_its_driver_was_killed_reruns_no_finished_trial(ra
     driver = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 180
-        while time.time() < deadline and not list(out.glob("trials/*/model.zip")):
+        done = "trials/[!.]*/model.zip"  # a finished trial's directory; ".name.xxxx" is one being written
+        while time.time() < deadline and not list(out.glob(done)):
             time.sleep(0.2)
-        finished = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("trials/*/model.zip")}
+        finished = {p.parent.name: p.stat().st_mtime_ns for p in out.glob(done)}
         driver.send_signal(signal.SIGKILL)
     finally:
         driver.kill()
@@ -171,6 +172,7 @@ def test_a_sweep_resumed_after_its_driver_was_killed_reruns_no_finished_trial(ra
     for name, mtime in finished.items():  # finished before the kill: read back, not trained again
         assert (out / "trials" / name / "model.zip").stat().st_mtime_ns == mtime
     assert json.loads((out / "sweep.json").read_text())["complete"]
+    assert not list(out.glob("trials/.*"))  # what the killed trials were writing is cleared on resume
 
 
 def test_a_world_model_sweep_scores_every_family_exactly(ray_session, tmp_path):
