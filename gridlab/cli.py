@@ -40,6 +40,7 @@ def _checked(parse: Callable[[str], Any], ok: Callable[[Any], bool], expected: s
 _count = _checked(int, lambda v: v >= 1, "an integer >= 1")
 _tolerance = _checked(float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
 _discount = _checked(float, lambda v: 0.0 < v <= 1.0, "a discount in (0, 1]")  # also refuses nan
+_nonnegative = _checked(int, lambda v: v >= 0, "an integer >= 0")
 _seed = _checked(int, lambda v: 0 <= v < 2**32, "a seed in [0, 2**32)")  # numpy's and SB3's range
 
 
@@ -173,13 +174,32 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         if spec is not None and args.kind and args.spec and spec.kind != args.kind:
             raise UsageError(f"--spec {args.spec} is a {spec.kind} sweep, not {args.kind}")
         out = args.out or "runs/sweep"
-        agg = run_sweep(spec, out, address=args.address, resume=args.resume)
+        agg = run_sweep(spec, out, address=args.address, resume=args.resume, retries=args.retries)
     except ValueError as e:
         raise UsageError(str(e)) from None
     for method, a in agg.items():
         iqm = f"IQM {a['iqm'][0]:.3f} [{a['iqm'][1]:.3f}, {a['iqm'][2]:.3f}]" if "iqm" in a else "no complete run"
         print(f"{method:8s} {iqm}  ({a['runs']} runs x {a['worlds']} worlds)")
     print(Path(out).resolve() / "report.html")
+    return 0
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from gridlab.envspec import UsageError
+    from gridlab.sweep import parse_seeds
+    from gridlab.tune import tune_preset
+
+    try:
+        result = tune_preset(args.world, args.algo, args.out, seeds=parse_seeds(args.seeds), steps=args.steps,
+                             trials=args.trials, space=args.space, address=args.address, seed=args.seed)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    preset = result["preset_score"]
+    print(f"best of {result['trials']} configurations: mean exact normalised score {result['best_score']:.4f}"
+          + (f" (the preset: {preset:.4f})" if preset is not None else ""))
+    for k, v in result["best"].items():
+        print(f"  {k}: {v}")
+    print(Path(args.out).resolve() / "best.yml")
     return 0
 
 
@@ -277,7 +297,22 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", type=_directory, help="sweep directory (default runs/sweep)")
     sw.add_argument("--address", help="a Ray cluster (ray start --head prints it); default RAY_ADDRESS or a local Ray")
     sw.add_argument("--resume", action="store_true", help="continue the sweep in --out: finished trials are not re-run")
+    sw.add_argument("--retries", type=_nonnegative, default=0, help="times a failed trial is restarted (for clusters that lose nodes)")
     sw.set_defaults(func=_cmd_sweep)
+
+    tu = sub.add_parser("tune", help="search an agent's hyperparameters (Optuna + ASHA on Ray Tune), objective the exact "
+                        "normalised score over seeds; writes the best as a zoo preset block")
+    tu.add_argument("world", help="a registered id, e.g. gridlab/CliffWalk-v0")
+    tu.add_argument("algo", choices=list(ALGOS))
+    tu.add_argument("--seeds", default="0-2", help="seeds every configuration trains with, at least 3 (default 0-2)")
+    tu.add_argument("--steps", type=_count, default=None, help="timesteps per seed (default: the preset's)")
+    tu.add_argument("--trials", type=_count, default=16, help="configurations to try (default 16)")
+    tu.add_argument("--space", help="a YAML search space, {key: {loguniform|uniform|int|choice: [...]}} "
+                    "(default gridlab.tune.SEARCH_SPACES)")
+    tu.add_argument("--seed", type=_seed, default=0, help="the sampler's seed")
+    tu.add_argument("--out", type=_directory, default="runs/tune", help="output directory (default runs/tune)")
+    tu.add_argument("--address", help="a Ray cluster; default RAY_ADDRESS or a local Ray")
+    tu.set_defaults(func=_cmd_tune)
 
     d = sub.add_parser("demo", help="run the whole lab end to end and write an HTML report")
     d.add_argument("--out", type=_directory, default="gridlab-demo", help="output directory (default gridlab-demo)")

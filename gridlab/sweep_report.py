@@ -12,7 +12,7 @@ import numpy as np
 
 from gridlab.report import CSS, _table
 
-__all__ = ["render", "interval_figure", "curves_figure"]
+__all__ = ["render", "interval_figure", "profile_figure", "curves_figure"]
 
 TITLES = {"iqm": "IQM", "median": "median", "mean": "mean", "optimality_gap": "optimality gap"}
 
@@ -39,6 +39,24 @@ def interval_figure(agg: dict[str, Any]) -> Any:
         ax.set_xlabel("normalised score" if key != "optimality_gap" else "1 - score, below 1", fontsize=8)
         ax.grid(axis="x", alpha=0.3)
         ax.set_ylim(-0.6, len(methods) - 0.4)
+    return fig
+
+
+def profile_figure(agg: dict[str, Any]) -> Any:
+    """Performance profiles (Agarwal et al. 2021): the share of runs x worlds scoring above tau, with its 95% band."""
+    from envs.plotting import PAGE_WIDTH, new_figure
+
+    fig, axes = new_figure(1, 1, figsize=(PAGE_WIDTH * 0.6, 3.2), squeeze=False)
+    ax = axes[0][0]
+    for i, (m, a) in enumerate((m, a) for m, a in agg.items() if "profile" in a):
+        p = a["profile"]
+        ax.plot(p["tau"], p["fraction"], color=f"C{i}", label=m.upper())
+        ax.fill_between(p["tau"], p["lo"], p["hi"], color=f"C{i}", alpha=0.2)
+    ax.set_xlabel("normalised score tau", fontsize=8)
+    ax.set_ylabel("share of runs x worlds with score > tau", fontsize=8)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return fig
 
 
@@ -85,6 +103,11 @@ def _findings(agg: dict[str, Any]) -> list[str]:
         else:
             sentences.append(f"{a.upper()} and {b.upper()} cannot be told apart at this number of runs: their IQM "
                              "intervals overlap.")
+    for a in ranked:
+        for b, (p, lo, hi) in agg[a].get("probability_of_improvement", {}).items():
+            if lo > 0.5:
+                sentences.append(f"On a world drawn from this set, a {a.upper()} run beats a {b.upper()} run with "
+                                 f"probability {p:.2f} (95% CI {lo:.2f}-{hi:.2f}, above one half).")
     for m, a in agg.items():
         if a["runs_left_out"]:
             sentences.append(f"{m.upper()}: {a['runs_left_out']} run(s) left out of the aggregate because a trial failed.")
@@ -108,9 +131,15 @@ def render(spec: Any, rows: list[dict[str, Any]], curves: list[dict[str, Any]], 
         cells = [w]
         for m in methods:
             s = [r.get("normalised_score") for r in rows if r["world"] == w and r["method"] == m and r["status"] == "done"]
-            s = [x for x in s if isinstance(x, float)]
-            cells.append(f"{np.mean(s):.3f} ({min(s):.3f}-{max(s):.3f}, {len(s)})" if s else "failed")
+            s = [float(x) for x in s if isinstance(x, (int, float))]
+            if s and "per_world" in agg.get(m, {}):
+                point, lo, hi = agg[m]["per_world"][w]["iqm"]
+                cells.append(f"{point:.3f} [{lo:.3f}, {hi:.3f}], min {min(s):.3f}")
+            else:
+                cells.append("failed" if not s else f"{np.mean(s):.3f} (a run failed elsewhere)")
         per_world.append(cells)
+    pairs = [[a.upper(), b.upper(), f"{p:.3f} [{lo:.3f}, {hi:.3f}]"]
+             for a in methods for b, (p, lo, hi) in agg.get(a, {}).get("probability_of_improvement", {}).items()]
     failed = [r for r in rows if r["status"] != "done"]
     parts = [
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>gridlab sweep report</title>"
@@ -125,7 +154,15 @@ def render(spec: Any, rows: list[dict[str, Any]], curves: list[dict[str, Any]], 
     ]
     if any("iqm" in a for a in agg.values()):
         parts.append(_png(interval_figure(agg)))
-    parts.append("<h2>Per world</h2><p>Mean normalised score (min-max, runs).</p>"
+    if any("profile" in a for a in agg.values()):
+        parts.append("<h2>Performance profiles</h2><p>The share of all runs x worlds whose normalised score exceeds "
+                     "tau, with its 95% band: a curve above another is better at every threshold.</p>"
+                     + _png(profile_figure(agg)))
+    if pairs:
+        parts.append("<h2>Probability of improvement</h2><p>P(X > Y): the chance that a run of X scores above a run of "
+                     "Y on the same world, averaged over worlds (Mann-Whitney), with its 95% interval; 0.5 is a tie.</p>"
+                     + _table(["X", "Y", "P(X > Y) [95% CI]"], pairs))
+    parts.append("<h2>Per world</h2><p>IQM of the normalised score over runs [95% interval], and the worst run.</p>"
                  + _table(["world", *[m.upper() for m in methods]], per_world))
     fig = curves_figure(curves)
     if fig is not None:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 from gridlab.sweep import SweepSpec, aggregate, parse_seeds, run_sweep
@@ -52,7 +53,8 @@ def test_a_sweep_writes_its_trials_curves_aggregate_and_report(small_sweep):
     state = json.loads((out / "sweep.json").read_text())
     assert state["complete"] and state["failed"] == 2
     page = (out / "report.html").read_text()
-    assert "Failed trials" in page and "IQM" in page and page.count("data:image/png;base64,") >= 2
+    assert "Failed trials" in page and "IQM" in page and page.count("data:image/png;base64,") >= 3
+    assert "Performance profiles" in page and "Per world" in page
 
 
 def test_a_trial_gives_the_numbers_of_the_same_run_made_directly(small_sweep, tmp_path):
@@ -70,8 +72,6 @@ def test_a_trial_gives_the_numbers_of_the_same_run_made_directly(small_sweep, tm
 
 
 def test_the_normalised_score_is_one_for_the_optimal_policy_and_zero_for_the_uniform_one():
-    import numpy as np
-
     from agents import dp
     from agents.compare import compare
     from stable_baselines3 import PPO
@@ -95,6 +95,32 @@ def test_aggregate_gives_rliable_intervals_over_runs_and_worlds():
     assert agg["a"]["mean"][0] == pytest.approx(0.9) and agg["b"]["median"][0] == pytest.approx(0.2)
     assert agg["a"]["iqm"][1] > agg["b"]["iqm"][2]  # intervals apart
     assert agg["a"]["optimality_gap"][0] == pytest.approx(0.1)
+    assert agg["a"]["per_world"]["x"]["mean"][0] == pytest.approx(0.9)
+    assert agg["a"]["probability_of_improvement"]["b"] == [1.0, 1.0, 1.0]  # every run of a beats every run of b
+    assert agg["b"]["probability_of_improvement"]["a"] == [0.0, 0.0, 0.0]
+    profile = agg["a"]["profile"]
+    tau = np.array(profile["tau"])
+    expected = [np.mean([v > t for r in rows if r["method"] == "a" for v in [r["normalised_score"]]]) for t in tau]
+    assert profile["fraction"] == pytest.approx(expected) and all(np.array(profile["lo"]) <= np.array(profile["fraction"]))
+    before = np.random.get_state()[1].copy()
+    assert aggregate(rows, reps=500) == agg  # the bootstrap is seeded: the same rows give the same file
+    assert (np.random.get_state()[1] == before).all()  # and the caller's global NumPy generator is left as it was
+
+
+def test_the_fast_aggregates_equal_rliables():
+    from rliable import library as rly
+    from rliable import metrics as rm
+
+    from gridlab.sweep import iqm, probability_of_improvement, score_distribution
+
+    rng = np.random.default_rng(0)
+    for n in range(1, 12):
+        x = rng.integers(0, 5, (n, 3)) / 4  # ties on purpose
+        y = rng.integers(0, 5, (n + 2, 3)) / 4
+        assert iqm(x) == pytest.approx(rm.aggregate_iqm(x), abs=1e-12)
+        assert probability_of_improvement(x, y) == pytest.approx(rm.probability_of_improvement(x, y), abs=1e-12)
+        taus = np.linspace(-0.5, 1, 7)
+        assert score_distribution(x, taus) == pytest.approx(rly.score_distributions(x, taus))
 
 
 @pytest.mark.parametrize("change, message", [
