@@ -46,7 +46,7 @@ import numpy as np
 
 from envs.rundir import atomic_file, atomic_write_text
 
-__all__ = ["SweepSpec", "run_sweep", "ray_session", "progress_callback", "aggregate", "iqm", "score_distribution", "probability_of_improvement",
+__all__ = ["SweepSpec", "run_sweep", "ray_session", "progress_callback", "quiet_fit", "aggregate", "iqm", "score_distribution", "probability_of_improvement",
            "KINDS", "parse_seeds"]
 
 KINDS = ("agents", "world")
@@ -317,7 +317,7 @@ def run_sweep(spec: SweepSpec | None, out: str | Path, address: str | None = Non
                 run_config=tune.RunConfig(name="tune", storage_path=str(out), verbose=0, callbacks=callbacks,
                                           failure_config=tune.FailureConfig(max_failures=retries)),
             )
-        rows, curves = _collect(tuner.fit())
+        rows, curves = _collect(quiet_fit(tuner))
     return _write(out, spec, rows, curves, reps)
 
 
@@ -343,6 +343,17 @@ def ray_session(address: str | None = None) -> Iterator[dict[str, float]]:
     finally:
         if started:
             ray.shutdown()
+
+
+def quiet_fit(tuner) -> Any:
+    """``tuner.fit()`` with Ray Tune's own stdout kept out of the caller's: at ``verbose=0`` Tune 2.x
+    still prints its experiment box and a results path (a notebook's saved output would hold a
+    path of this machine). Progress comes from :func:`progress_callback`, on stderr."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return tuner.fit()
 
 
 def _describe(trial) -> tuple[str, float | None]:

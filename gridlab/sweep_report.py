@@ -12,7 +12,7 @@ import numpy as np
 
 from gridlab.report import CSS, _table
 
-__all__ = ["render", "interval_figure", "profile_figure", "curves_figure"]
+__all__ = ["render", "sweep_findings", "interval_figure", "profile_figure", "curves_figure"]
 
 TITLES = {"iqm": "IQM", "median": "median", "mean": "mean", "optimality_gap": "optimality gap"}
 
@@ -92,8 +92,13 @@ def curves_figure(curves: list[dict[str, Any]]) -> Any | None:
     return fig
 
 
-def _findings(agg: dict[str, Any]) -> list[str]:
-    """A ranking only where the 95% intervals of the IQM do not overlap."""
+def sweep_findings(agg: dict[str, Any]) -> list[str]:
+    """What a sweep's aggregate supports, in sentences: a ranking only where the 95% intervals of
+    the IQM do not overlap, a probability of improvement only where its interval excludes one half.
+
+    Example:
+        >>> sweep_findings(run_sweep(spec, "runs/sweep"))  # doctest: +SKIP
+    """
     ranked = sorted((m for m in agg if "iqm" in agg[m]), key=lambda m: -agg[m]["iqm"][0])
     sentences = []
     for a, b in zip(ranked, ranked[1:]):
@@ -150,7 +155,7 @@ def render(spec: Any, rows: list[dict[str, Any]], curves: list[dict[str, Any]], 
         f"<h2>Aggregate normalised score</h2><p>Normalised score: {html.escape(score_def)}. IQM, median, mean and "
         "optimality gap over runs x worlds, with stratified-bootstrap 95% confidence intervals (rliable; Agarwal et "
         "al., NeurIPS 2021).</p>" + _table(head, table),
-        f'<p class="note">{html.escape(" ".join(_findings(agg)))}</p>',
+        f'<p class="note">{html.escape(" ".join(sweep_findings(agg)))}</p>',
     ]
     if any("iqm" in a for a in agg.values()):
         parts.append(_png(interval_figure(agg)))

@@ -172,7 +172,7 @@ def tune_preset(world: str, algo: str, out: str | Path, seeds: tuple[int, ...] =
     from agents import sb3
     from agents.algos import ALGOS
     from envs import ready_made_ids
-    from gridlab.sweep import progress_callback, ray_session
+    from gridlab.sweep import progress_callback, quiet_fit, ray_session
 
     if world not in ready_made_ids():
         raise ValueError(f"unknown world {world!r}; expected one of {', '.join(ready_made_ids())}")
@@ -213,7 +213,7 @@ def tune_preset(world: str, algo: str, out: str | Path, seeds: tuple[int, ...] =
                 trials, lambda t: (", ".join(f"{k}={_short(v)}" for k, v in t.config.items()), (t.last_result or {}).get("score")))]
                 if progress else []),
         )
-        grid = tuner.fit()
+        grid = quiet_fit(tuner)
     rows = []
     for r in grid:
         m = r.metrics or {}
