@@ -1,4 +1,6 @@
 import os
+import shutil
+import warnings
 
 import pytest
 
@@ -27,3 +29,44 @@ def ray_session():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def open_in_chromium():
+    """``open_in_chromium(path)`` loads an HTML file in headless Chromium and returns what a reader
+    would see wrong: console errors, image natural widths, how much each image is scaled down, the
+    table cells that wrap, and the page title. Skips (with a warning) where Chromium is absent."""
+    if CHROMIUM is None:
+        warnings.warn("no chromium on this machine: a report's browser test is SKIPPED")
+        pytest.skip("no chromium installed (.ci/run installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    def open_page(path):
+        errors = []
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"])
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(path.as_uri())
+            page.wait_for_load_state("load")
+            seen = {
+                "errors": errors,
+                "widths": page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)"),
+                "shrink": page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth / i.clientWidth)"),
+                # a cell on one line is no taller than its line height plus its padding
+                "wrapped": page.eval_on_selector_all("td", """tds => tds.filter(td => {
+                    const s = getComputedStyle(td);
+                    return td.clientHeight > 1.5 * parseFloat(s.lineHeight) + parseFloat(s.paddingTop) + parseFloat(s.paddingBottom);
+                }).map(td => td.textContent)"""),
+                "title": page.title(),
+            }
+            browser.close()
+        return seen
+
+    return open_page

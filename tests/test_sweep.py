@@ -30,7 +30,7 @@ def small_sweep(ray_session, tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep")
     spec = SweepSpec("agents", worlds=(WORLD,), methods=("ppo",), seeds=(0, 1), steps=1024, evals=2,
                      hyperparams={"batch_size": [64, 1]})
-    agg = run_sweep(spec, out, progress=False, reps=500)
+    agg = run_sweep(spec, out, progress=False, reps=500, retries=1)  # a failing trial is tried twice, then reported
     return out, agg
 
 
@@ -55,6 +55,14 @@ def test_a_sweep_writes_its_trials_curves_aggregate_and_report(small_sweep):
     page = (out / "report.html").read_text()
     assert "Failed trials" in page and "IQM" in page and page.count("data:image/png;base64,") >= 3
     assert "Performance profiles" in page and "Per world" in page
+
+
+def test_the_sweep_report_renders_in_a_headless_browser(small_sweep, open_in_chromium):
+    seen = open_in_chromium(small_sweep[0] / "report.html")
+    assert seen["errors"] == [] and seen["title"] == "gridlab sweep report"
+    assert len(seen["widths"]) >= 3 and min(seen["widths"]) > 0
+    assert max(seen["shrink"]) < 1.1, seen["shrink"]
+    assert seen["wrapped"] == []
 
 
 def test_a_trial_gives_the_numbers_of_the_same_run_made_directly(small_sweep, tmp_path):
@@ -197,6 +205,13 @@ def test_a_sweep_resumed_after_its_driver_was_killed_reruns_no_finished_trial(ra
     assert len(rows) == 4 and all(r["status"] == "done" for r in rows)
     for name, mtime in finished.items():  # finished before the kill: read back, not trained again
         assert (out / "trials" / name / "model.zip").stat().st_mtime_ns == mtime
+    from agents import sb3
+    from agents.compare import compare
+
+    for r in rows:  # finished before the kill or restarted after it: the numbers of an uninterrupted run
+        model = sb3.train(WORLD, "ppo", total_timesteps=1024, seed=int(r["seed"]), out_dir=tmp_path / f"direct{r['seed']}",
+                          progress_bar=False, device="cpu", eval_freq=1024)
+        assert float(r["normalised_score"]) == pytest.approx(compare(model, gym.make(WORLD)).normalised_score, abs=1e-9)
     assert json.loads((out / "sweep.json").read_text())["complete"]
     assert not list(out.glob("trials/.*"))  # what the killed trials were writing is cleared on resume
 
