@@ -1,9 +1,12 @@
-"""Benchmark: a sweep on Ray against the same trials run one after another in one process.
+"""Benchmark: a sweep on Ray against the same trials run one after another in one process; a sweep
+whose driver is killed, then resumed; the same sweep on a two-node loopback cluster.
 
 Run from the repository root: ``.venv/bin/python -m benchmarks.sweeps [--trials 8] [--steps 50000]``
 Measures the wall time of ``gridlab.sweep.run_sweep`` (Ray start-up included, one CPU per trial)
-and of the same PPO trials trained one after another here with ``agents.sb3.train``, and checks
-that every trial's exact numbers are the same both ways (CPU, fixed seeds).
+and of the same PPO trials trained one after another here with ``agents.sb3.train``; then kills a
+sweep's driver (SIGKILL) once half its trials have finished and times ``--resume``; then runs the
+sweep on ``gridlab.cluster.loopback_cluster`` (two nodes, one CPU each). Every trial's exact numbers
+must be the same every way (CPU, fixed seeds).
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ import csv
 import json
 import os
 import platform
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +29,7 @@ import torch
 from agents import sb3
 from agents.compare import compare
 from benchmarks.results_file import write_rows
+from gridlab.cluster import LOOPBACK_ENV, loopback_cluster
 from gridlab.sweep import SweepSpec, run_sweep
 
 WORLD = "gridlab/FourRooms-v0"
@@ -38,10 +45,9 @@ def main() -> None:
     root = Path(tempfile.mkdtemp())
     spec = SweepSpec("agents", worlds=(WORLD,), methods=("ppo",), seeds=tuple(range(args.trials)), steps=args.steps, evals=5)
     t = time.perf_counter()
-    run_sweep(spec, root / "sweep", progress=True, reps=1000)
+    run_sweep(spec, root / "sweep", progress=True)
     sweep_s = time.perf_counter() - t
-    with (root / "sweep" / "trials.csv").open() as f:
-        swept = {int(r["seed"]): float(r["normalised_score"]) for r in csv.DictReader(f)}
+    swept = _scores(root / "sweep")
     t = time.perf_counter()
     direct = {}
     for seed in range(args.trials):
@@ -51,10 +57,56 @@ def main() -> None:
     serial_s = time.perf_counter() - t
     same = all(abs(swept[s] - direct[s]) <= 1e-9 for s in direct)
     row = {"trials": args.trials, "steps": args.steps, "sweep_s": sweep_s, "serial_s": serial_s,
-           "ratio": sweep_s / serial_s, "identical": same, "cpus": os.cpu_count()}
+           "ratio": sweep_s / serial_s, "identical": same, "cpus": os.cpu_count(),
+           **resumed(spec, root / "resumed", direct), **multinode(spec, root / "multinode", direct)}
     write_rows(args.out, [row], key=lambda r: (r["trials"], r["steps"]), machine=platform.platform())
     print(json.dumps(row))
 
+
+def _scores(out: Path) -> dict[int, float]:
+    with (out / "trials.csv").open() as f:
+        return {int(r["seed"]): float(r["normalised_score"]) for r in csv.DictReader(f)}
+
+
+def resumed(spec: SweepSpec, out: Path, direct: dict[int, float]) -> dict:
+    """Kill the driver (SIGKILL) once half the trials have finished; time the resume."""
+    import ray
+
+    ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        script = ("from gridlab.sweep import SweepSpec, run_sweep\n"
+                  f"run_sweep(SweepSpec.from_dict({spec.to_dict()!r}), {str(out)!r}, progress=False)\n")
+        env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
+        driver = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        half = len(spec.seeds) // 2
+        while len(list(out.glob("trials/[!.]*/model.zip"))) < half and driver.poll() is None:
+            time.sleep(0.2)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+        finished = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("trials/[!.]*/model.zip")}
+        t = time.perf_counter()
+        run_sweep(None, out, resume=True, progress=True)
+        resume_s = time.perf_counter() - t
+    finally:
+        ray.shutdown()
+    untouched = all((out / "trials" / n / "model.zip").stat().st_mtime_ns == m for n, m in finished.items())
+    scores = _scores(out)
+    return {"resume_finished_before_kill": len(finished), "resume_s": resume_s, "resume_reran_no_finished_trial": untouched,
+            "resume_identical": all(abs(scores[s] - direct[s]) <= 1e-9 for s in direct)}
+
+
+def multinode(spec: SweepSpec, out: Path, direct: dict[int, float]) -> dict:
+    """The same sweep on a head and a worker node, separate processes on loopback, one CPU each."""
+    os.environ.update(LOOPBACK_ENV)  # this driver joins a cluster without token authentication
+    with loopback_cluster(nodes=2, cpus_per_node=1) as address:
+        t = time.perf_counter()
+        run_sweep(spec, out, address=address, progress=True)
+        wall = time.perf_counter() - t
+    with (out / "trials.csv").open() as f:
+        nodes = {r["node"] for r in csv.DictReader(f)}
+    scores = _scores(out)
+    return {"multinode_s": wall, "multinode_nodes_used": len(nodes),
+            "multinode_identical": all(abs(scores[s] - direct[s]) <= 1e-9 for s in direct)}
 
 if __name__ == "__main__":
     main()
