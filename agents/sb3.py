@@ -40,10 +40,10 @@ from agents.callbacks import ExactEvalCallback
 from envs.resources import resolve_device
 from envs.rundir import atomic_run_dir
 
-__all__ = ["ALGOS", "load_hyperparams", "train", "load", "load_model", "PRESETS_DIR"]
+__all__ = ["ALGOS", "load_hyperparams", "env_wrapper", "train", "load", "load_model", "PRESETS_DIR"]
 
 PRESETS_DIR = Path(__file__).parent / "hyperparams"
-_NOT_MODEL_KWARGS = {"n_timesteps", "n_envs", "policy", "normalize", "eval_freq"}
+_NOT_MODEL_KWARGS = {"n_timesteps", "n_envs", "policy", "normalize", "eval_freq", "env_wrapper"}
 
 
 def _read_yaml(path: Path, loader: type[yaml.SafeLoader] = yaml.SafeLoader, kind: str = "a plain YAML file of hyperparameters",
@@ -176,6 +176,46 @@ def _model_kwargs(hp: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+def env_wrapper(hp: dict[str, Any]) -> Callable[[gym.Env], gym.Env] | None:
+    """The training envs' wrapper named by a preset's ``env_wrapper``, read as RL Zoo reads it.
+
+    ``env_wrapper: envs.wrappers.ExploringStarts``, or a list of such names (applied in order),
+    each optionally a one-key mapping to its keyword arguments (``{module.Class: {k: v}}``).
+    Unlike the zoo, only subclasses of ``gymnasium.Wrapper`` are accepted, so a preset file can
+    name no other callable.
+
+    Raises:
+        ValueError: a name that is not ``module.Class``, cannot be imported, or is no ``gymnasium.Wrapper``.
+
+    Example:
+        >>> env_wrapper({"env_wrapper": "envs.wrappers.ExploringStarts"}) is not None
+        True
+    """
+    import importlib
+
+    names = hp.get("env_wrapper")
+    if names is None:
+        return None
+    wrappers = []
+    for item in names if isinstance(names, list) else [names]:
+        name, kwargs = next(iter(item.items())) if isinstance(item, dict) and len(item) == 1 else (item, {})
+        module, _, attr = str(name).rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module), attr) if module else None
+        except (ImportError, AttributeError):
+            cls = None
+        if not (isinstance(cls, type) and issubclass(cls, gym.Wrapper)) or not isinstance(kwargs or {}, dict):
+            raise ValueError(f"env_wrapper: {item!r} is not an importable gymnasium.Wrapper as module.Class[: kwargs]")
+        wrappers.append((cls, dict(kwargs or {})))
+
+    def wrap(env: gym.Env) -> gym.Env:
+        for cls, kwargs in wrappers:
+            env = cls(env, **kwargs)
+        return env
+
+    return wrap
+
+
 def _versions() -> dict[str, str]:
     import sb3_contrib
     import stable_baselines3
@@ -238,6 +278,7 @@ def train(
             raise ValueError(f"{name} must be an integer >= 1, got {value}")
     if hp.get("normalize"):
         raise ValueError("normalize (VecNormalize) is not supported: exact comparison needs unscaled rewards")
+    wrapper = env_wrapper(hp)
     total = int(total_timesteps if total_timesteps is not None else hp.get("n_timesteps", 100_000))
     n = int(n_envs if n_envs is not None else hp.get("n_envs", 1))
     env_kwargs = dict(env_kwargs or {})
@@ -246,7 +287,8 @@ def train(
     run_dir = Path(out_dir) if out_dir else Path("runs") / f"{algo}_{env_id.split('/')[-1]}_s{seed}_{time.strftime('%Y%m%d-%H%M%S')}"
     with atomic_run_dir(run_dir) as tmp:
         set_random_seed(seed)
-        venv = make_vec_env(env_id, n_envs=n, seed=seed, env_kwargs=env_kwargs, monitor_dir=str(tmp / "monitor"))
+        venv = make_vec_env(env_id, n_envs=n, seed=seed, env_kwargs=env_kwargs, monitor_dir=str(tmp / "monitor"),
+                            wrapper_class=wrapper)  # training envs only: evaluation starts where the env does
         eval_env = make_vec_env(env_id, n_envs=1, seed=seed + 10_000, env_kwargs=env_kwargs)
         exact_env = gym.make(env_id, **env_kwargs)
         model = cls(hp.get("policy", "MlpPolicy"), venv, gamma=gamma, seed=seed, device=device,

@@ -5,8 +5,8 @@ Run from the repository root:
 
 Runs ``gridlab.sweep.run_sweep`` (one Ray Tune trial per world x algorithm x seed) into ``DIR``
 (default ``runs/bench-agents``; ``--resume`` finishes an interrupted one, or re-aggregates a
-finished one), copies its rows and aggregate into ``benchmarks/results/agents.json`` and prints
-Markdown tables for BENCHMARKS.md: per world and algorithm, the exact normalised score's IQM with
+finished one; ``--tables DIR,DIR`` prints the tables of finished sweeps taken together), copies
+its rows and aggregate into ``benchmarks/results/agents.json`` and prints Markdown tables for BENCHMARKS.md: per world and algorithm, the exact normalised score's IQM with
 its 95% stratified-bootstrap interval, and the relative return gap; per algorithm over all worlds,
 IQM / median / mean / optimality gap with intervals.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import platform
 import time
 from pathlib import Path
@@ -38,7 +37,11 @@ def main() -> None:
     ap.add_argument("--out", default="runs/bench-agents", help="the sweep directory")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--results", default="benchmarks/results/agents.json")
+    ap.add_argument("--tables", help="only print the tables of these finished sweep directories (comma-separated), "
+                    "their trials aggregated together; for a sweep re-run in part, e.g. one algorithm after its presets changed")
     args = ap.parse_args()
+    if args.tables:
+        return print_tables(args.tables.split(","), args.results)
     torch.set_num_threads(1)
     spec = SweepSpec("agents", worlds=tuple(args.worlds.split(",")), methods=tuple(args.algos.split(",")),
                      seeds=parse_seeds(args.seeds), steps=args.steps, evals=4)
@@ -51,6 +54,26 @@ def main() -> None:
                sweep_wall_seconds=wall)
     print(f"sweep: {len(rows)} trials in {wall:.0f} s")
     print(world_table(rows, agg))
+    print()
+    print(overall_table(agg))
+
+
+def print_tables(dirs: list[str], results: str) -> None:
+    """Tables of finished sweeps' trials together; a (world, algorithm, seed) in several takes the last one's."""
+    from gridlab.sweep import aggregate
+
+    rows: dict[tuple, dict] = {}
+    for d in dirs:
+        with (Path(d) / "trials.csv").open() as f:
+            for r in csv.DictReader(f):
+                if r["status"] == "done":
+                    r["normalised_score"] = float(r["normalised_score"])
+                rows[(r["world"], r["method"], r["seed"])] = {**r, "source": d}
+    rows_list = list(rows.values())
+    agg = aggregate(rows_list)
+    write_rows(results, rows_list, key=lambda r: (r["world"], r["method"], r["seed"]), machine=platform.platform(),
+               aggregate=agg, sweeps=dirs)
+    print(world_table(rows_list, agg))
     print()
     print(overall_table(agg))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from functools import cached_property
 from typing import Any, Sequence
 
@@ -113,6 +114,9 @@ class GridWorldEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"unknown render_mode {render_mode!r}; expected one of {self.metadata['render_modes']}")
         self.layout = parse_layout(layout)
+        if not np.isin(self.layout.grid, (GOAL, HOLE)).any():
+            warnings.warn("layout has no goal 'G' or hole 'H': no episode terminates (only a time limit ends one), "
+                          "and at gamma = 1 every policy's value diverges unless step_reward is 0", stacklevel=2)
         self.slip = float(slip)
         self.goal_reward, self.hole_reward, self.step_reward = float(goal_reward), float(hole_reward), float(step_reward)
         self.obs_mode = obs_mode
@@ -351,5 +355,8 @@ class MazeEnv(GridWorldEnv):
     """
 
     def __init__(self, size: int = 7, seed: int = 0, **kwargs: Any) -> None:
+        for name, value in (("size", size), ("seed", seed)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"maze {name} must be an integer, got {value!r}")
         self.maze_size, self.maze_seed = int(size), int(seed)
         super().__init__(random_maze(self.maze_size, self.maze_seed), **kwargs)

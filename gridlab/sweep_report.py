@@ -111,7 +111,7 @@ def sweep_findings(agg: dict[str, Any]) -> list[str]:
     for a in ranked:
         for b, (p, lo, hi) in agg[a].get("probability_of_improvement", {}).items():
             if lo > 0.5:
-                sentences.append(f"On a world drawn from this set, a {a.upper()} run beats a {b.upper()} run with "
+                sentences.append(f"On a world drawn from this set, a run of {a.upper()} beats a run of {b.upper()} with "
                                  f"probability {p:.2f} (95% CI {lo:.2f}-{hi:.2f}, above one half).")
     for m, a in agg.items():
         if a["runs_left_out"]:

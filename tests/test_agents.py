@@ -176,3 +176,49 @@ def test_rl_zoo_linear_schedules_decay_to_zero():
     lr = _schedule("lin_1e-3")
     assert lr(1.0) == pytest.approx(1e-3) and lr(0.25) == pytest.approx(2.5e-4) and lr(0.0) == 0.0
     assert _schedule(3e-4) == 3e-4
+
+
+def test_exploring_starts_draws_every_live_state_and_keeps_an_explicit_start():
+    from envs.wrappers import ExploringStarts
+
+    env = ExploringStarts(gym.make("gridlab/FourRooms-v0"))
+    mdp = env.unwrapped.mdp
+    starts = np.array([env.reset(seed=i)[1]["state"] for i in range(3000)])
+    live = np.flatnonzero(~mdp.terminal)
+    assert set(starts) == set(live)  # every live state, no terminal one
+    counts = np.bincount(starts, minlength=mdp.n_states)[live]
+    assert counts.min() > 0.4 * counts.mean() and counts.max() < 1.6 * counts.mean()
+    assert env.reset(options={"state": 5})[1]["state"] == 5
+    a = [env.reset(seed=7)[1]["state"] for _ in range(2)]
+    assert a[0] == a[1]  # the same seed, the same start
+    with pytest.raises(TypeError, match="needs a gridlab env"):
+        ExploringStarts(gym.make("CartPole-v1"))
+
+
+@pytest.mark.parametrize("value, message", [
+    ("os.system", "is not an importable gymnasium.Wrapper"),
+    ("nowhere.Wrapper", "is not an importable gymnasium.Wrapper"),
+    ("ExploringStarts", "is not an importable gymnasium.Wrapper"),
+    ([{"envs.wrappers.ExploringStarts": "not-kwargs"}], "is not an importable gymnasium.Wrapper"),
+])
+def test_env_wrapper_names_only_gymnasium_wrappers(value, message):
+    with pytest.raises(ValueError, match=message):
+        sb3.env_wrapper({"env_wrapper": value})
+
+
+def test_a_preset_env_wrapper_wraps_the_training_envs_only(tmp_path):
+    from envs.wrappers import ExploringStarts
+
+    wrap = sb3.env_wrapper({"env_wrapper": ["envs.wrappers.ExploringStarts", {"gymnasium.wrappers.TimeAwareObservation": {}}]})
+    env = wrap(gym.make("gridlab/OpenRoom-v0"))
+    assert isinstance(env.env, ExploringStarts)
+    model = sb3.train("gridlab/FourRooms-v0", "ppo", total_timesteps=256, n_envs=2, out_dir=tmp_path / "r",
+                      hyperparams={**TINY_PPO, "env_wrapper": "envs.wrappers.ExploringStarts"}, progress_bar=False, device="cpu")
+    starts = set()
+    for e in model.get_env().envs:
+        assert isinstance(e, ExploringStarts)
+        starts |= {e.reset()[1]["state"] for _ in range(20)}
+    assert len(starts) > 10
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["hyperparams"]["env_wrapper"] == "envs.wrappers.ExploringStarts"
+    _, env = sb3.load(tmp_path / "r", device="cpu")  # judged from the env's own start
+    assert not isinstance(env, ExploringStarts) and env.reset(seed=0)[1]["state"] in env.unwrapped.start_states

@@ -40,6 +40,7 @@ def _one_line(capsys, status, argv, message):
     (["world", "score", "x", "--horizon", "0"], "argument --horizon: expected an integer >= 1, got 0"),
     (["world", "rollout", "x", "--horizon", "-4"], "argument --horizon: expected an integer >= 1, got -4"),
     (["demo", "--out", ""], "argument --out: expected a directory path, got an empty string"),
+    (["solve", "gridlab/Maze-v0", "--kw", "size=3.5"], "maze size must be an integer, got 3.5"),
 ])
 def test_a_bad_option_is_one_line_and_exit_2(capsys, argv, message):
     with pytest.raises(SystemExit) as stop:  # argparse exits; a value error returns 2
@@ -124,3 +125,16 @@ def test_a_refused_score_leaves_the_previous_score_whole(capsys, runs, tmp_path)
 def test_a_request_too_big_for_memory_is_refused_up_front_with_its_estimate(capsys, argv, message):
     err = _one_line(capsys, 2, argv, message)
     assert "GB; this machine has" in err and err.endswith("GB of memory")
+
+
+def test_a_layout_without_goal_or_hole_is_solved_with_a_warning(capsys):
+    with pytest.warns(UserWarning, match="layout has no goal 'G' or hole 'H'"):
+        assert main(["solve", "gridlab/Grid-v0", "--kw", "layout=S../...", "--out", "/tmp/gridlab-nogoal"]) == 0
+
+
+def test_solving_again_says_it_replaces_the_previous_result(capsys, tmp_path):
+    argv = ["solve", "gridlab/OpenRoom-v0", "--out", str(tmp_path / "s")]
+    assert main(argv) == 0
+    assert "replacing" not in capsys.readouterr().out
+    assert main(argv) == 0
+    assert "values.json (replacing the previous solve's)" in capsys.readouterr().out
