@@ -1,0 +1,108 @@
+"""The solver benchmark's families of MDPs, each buildable at any size (issue 12).
+
+Every builder takes ``n``, the approximate number of states, and a seed, and returns a
+``TabularMDP``; grids are slippery (``slip=0.2``) gridlab worlds. The families are chosen for
+the structures that make value-based solvers slow in different ways:
+
+- ``goal_room``: open room, reward +1 on entering the goal in the far corner (values near 0 far away);
+- ``cost_room``: open room, -1 per step until the goal (values near -1/(1 - gamma) far away);
+- ``cost_walls``: -1 per step, 20% of cells walls at random, so some floor regions cannot reach the goal;
+- ``maze``: a perfect maze (one long corridor system), reward +1 at the goal;
+- ``one_way``: -1 per step, an open grid crossed by rows of one-way doors (the flow runs one way);
+- ``rooms``: FourRooms-style rooms of 10 x 10 cells joined by doorways, scaled up, +1 at the goal;
+- ``random_sparse``: ``TabularMDP.from_arrays``, 4 actions, each (s, a) with 3 random successors
+  and a reward uniform in [0, 1]; no terminal state.
+
+Example:
+    >>> mdp = build("cost_walls", 2_500, seed=0)
+    >>> 2_000 < mdp.n_states < 2_600
+    True
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from envs import GridWorldEnv, TabularMDP, open_room, random_maze
+
+__all__ = ["FAMILIES", "build"]
+
+SLIP = 0.2
+
+
+def _side(n: int, fill: float = 1.0) -> int:
+    return max(3, int(round(math.sqrt(n / fill))))
+
+
+def goal_room(n: int, seed: int = 0) -> TabularMDP:
+    return GridWorldEnv(open_room(_side(n)), slip=SLIP).mdp
+
+
+def cost_room(n: int, seed: int = 0) -> TabularMDP:
+    return GridWorldEnv(open_room(_side(n)), slip=SLIP, step_reward=-1.0, goal_reward=-1.0).mdp
+
+
+def cost_walls(n: int, seed: int = 0, density: float = 0.2) -> TabularMDP:
+    side = _side(n, 1.0 - density)
+    g = np.full((side, side), ".")
+    g[np.random.default_rng(seed).random((side, side)) < density] = "#"
+    g[0, 0], g[-1, -1] = "S", "G"
+    return GridWorldEnv("\n".join("".join(r) for r in g), slip=SLIP, step_reward=-1.0, goal_reward=-1.0).mdp
+
+
+def maze(n: int, seed: int = 0) -> TabularMDP:
+    # a maze of k x k rooms has 2k^2 - 1 floor cells
+    return GridWorldEnv(random_maze(max(2, int(round(math.sqrt((n + 1) / 2)))), seed), slip=SLIP).mdp
+
+
+def one_way(n: int, seed: int = 0, every: int = 8) -> TabularMDP:
+    side = _side(n)
+    g = np.full((side, side), ".")
+    rng = np.random.default_rng(seed)
+    for r in range(every, side - 1, every):  # a row of downward doors every `every` rows, random wall gaps
+        g[r, :] = "v"
+        g[r, rng.random(side) < 0.3] = "#"
+    g[0, 0], g[-1, -1] = "S", "G"
+    return GridWorldEnv("\n".join("".join(r) for r in g), slip=SLIP, step_reward=-1.0, goal_reward=-1.0).mdp
+
+
+def rooms(n: int, seed: int = 0, room: int = 10) -> TabularMDP:
+    k = max(2, int(round(math.sqrt(n) / room)))  # k^2 rooms of room^2 floor cells
+    side = k * (room + 1) + 1
+    g = np.full((side, side), ".")
+    g[::room + 1, :] = "#"
+    g[:, ::room + 1] = "#"
+    rng = np.random.default_rng(seed)
+    for i in range(k):
+        for j in range(k):
+            r0, c0 = i * (room + 1), j * (room + 1)
+            if j + 1 < k:  # a doorway east
+                g[r0 + 1 + rng.integers(room), c0 + room + 1] = "."
+            if i + 1 < k:  # a doorway south
+                g[r0 + room + 1, c0 + 1 + rng.integers(room)] = "."
+    g[1, 1], g[-2, -2] = "S", "G"
+    return GridWorldEnv("\n".join("".join(r) for r in g), slip=SLIP).mdp
+
+
+def random_sparse(n: int, seed: int = 0, actions: int = 4, successors: int = 3) -> TabularMDP:
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    P = []
+    for _ in range(actions):  # P[a][s, s'], pymdptoolbox's convention
+        p = rng.random((n, successors)) + 0.1
+        P.append(sp.csr_matrix((p.ravel() / np.repeat(p.sum(axis=1), successors), rng.integers(0, n, n * successors),
+                                np.arange(0, n * successors + 1, successors)), shape=(n, n)))
+    return TabularMDP.from_arrays(P, rng.random((n, actions)))
+
+
+FAMILIES = {f.__name__: f for f in (goal_room, cost_room, cost_walls, maze, one_way, rooms, random_sparse)}
+
+
+def build(family: str, n: int, seed: int = 0) -> TabularMDP:
+    """The family's MDP with about ``n`` states."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
+    return FAMILIES[family](n, seed)
