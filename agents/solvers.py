@@ -7,7 +7,7 @@ all read this registry; adding a solver is its function and one :func:`register_
 
 Example:
     >>> [m.name for m in METHODS.values() if m.backend != "torch"]
-    ['vi', 'pi', 'mpi', 'gs']
+    ['vi', 'pi', 'mpi', 'gs', 'tvi']
     >>> METHODS["gs"].title
     'Gauss-Seidel modified policy iteration'
 """
@@ -80,6 +80,8 @@ register_method("vi", "agents.dp:value_iteration", "value iteration")
 register_method("pi", "agents.dp:policy_iteration", "policy iteration")
 register_method("mpi", "agents.dp:modified_policy_iteration", "modified policy iteration")
 register_method("gs", "agents.dp:gauss_seidel_value_iteration", "Gauss-Seidel modified policy iteration",
+                discounted_only=True, backend="numba")
+register_method("tvi", "agents.dp:topological_value_iteration", "topological Gauss-Seidel (components sinks first)",
                 discounted_only=True, backend="numba")
 register_method("vi_torch", "agents.dp_torch:value_iteration_torch", "value iteration on torch sparse products",
                 discounted_only=True, backend="torch")

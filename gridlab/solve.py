@@ -64,12 +64,13 @@ def solve_suite(gamma: float | None, tol: float, methods: tuple[str, ...] | None
     ``gamma``: the ones that need gamma < 1 (Gauss-Seidel) are left out at gamma = 1. The numba
     kernels are loaded before the timings, which measure solving, not compiling.
     """
-    from agents.gauss_seidel import load_kernels
     from agents.solvers import METHODS, method_names
 
     if methods is None:
         methods = tuple(method_names(gamma, backends=("numpy", "numba")))
     if any(METHODS[m].backend == "numba" for m in methods):
+        from agents.topological import load_kernels  # and the Gauss-Seidel ones
+
         load_kernels()
     rows = []
     for env_id in ready_made_ids():

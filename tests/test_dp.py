@@ -152,7 +152,8 @@ def test_certified_error_bound_holds(model, gamma):
     mdp, _ = model
     exact = dp.policy_iteration(mdp, gamma).V
     for sol in (dp.value_iteration(mdp, gamma, tol=1e-4), dp.modified_policy_iteration(mdp, gamma, tol=1e-4, m=3),
-                dp.gauss_seidel_value_iteration(mdp, gamma, tol=1e-4, m=3)):
+                dp.gauss_seidel_value_iteration(mdp, gamma, tol=1e-4, m=3),
+                dp.topological_value_iteration(mdp, gamma, tol=1e-4, m=3)):
         # the reference is itself a float64 linear solve: allow its rounding (relative 1e-13)
         assert np.max(np.abs(sol.V - exact)) <= sol.error_bound + 1e-13 * (1 + np.max(np.abs(exact)))
         assert sol.error_bound <= 1e-4
@@ -164,21 +165,21 @@ def test_gauss_seidel_is_certified_on_a_large_slippery_room_whichever_way_values
     if goal_corner == "top-left":
         layout = layout[::-1]  # the string reversed: goal first, start last
     mdp = GridWorldEnv(layout, slip=0.2).mdp
-    gs = dp.solve(mdp, 0.99, tol=1e-6)
-    assert gs.method == "gauss_seidel_value_iteration" and gs.error_bound <= 1e-6
     vi = dp.value_iteration(mdp, 0.99, tol=1e-9)
-    assert np.max(np.abs(gs.V - vi.V)) <= gs.error_bound + 1e-9
+    for sol in (dp.solve(mdp, 0.99, tol=1e-6), dp.gauss_seidel_value_iteration(mdp, 0.99, tol=1e-6)):
+        assert sol.error_bound <= 1e-6
+        assert np.max(np.abs(sol.V - vi.V)) <= sol.error_bound + 1e-9
 
 
-def test_auto_picks_vi_when_small_and_cold_gauss_seidel_otherwise_and_pi_at_gamma_one(monkeypatch):
-    from agents import gauss_seidel
+def test_auto_picks_vi_when_small_and_cold_topological_otherwise_and_pi_at_gamma_one(monkeypatch):
+    from agents import topological
 
     mdp = gym.make("gridlab/FourRooms-v0").unwrapped.mdp
     assert dp.solve(mdp, 1.0).method == "policy_iteration"
     big = GridWorldEnv(open_room(100), slip=0.1).mdp
-    assert dp.solve(big).method == "gauss_seidel_value_iteration"  # loads the kernels
-    assert dp.solve(mdp).method == "gauss_seidel_value_iteration"
-    monkeypatch.setattr(gauss_seidel, "_KERNEL", None)  # as in a fresh process
+    assert dp.solve(big).method == "topological_value_iteration"  # loads the kernels
+    assert dp.solve(mdp).method == "topological_value_iteration"
+    monkeypatch.setattr(topological, "_KERNEL", None)  # as in a fresh process
     assert dp.solve(mdp).method == "value_iteration"
 
 
