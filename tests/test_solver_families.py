@@ -53,3 +53,15 @@ def test_a_cut_off_region_and_a_closed_class_cost_few_sweeps():
         gs = dp.gauss_seidel_value_iteration(model, 0.99, tol=1e-6)
         assert tvi.error_bound <= 1e-6 and np.max(np.abs(tvi.V - gs.V)) <= tvi.error_bound + gs.error_bound
         assert tvi.sweeps < 0.5 * gs.sweeps, (tvi.sweeps, gs.sweeps)
+
+
+def test_values_far_from_any_reward_are_stored_as_zero_not_as_subnormal_floats():
+    from envs import GridWorldEnv
+
+    # gamma^d at d = 75,000 steps is below the smallest normal float (2.2e-308)
+    corridor = GridWorldEnv("S" + "." * 75_000 + "G").mdp
+    for method in ("tvi", "gs"):
+        sol = dp.solve(corridor, 0.99, tol=1e-6, method=method)
+        V = sol.V
+        assert np.all((V == 0.0) | (np.abs(V) >= 1e-200)), method
+        assert V[-2] == pytest.approx(1.0) and V[0] == 0.0 and sol.error_bound <= 1e-6
