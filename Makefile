@@ -20,9 +20,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.solvers
+	$(BIN)/python -m benchmarks.solver_families
 	$(BIN)/python -m benchmarks.envs
 	$(BIN)/python -m benchmarks.agents
 	$(BIN)/python -m benchmarks.world_models
+	$(BIN)/python -m benchmarks.sweeps
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -317,7 +317,7 @@ def run_sweep(spec: SweepSpec | None, out: str | Path, address: str | None = Non
                 run_config=tune.RunConfig(name="tune", storage_path=str(out), verbose=0, callbacks=callbacks,
                                           failure_config=tune.FailureConfig(max_failures=retries)),
             )
-        rows, curves = _collect(quiet_fit(tuner))
+        rows, curves = _collect(quiet_fit(tuner), spec.trials())
     return _write(out, spec, rows, curves, reps)
 
 
@@ -397,11 +397,15 @@ def _last_line(error: BaseException | None) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def _collect(grid) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _collect(grid, trials: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One row per trial of the spec, from Tune's results; a trial whose result Tune could not read
+    back (no config: its actor was lost before it reported) is a row with status error."""
     from agents.callbacks import EXACT_METRICS
 
     rows, curves = [], []
     for result in grid:
+        if not result.config:
+            continue
         c = result.config["trial"]
         row = {"name": c["name"], "world": c["world"], "method": c["method"], "seed": c["seed"],
                **{f"hp_{k}": v for k, v in c["hyperparams"].items()},
@@ -418,6 +422,12 @@ def _collect(grid) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             for rec in df[df["final"] == False].to_dict("records"):  # noqa: E712 (a pandas mask)
                 curves.append({"name": c["name"], "world": c["world"], "method": c["method"], "seed": c["seed"],
                                **{k: rec[k] for k in ("timesteps", *EXACT_METRICS) if k in rec}})
+    seen = {r["name"] for r in rows}
+    for c in trials:
+        if c["name"] not in seen:
+            rows.append({"name": c["name"], "world": c["world"], "method": c["method"], "seed": c["seed"],
+                         **{f"hp_{k}": v for k, v in c["hyperparams"].items()}, "status": "error",
+                         "error": "Ray lost the trial before it reported a result"})
     rows.sort(key=lambda r: r["name"])
     curves.sort(key=lambda r: (r["name"], r["timesteps"]))
     return rows, curves

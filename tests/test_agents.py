@@ -178,6 +178,14 @@ def test_rl_zoo_linear_schedules_decay_to_zero():
     assert _schedule(3e-4) == 3e-4
 
 
+def test_the_maze_goal_is_out_of_reach_of_uniform_exploration_within_its_time_limit():
+    # why the Maze presets train with exploring starts (README, BENCHMARKS.md): exact, from the model
+    env = gym.make("gridlab/Maze-v0")
+    mdp = env.unwrapped.mdp
+    d = mdp.state_distributions("uniform", horizon=env.spec.max_episode_steps)
+    assert 1e-8 < d[-1][mdp.terminal].sum() < 1e-6
+
+
 def test_exploring_starts_draws_every_live_state_and_keeps_an_explicit_start():
     from envs.wrappers import ExploringStarts
 

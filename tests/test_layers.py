@@ -51,7 +51,7 @@ def test_no_module_imports_a_higher_layer(path):
 
 
 # planning needs numpy, scipy and numba only; learning (SB3, torch) sits beside it, never under it
-PLANNING = ("agents.dp", "agents.ssp", "agents.gauss_seidel", "agents.solvers")
+PLANNING = ("agents.dp", "agents.ssp", "agents.gauss_seidel", "agents.topological", "agents.solvers")
 LEARNING_LIBRARIES = ("torch", "stable_baselines3", "sb3_contrib", "agents.sb3", "agents.compare", "agents.callbacks",
                       "agents.algos")
 
