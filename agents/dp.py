@@ -695,11 +695,11 @@ def solve(
       iteration, which finishes in milliseconds there, sooner than numba loads the kernels (about
       0.3 s, once per process);
     - otherwise topological Gauss-Seidel (``"tvi"``, :func:`topological_value_iteration`): on the
-      benchmark's seven families at 10^5 states it needed 16-106 sweep-equivalents; against
-      Gauss-Seidel modified policy iteration (``"gs"``, the choice before) in the same runs,
-      cost-to-go rooms, regions cut off from the goal, one-way doors, mazes and random sparse
-      MDPs all gained 3x or more (up to 13x), and only the reward-at-goal room lost (32.5
-      against 28.8 at 10^5), to the cost of finding the components. Policy iteration stays out below gamma = 1: its iteration count
+      benchmark's seven families at 10^5 states it needed 18-92 sweep-equivalents where
+      Gauss-Seidel modified policy iteration (``"gs"``, the choice before) needed 26-313 in the
+      same run: cost-to-go rooms, regions cut off from the goal, one-way doors, mazes and random
+      sparse MDPs gained 3-6x, scaled-up rooms 1.1x, and only the reward-at-goal room lost (34.4
+      against 25.8), to the cost of finding and renumbering the components. Policy iteration stays out below gamma = 1: its iteration count
       grows with the grid's diameter (126 sparse direct solves on a 100 x 100 slippery room).
 
     Arguments:
