@@ -64,8 +64,8 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/solvers.json")
     args = ap.parse_args()
     # warm-up: numba compiles the kernels (cached on disk after the first run), so `solve` picks
-    # Gauss-Seidel at every size, as it does in any process that has solved one large model
-    from agents.gauss_seidel import load_kernels
+    # the topological solver at every size, as it does in any process that has solved one large model
+    from agents.topological import load_kernels  # and the Gauss-Seidel ones
 
     compile_s = load_kernels()
     GridWorldEnv(open_room(300), slip=SLIP)  # loads the numba model builder too
