@@ -692,8 +692,8 @@ def solve(
 
     - gamma = 1: policy iteration (exact sparse linear solves), where contraction bounds do not apply;
     - fewer than 10,000 states while the numba kernels are not loaded yet: plain value
-      iteration, which finishes in milliseconds there, sooner than numba loads the kernels (about
-      0.3 s, once per process);
+      iteration, which finishes in milliseconds there, sooner than numba loads the kernels (seconds,
+      once per process: BENCHMARKS.md);
     - otherwise topological Gauss-Seidel (``"tvi"``, :func:`topological_value_iteration`): on the
       benchmark's seven families at 10^5 states it needed 18-92 sweep-equivalents where
       Gauss-Seidel modified policy iteration (``"gs"``, the choice before) needed 26-313 in the
