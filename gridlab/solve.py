@@ -69,7 +69,7 @@ def solve_suite(gamma: float | None, tol: float, methods: tuple[str, ...] | None
     if methods is None:
         methods = tuple(method_names(gamma, backends=("numpy", "numba")))
     if any(METHODS[m].backend == "numba" for m in methods):
-        from agents.topological import load_kernels  # and the Gauss-Seidel ones
+        from agents.topological import load_kernels  # and agents.gauss_seidel's
 
         load_kernels()
     rows = []

@@ -172,8 +172,10 @@ def test_gauss_seidel_is_certified_on_a_large_slippery_room_whichever_way_values
 
 
 def test_auto_picks_vi_when_small_and_cold_topological_otherwise_and_pi_at_gamma_one(monkeypatch):
-    from agents import topological
+    from agents import gauss_seidel, topological
 
+    monkeypatch.setattr(topological, "_KERNEL", None)  # as in a fresh process, whatever ran before
+    monkeypatch.setattr(gauss_seidel, "_KERNEL", None)
     mdp = gym.make("gridlab/FourRooms-v0").unwrapped.mdp
     assert dp.solve(mdp, 1.0).method == "policy_iteration"
     big = GridWorldEnv(open_room(100), slip=0.1).mdp
