@@ -597,42 +597,37 @@ def gauss_seidel_value_iteration(
         >>> bool(sol.error_bound <= 1e-9)
         True
     """
-    g, tol = _check_gauss_seidel(mdp, gamma, tol, m, "gauss_seidel_value_iteration")
-    t0 = time.perf_counter()
-    return _gauss_seidel_loop(mdp, g, tol, m, max_iter, np.zeros(mdp.n_states), np.zeros(mdp.n_states, dtype=np.int64),
-                              t0, 0.0, "gauss_seidel_value_iteration")
-
-
-def _check_gauss_seidel(mdp: TabularMDP, gamma: float | None, tol: float, m: int, name: str) -> tuple[float, float]:
-    g = check_gamma(mdp, gamma)
-    if g == 1.0:
-        raise ValueError(f"{name} needs gamma < 1; use policy_iteration at gamma = 1")
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 0:
-        raise ValueError(f"m must be an integer >= 0, got {m!r}")
-    return g, check_tol(tol)
-
-
-def _gauss_seidel_loop(mdp: TabularMDP, g: float, tol: float, m: int, max_iter: int | None, V: np.ndarray,
-                       policy: np.ndarray, t0: float, sweeps: float, method: str, **info: Any) -> Solution:
-    """Gauss-Seidel Bellman sweeps (alternating direction), each followed by ``m`` policy sweeps,
-    from ``V`` until a sweep's change certifies ``gamma * delta / (1 - gamma) <= tol``."""
     from agents.gauss_seidel import gs_policy_sweep, gs_sweep
 
+    g, tol = _check_gauss_seidel(mdp, gamma, tol, m, "gauss_seidel_value_iteration")
+    t0 = time.perf_counter()
+    V = np.zeros(mdp.n_states)
+    policy = np.zeros(mdp.n_states, dtype=np.int64)
     ascending = mdp.live.astype(np.int64)
     orders = (ascending[::-1].copy(), ascending)
-    it = 0
+    it, sweeps = 0, 0.0
     while True:
         delta = gs_sweep(mdp, V, g, orders[it % 2], policy)
         it += 1
         sweeps += 1
         bound = g * delta / (1.0 - g)
         if bound <= tol:
-            return certified_solution(mdp, V, g, method, it, True, sweeps, t0, tol, bound, **info)
+            return certified_solution(mdp, V, g, "gauss_seidel_value_iteration", it, True, sweeps, t0, tol, bound)
         if max_iter is not None and it >= max_iter:
-            return certified_solution(mdp, V, g, method, it, False, sweeps, t0, tol, bound, **info)
+            return certified_solution(mdp, V, g, "gauss_seidel_value_iteration", it, False, sweeps, t0, tol, bound)
         for _ in range(m):  # in the direction of the Bellman sweep just made (measured: fewer sweeps than alternating)
             gs_policy_sweep(mdp, V, g, orders[(it - 1) % 2], policy)
         sweeps += m / mdp.n_actions
+
+
+def _check_gauss_seidel(mdp: TabularMDP, gamma: float | None, tol: float, m: int, name: str) -> tuple[float, float]:
+    """The discount and tolerance of a Gauss-Seidel solver, checked (gamma < 1, m an integer >= 0)."""
+    g = check_gamma(mdp, gamma)
+    if g == 1.0:
+        raise ValueError(f"{name} needs gamma < 1; use policy_iteration at gamma = 1")
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 0:
+        raise ValueError(f"m must be an integer >= 0, got {m!r}")
+    return g, check_tol(tol)
 
 
 def topological_value_iteration(
@@ -657,8 +652,7 @@ def topological_value_iteration(
     Arguments:
         mdp: the model.
         gamma: discount in (0, 1); defaults to ``mdp.gamma``. For gamma = 1 use policy iteration.
-        tol: target bound on :math:`\lVert V - V^* 
-Vert_\infty`.
+        tol: target bound on :math:`\lVert V - V^* \rVert_\infty`.
         m: policy sweeps per Bellman sweep, inside components and after.
         max_iter: optional cap on the certifying loop's Bellman sweeps (warns when reached).
 
@@ -699,8 +693,9 @@ def solve(
       Gauss-Seidel modified policy iteration (``"gs"``, the choice before) needed 26-313 in the
       same run: cost-to-go rooms, regions cut off from the goal, one-way doors, mazes and random
       sparse MDPs gained 3-6x, scaled-up rooms 1.1x, and only the reward-at-goal room lost (34.4
-      against 25.8), to the cost of finding and renumbering the components. Policy iteration stays out below gamma = 1: its iteration count
-      grows with the grid's diameter (126 sparse direct solves on a 100 x 100 slippery room).
+      against 25.8), to the cost of finding and renumbering the components. Policy iteration
+      stays out below gamma = 1: its iteration count grows with the grid's diameter (126 sparse
+      direct solves on a 100 x 100 slippery room).
 
     Arguments:
         mdp: the model.
