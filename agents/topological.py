@@ -59,10 +59,9 @@ def components(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray]:
         >>> [order[ptr[c]:ptr[c + 1]].tolist() for c in range(len(ptr) - 1) if ptr[c] < ptr[c + 1]]
         [[3], [2, 1, 0]]
     """
-    S, A = mdp.n_states, mdp.n_actions
     P = mdp.P
     # rows s*A .. s*A + A - 1 are contiguous in CSR: the state graph shares P's arrays
-    return _kernels()[1](P.indptr[::A].copy(), P.indices, ~mdp.terminal)
+    return _kernels()[1](P.indptr[::mdp.n_actions].copy(), P.indices, ~mdp.terminal)
 
 
 def _kernels():
@@ -86,33 +85,30 @@ def _kernels():
             for root in range(S):
                 if index[root] != -1:
                     continue
-                index[root] = counter
-                low[root] = counter
-                counter += 1
-                stack[sp] = root
-                sp += 1
-                onstack[root] = True
-                call_node[0] = root
-                call_edge[0] = indptr[root]
-                csp = 1
-                while csp > 0:
+                w, csp = root, 0  # w: a state to visit next (-1: none)
+                while True:
+                    if w >= 0:  # number w and push it on both stacks
+                        index[w] = counter
+                        low[w] = counter
+                        counter += 1
+                        stack[sp] = w
+                        sp += 1
+                        onstack[w] = True
+                        call_node[csp] = w
+                        call_edge[csp] = indptr[w]
+                        csp += 1
+                        w = -1
+                    if csp == 0:
+                        break
                     v = call_node[csp - 1]
                     e = call_edge[csp - 1]
                     if e < indptr[v + 1]:
                         call_edge[csp - 1] = e + 1
-                        w = indices[e]
-                        if index[w] == -1:
-                            index[w] = counter
-                            low[w] = counter
-                            counter += 1
-                            stack[sp] = w
-                            sp += 1
-                            onstack[w] = True
-                            call_node[csp] = w
-                            call_edge[csp] = indptr[w]
-                            csp += 1
-                        elif onstack[w] and index[w] < low[v]:
-                            low[v] = index[w]
+                        t = indices[e]
+                        if index[t] == -1:
+                            w = t
+                        elif onstack[t] and index[t] < low[v]:
+                            low[v] = index[t]
                     else:
                         csp -= 1
                         if csp > 0:
@@ -132,8 +128,7 @@ def _kernels():
             indeg = np.zeros(S + 1, np.int64)
             for e in range(indices.shape[0]):
                 indeg[indices[e] + 1] += 1
-            for s in range(S):
-                indeg[s + 1] += indeg[s]
+            indeg = np.cumsum(indeg)
             rev = np.empty(indices.shape[0], np.int32)
             fill = indeg[:-1].copy()
             for s in range(S):
@@ -162,8 +157,7 @@ def _kernels():
             by_level = np.zeros(S + 2, np.int64)
             for s in range(S):
                 by_level[level[s] + 1] += 1
-            for k in range(S + 1):
-                by_level[k + 1] += by_level[k]
+            by_level = np.cumsum(by_level)
             sorted_states = np.empty(S, np.int64)
             for s in range(S):
                 sorted_states[by_level[level[s]]] = s
@@ -172,8 +166,7 @@ def _kernels():
             for s in range(S):
                 if live[s]:
                     ptr[comp[s] + 1] += 1
-            for c in range(n_comp):
-                ptr[c + 1] += ptr[c]
+            ptr = np.cumsum(ptr)
             cfill = ptr[:-1].copy()
             order = np.empty(ptr[n_comp], np.int64)
             for i in range(S):
@@ -289,8 +282,7 @@ def _kernels():
                 for a in range(A):
                     row = perm[i] * A + a
                     new_indptr[i * A + a + 1] = indptr[row + 1] - indptr[row]
-            for r in range(S * A):
-                new_indptr[r + 1] += new_indptr[r]
+            new_indptr = np.cumsum(new_indptr)
             new_indices = np.empty(indices.shape[0], np.int64)
             new_data = np.empty(indices.shape[0])
             new_R = np.empty(S * A)

@@ -397,6 +397,12 @@ def _last_line(error: BaseException | None) -> str:
     return lines[-1][:300] if lines else ""
 
 
+def _trial_columns(c: dict[str, Any]) -> dict[str, Any]:
+    """The columns of ``trials.csv`` that say which trial a row is."""
+    return {"name": c["name"], "world": c["world"], "method": c["method"], "seed": c["seed"],
+            **{f"hp_{k}": v for k, v in c["hyperparams"].items()}}
+
+
 def _collect(grid, trials: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """One row per trial of the spec, from Tune's results; a trial whose result Tune could not read
     back (no config: its actor was lost before it reported) is a row with status error."""
@@ -407,9 +413,7 @@ def _collect(grid, trials: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
         if not result.config:
             continue
         c = result.config["trial"]
-        row = {"name": c["name"], "world": c["world"], "method": c["method"], "seed": c["seed"],
-               **{f"hp_{k}": v for k, v in c["hyperparams"].items()},
-               "status": "error" if result.error else "done", "error": _last_line(result.error)}
+        row = {**_trial_columns(c), "status": "error" if result.error else "done", "error": _last_line(result.error)}
         metrics = result.metrics or {}
         if not result.error and metrics.get("final"):
             row.update({k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) and k not in (
@@ -425,9 +429,7 @@ def _collect(grid, trials: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
     seen = {r["name"] for r in rows}
     for c in trials:
         if c["name"] not in seen:
-            rows.append({"name": c["name"], "world": c["world"], "method": c["method"], "seed": c["seed"],
-                         **{f"hp_{k}": v for k, v in c["hyperparams"].items()}, "status": "error",
-                         "error": "Ray lost the trial before it reported a result"})
+            rows.append({**_trial_columns(c), "status": "error", "error": "Ray lost the trial before it reported a result"})
     rows.sort(key=lambda r: r["name"])
     curves.sort(key=lambda r: (r["name"], r["timesteps"]))
     return rows, curves

@@ -65,3 +65,23 @@ def test_values_far_from_any_reward_are_stored_as_zero_not_as_subnormal_floats()
         V = sol.V
         assert np.all((V == 0.0) | (np.abs(V) >= 1e-200)), method
         assert V[-2] == pytest.approx(1.0) and V[0] == 0.0 and sol.error_bound <= 1e-6
+
+
+def test_topological_components_are_scipys_strongly_connected_components():
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    from agents.topological import components
+
+    for family in ("random_sparse", "one_way", "cost_walls"):
+        mdp = build(family, 900, seed=3)
+        order, ptr = components(mdp)
+        mine = np.full(mdp.n_states, -1)
+        for c in range(len(ptr) - 1):
+            mine[order[ptr[c]:ptr[c + 1]]] = c
+        G = sp.csr_matrix((mdp.P.data, mdp.P.indices, mdp.P.indptr[::mdp.n_actions].copy()), shape=(mdp.n_states,) * 2)
+        G.sum_duplicates()  # scipy's strong components do not return on duplicate entries
+        _, theirs = connected_components(G, directed=True, connection="strong")
+        live = ~mdp.terminal
+        pairs = set(zip(mine[live].tolist(), theirs[live].tolist()))
+        assert len(pairs) == len(set(mine[live].tolist())) == len(set(theirs[live].tolist()))  # the same partition
