@@ -371,10 +371,10 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{e.filename}: " if e.filename else ""
         print(f"gridlab: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # a sweep's says what finished and how to go on
         global _interrupted
         _interrupted = True
-        print("gridlab: interrupted", file=sys.stderr)
+        print(f"gridlab: interrupted{f': {e}' if str(e) else ''}", file=sys.stderr)
         return 130
 
 

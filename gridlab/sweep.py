@@ -317,7 +317,7 @@ def run_sweep(spec: SweepSpec | None, out: str | Path, address: str | None = Non
                 run_config=tune.RunConfig(name="tune", storage_path=str(out), verbose=0, callbacks=callbacks,
                                           failure_config=tune.FailureConfig(max_failures=retries)),
             )
-        rows, curves = _collect(quiet_fit(tuner), spec.trials())
+        rows, curves = _collect(quiet_fit(tuner, f"`gridlab sweep --resume {out}` runs the rest"), spec.trials())
     return _write(out, spec, rows, curves, reps)
 
 
@@ -345,15 +345,37 @@ def ray_session(address: str | None = None) -> Iterator[dict[str, float]]:
             ray.shutdown()
 
 
-def quiet_fit(tuner) -> Any:
+def quiet_fit(tuner, after_interrupt: str) -> Any:
     """``tuner.fit()`` with Ray Tune's own stdout kept out of the caller's: at ``verbose=0`` Tune 2.x
     still prints its experiment box and a results path (a notebook's saved output would hold a
-    path of this machine). Progress comes from :func:`progress_callback`, on stderr."""
+    path of this machine). Progress comes from :func:`progress_callback`, on stderr.
+
+    On Ctrl-C Tune catches the SIGINT itself, saves its state, marks the running trials
+    terminated and *returns* from ``fit``; its handler then puts back the handler it found. So a
+    marker handler is installed first: finding it back after ``fit`` means Tune was interrupted,
+    which is raised here as the ``KeyboardInterrupt`` it was, its message saying
+    ``after_interrupt`` (what the user can do next), so that nothing after it reads the results
+    as complete. (A second Ctrl-C while Tune saves its state reaches the marker, which raises.)
+    """
     import contextlib
     import io
+    import signal
+    import threading
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        return tuner.fit()
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+
+    watch = threading.current_thread() is threading.main_thread() and not int(os.getenv("TUNE_DISABLE_SIGINT_HANDLER", "0"))
+    previous = signal.signal(signal.SIGINT, interrupted) if watch else None
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            grid = tuner.fit()
+        if watch and signal.getsignal(signal.SIGINT) is interrupted:
+            raise KeyboardInterrupt(after_interrupt)
+    finally:
+        if watch:
+            signal.signal(signal.SIGINT, previous)
+    return grid
 
 
 def _describe(trial) -> tuple[str, float | None]:

@@ -213,7 +213,7 @@ def tune_preset(world: str, algo: str, out: str | Path, seeds: tuple[int, ...] =
                 trials, lambda t: (", ".join(f"{k}={_short(v)}" for k, v in t.config.items()), (t.last_result or {}).get("score")))]
                 if progress else []),
         )
-        grid = quiet_fit(tuner)
+        grid = quiet_fit(tuner, f"nothing was written but Ray Tune's state in {out / 'tune'}")
     rows = []
     for r in grid:
         m = r.metrics or {}

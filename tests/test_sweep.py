@@ -216,6 +216,32 @@ def test_a_sweep_resumed_after_its_driver_was_killed_reruns_no_finished_trial(ra
     assert not list(out.glob("trials/.*"))  # what the killed trials were writing is cleared on resume
 
 
+def test_ctrl_c_stops_a_sweep_as_interrupted_and_resumable(ray_session, tmp_path):
+    """Ray Tune catches SIGINT and returns from fit with trials unfinished: the command must still
+    end as interrupted (130, what finished, how to resume), with nothing reading as complete."""
+    out = tmp_path / "sweep"
+    env = {**os.environ, "RAY_ADDRESS": ray_session.get_runtime_context().gcs_address}
+    driver = subprocess.Popen([sys.executable, "-m", "gridlab", "sweep", "agents", "--worlds", WORLD, "--algos", "ppo",
+                               "--seeds", "0-3", "--steps", "1024", "--out", str(out)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and not list(out.glob("trials/[!.]*/model.zip")):
+            time.sleep(0.2)
+        driver.send_signal(signal.SIGINT)
+        _, err = driver.communicate(timeout=120)
+    finally:
+        driver.kill()
+        driver.wait()
+    last = err.strip().splitlines()[-1]
+    assert driver.returncode == 130, err
+    assert last == f"gridlab: interrupted: `gridlab sweep --resume {out}` runs the rest"
+    assert not (out / "trials.csv").exists() and not json.loads((out / "sweep.json").read_text())["complete"]
+    run_sweep(None, out, resume=True, progress=False, reps=200)
+    rows = _rows(out / "trials.csv")
+    assert len(rows) == 4 and all(r["status"] == "done" for r in rows)
+
+
 def test_a_world_model_sweep_scores_every_family_exactly(ray_session, tmp_path):
     spec = SweepSpec("world", worlds=(WORLD,), methods=("vae", "flow"), seeds=(0,), steps=60, samples=2000)
     agg = run_sweep(spec, tmp_path / "w", progress=False, reps=200)
