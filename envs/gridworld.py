@@ -10,8 +10,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.layouts import FLOOR, GOAL, HOLE, ONE_WAY_CHARS, START, WALL, Layout, parse_layout, random_maze
+from envs.layouts import GOAL, HOLE, ONE_WAY_CHARS, START, WALL, Layout, parse_layout, random_maze
 from envs.mdp import TabularMDP
+from envs.pixels import AGENT_COLOUR, CELL_COLOURS, PixelFrames, agent_box, draw_grid
 from envs.transitions import grid_transitions
 
 __all__ = ["GridWorldEnv", "MazeEnv", "OBS_MODES", "ACTIONS", "CELL_COLOURS", "AGENT_COLOUR"]
@@ -20,19 +21,10 @@ UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
 ACTIONS = ("up", "right", "down", "left")
 ARROWS = ("↑", "→", "↓", "←")
 DELTAS = np.array([(-1, 0), (0, 1), (1, 0), (0, -1)])
-OBS_MODES = ("index", "onehot", "coords", "image")
+OBS_MODES = ("index", "onehot", "coords", "image", "pixels")
 IMAGE_CHANNELS = ("wall", "goal", "hole", "agent")
 COORD_TOL = 0.25  # a coords observation decodes when it lies within a quarter cell of a cell centre
 
-CELL_COLOURS = {  # RGB of each cell kind in rendered frames (envs.plotting draws goals and holes the same)
-    WALL: (60, 60, 70),
-    FLOOR: (245, 245, 245),
-    START: (210, 225, 250),
-    GOAL: (90, 190, 100),
-    HOLE: (30, 30, 30),
-    **{c: (250, 235, 170) for c in ONE_WAY_CHARS},
-}
-AGENT_COLOUR = (220, 40, 40)
 
 
 class GridWorldEnv(gym.Env):
@@ -56,6 +48,8 @@ class GridWorldEnv(gym.Env):
     - ``"onehot"``: ``Box(0, 1, (S,), float32)``.
     - ``"coords"``: ``Box(0, 1, (2,), float32)``, row / (H-1) and column / (W-1).
     - ``"image"``: ``Box(0, 1, (4, H, W), float32)``, channels wall, goal, hole, agent.
+    - ``"pixels"``: ``Box(0, 255, (H*cell_px, W*cell_px, 3), uint8)``, the ``rgb_array`` frame
+      at ``cell_px`` pixels per cell, with optional nuisances (``envs.pixels``).
 
     ``encode(s)`` gives the observation of state s; ``decode(obs)`` gives back s, or -1 when
     ``obs`` is the observation of no state.
@@ -76,7 +70,11 @@ class GridWorldEnv(gym.Env):
     - ``slip``: probability in [0, 1] that a move goes sideways. Default 0.
     - ``goal_reward``, ``hole_reward``, ``step_reward``: rewards as above. Defaults 1, 0, 0.
     - ``gamma``: the discount attached to the model, in (0, 1]. Default 0.99.
-    - ``obs_mode``: one of ``"index"``, ``"onehot"``, ``"coords"``, ``"image"``.
+    - ``obs_mode``: one of ``"index"``, ``"onehot"``, ``"coords"``, ``"image"``, ``"pixels"``.
+    - ``cell_px``, ``pixel_noise``, ``distractors``: the ``"pixels"`` frames' pixels per cell
+      (default 4), Gaussian pixel noise (a fraction of 255, default 0) and flickering cells in a
+      strip under the grid (default 0); see ``envs.pixels``, which also states when a frame
+      decodes to a state.
     - ``render_mode``: ``"ansi"`` or ``"rgb_array"``.
 
     ## Example
@@ -101,6 +99,9 @@ class GridWorldEnv(gym.Env):
         gamma: float = 0.99,
         obs_mode: str = "index",
         render_mode: str | None = None,
+        cell_px: int = 4,
+        pixel_noise: float = 0.0,
+        distractors: int = 0,
     ) -> None:
         if not 0.0 <= float(slip) <= 1.0:
             raise ValueError(f"slip must be in [0, 1], got {slip}")
@@ -121,6 +122,9 @@ class GridWorldEnv(gym.Env):
         self.goal_reward, self.hole_reward, self.step_reward = float(goal_reward), float(hole_reward), float(step_reward)
         self.obs_mode = obs_mode
         self.render_mode = render_mode
+        if obs_mode != "pixels" and (pixel_noise or distractors or cell_px != 4):
+            raise ValueError(f"cell_px, pixel_noise and distractors shape 'pixels' observations; obs_mode is {obs_mode!r}")
+        self.frames = PixelFrames(self.layout.grid, cell_px, pixel_noise, distractors) if obs_mode == "pixels" else None
 
         grid = self.layout.grid
         self.height, self.width = grid.shape
@@ -139,8 +143,10 @@ class GridWorldEnv(gym.Env):
             self.observation_space = spaces.Box(0.0, 1.0, (S,), np.float32)
         elif obs_mode == "coords":
             self.observation_space = spaces.Box(0.0, 1.0, (2,), np.float32)
-        else:
+        elif obs_mode == "image":
             self.observation_space = spaces.Box(0.0, 1.0, (len(IMAGE_CHANNELS), self.height, self.width), np.float32)
+        else:
+            self.observation_space = spaces.Box(0, 255, self.frames.shape, np.uint8)
         self.start_states = np.flatnonzero(self.mdp.initial > 0)  # the states an episode may start in
         self.s = int(self.start_states[0])
 
@@ -186,9 +192,11 @@ class GridWorldEnv(gym.Env):
     @property
     def init_kwargs(self) -> dict[str, Any]:
         """Enough to rebuild this world anywhere: ``GridWorldEnv(**env.init_kwargs)`` (saved with world models)."""
+        pixels = {"cell_px": self.frames.cell_px, "pixel_noise": self.frames.pixel_noise,
+                  "distractors": self.frames.distractors} if self.frames is not None else {}
         return {"layout": str(self.layout), "slip": self.slip, "goal_reward": self.goal_reward,
                 "hole_reward": self.hole_reward, "step_reward": self.step_reward, "gamma": self.mdp.gamma,
-                "obs_mode": self.obs_mode}
+                "obs_mode": self.obs_mode, **pixels}
 
     @cached_property
     def cumulative_probs(self) -> np.ndarray:
@@ -221,12 +229,15 @@ class GridWorldEnv(gym.Env):
             raise ValueError(f"state {s} is outside [0, {self.n_states})")
         return self.encode_batch(np.array([s]))[0] if self.obs_mode != "index" else int(s)
 
-    def encode_batch(self, states: np.ndarray) -> np.ndarray:
-        """Observations of an array of states, stacked on the first axis."""
+    def encode_batch(self, states: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Observations of an array of states, stacked on the first axis; the nuisances of
+        ``"pixels"`` frames are drawn from ``rng`` (default this env's ``np_random``)."""
         states = np.asarray(states, dtype=np.int64).reshape(-1)
         n = len(states)
         if self.obs_mode == "index":
             return states.copy()
+        if self.obs_mode == "pixels":
+            return self.frames.encode(states, self.np_random if rng is None else rng)
         if self.obs_mode == "onehot":
             out = np.zeros((n, self.n_states), np.float32)
             out[np.arange(n), states] = 1.0
@@ -254,11 +265,14 @@ class GridWorldEnv(gym.Env):
         """State index of each observation in a batch (first axis), -1 where none matches.
 
         ``onehot`` and ``image`` observations must match an encoding to within ``atol``;
-        ``coords`` decode to the nearest floor cell when within a quarter cell of its centre.
+        ``coords`` decode to the nearest floor cell when within a quarter cell of its centre;
+        ``pixels`` by the rule of ``envs.pixels`` (robust to the env's own nuisances).
         """
         obs = np.asarray(obs)
         n = obs.shape[0]
         S = self.n_states
+        if self.obs_mode == "pixels":
+            return self.frames.decode(obs.reshape(n, *self.frames.shape))
         if self.obs_mode == "index":
             flat = obs.reshape(n)
             ok = (flat >= 0) & (flat < S) & (np.mod(flat, 1) == 0)
@@ -333,15 +347,12 @@ class GridWorldEnv(gym.Env):
         return "\n".join("".join(row) for row in g) + "\n"
 
     def render_rgb(self, s: int | None = None, cell: int = 16) -> np.ndarray:
-        """An ``(H*cell, W*cell, 3)`` uint8 picture of the grid with the agent as a red square."""
-        g = self.layout.grid
-        colours = np.array([CELL_COLOURS[ch] for ch in g.ravel()], np.uint8).reshape(self.height, self.width, 3)
-        img = np.kron(colours, np.ones((cell, cell, 1), np.uint8))
-        img[::cell, :, :] = 200
-        img[:, ::cell, :] = 200
+        """An ``(H*cell, W*cell, 3)`` uint8 picture of the grid with the agent as a red square
+        (``envs.pixels.draw_grid``; a ``"pixels"`` observation is this at ``cell_px``, with its nuisances)."""
+        img = draw_grid(self.layout.grid, cell)
         r, c = self.state_rc[self.s if s is None else s]
-        m = cell // 4
-        img[r * cell + m:(r + 1) * cell - m, c * cell + m:(c + 1) * cell - m] = AGENT_COLOUR
+        box = agent_box(cell)
+        img[r * cell + box.start:r * cell + box.stop, c * cell + box.start:c * cell + box.stop] = AGENT_COLOUR
         return img
 
 

@@ -146,7 +146,7 @@ class GridWorldVectorEnv(gym.vector.VectorEnv):
         return None
 
     def _observe(self, states: np.ndarray) -> np.ndarray:
-        obs = self.single_env.encode_batch(states)
+        obs = self.single_env.encode_batch(states, self.np_random)
         return obs if self.single_env.obs_mode != "index" else obs.astype(np.int64)
 
 

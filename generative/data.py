@@ -137,8 +137,9 @@ def collect_transitions(
     base = env.unwrapped
     if not isinstance(base, GridWorldEnv):
         raise TypeError(f"collect_transitions needs a gridlab GridWorldEnv, got {type(base).__name__}")
-    if base.obs_mode == "index":
-        raise ValueError("world models need vector observations: use obs_mode 'onehot', 'coords' or 'image'")
+    if base.obs_mode in ("index", "pixels"):
+        raise ValueError(f"world models of {base.obs_mode!r} observations are not available: use obs_mode 'onehot', "
+                         "'coords' or 'image'")
     obs_size = int(np.prod(base.observation_space.shape))
     require_memory(float(n) * (2 * obs_size * 4 + 24), f"{n:,} transitions of {obs_size} floats each")  # obs, next obs, rest
     rng = np.random.default_rng(seed)

@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     wt = wsub.add_parser("train", help="collect transitions and train a world model")
     wt.add_argument("env_id", help="a registered id, e.g. gridlab/SlipperyLake-v0")
     wt.add_argument("--family", choices=families, default=families[0], help="a registered world-model family")
-    wt.add_argument("--obs-mode", choices=[m for m in OBS_MODES if m != "index"], default="onehot",
+    wt.add_argument("--obs-mode", choices=[m for m in OBS_MODES if m not in ("index", "pixels")], default="onehot",
                     help="observation format the model learns (index is a number, not an observation to model)")
     wt.add_argument("--samples", type=_count, default=50_000, help="transitions to collect (10%% held out)")
     wt.add_argument("--epochs", type=_count, default=None, help="default: the family's")

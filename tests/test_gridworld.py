@@ -44,6 +44,7 @@ def test_encode_decode_round_trip_for_every_state(obs_mode):
         ("onehot", np.full(64, 1 / 64, np.float32)),
         ("coords", np.array([0.07, 0.5], np.float32)),  # between rows 0 and 1
         ("image", np.zeros((4, 8, 8), np.float32)),  # no agent
+        ("pixels", np.zeros((32, 32, 3), np.uint8)),  # a black frame
     ],
 )
 def test_decode_returns_minus_one_for_observations_of_no_state(obs_mode, bad):
@@ -156,7 +157,7 @@ def test_toy_text_P_dict_agrees_with_the_sparse_model():
     "kwargs, message",
     [
         ({"slip": 1.5}, "slip must be in \\[0, 1\\], got 1.5"),
-        ({"obs_mode": "pixels"}, "unknown obs_mode 'pixels'"),
+        ({"obs_mode": "rgb"}, "unknown obs_mode 'rgb'"),
         ({"gamma": 0.0}, "gamma must be in \\(0, 1\\], got 0.0"),
         ({"render_mode": "human"}, "unknown render_mode 'human'"),
     ],
