@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["ObsCodec"]
+__all__ = ["ObsCodec", "codec_from_dict"]
 
 KINDS = ("categorical", "bernoulli", "gaussian")
 
@@ -79,3 +79,13 @@ class ObsCodec:
             raise ValueError(f"unknown codec kind {d['kind']!r}; expected one of {KINDS}")
         return cls(tuple(d["obs_shape"]), np.asarray(d["free"], dtype=np.int64),
                    np.asarray(d["constant"], dtype=np.float32), d["kind"])
+
+
+def codec_from_dict(d: dict[str, Any], device: str | torch.device = "cpu") -> Any:
+    """The codec a ``to_dict`` wrote: an ``ObsCodec``, or a ``generative.frames.FrameCodec``
+    (``"type": "frames"``) placed on ``device``."""
+    if d.get("type") == "frames":
+        from generative.frames import FrameCodec
+
+        return FrameCodec.from_dict(d, device)
+    return ObsCodec.from_dict(d)

@@ -18,6 +18,16 @@ Definitions (see ``generative.metrics`` for the divergences and their smoothing)
   its ideal value (a perfect model's histogram of 200 draws has TV > 0 from the truth); a
   difference between two models, or between a model and the truth, means something only where
   it stands clear of this floor.
+- ``pixel`` (pixel observations only): the metrics of video prediction, side by side with the
+  exact ones, over the grid part of the frames and against the *clean* frames of the true
+  successors (channels in [0, 255]): ``mse_expected_frame``, the mean squared difference between
+  the model's mean frame for (s, a) and the true expected frame :math:`\sum_{s'} P(s'|s,a) f(s')`,
+  and ``mse_samples``, :math:`E \lVert x - y \rVert^2 / D` for a model sample x and an independent
+  true successor frame y; each with its PSNR :math:`10 \log_{10}(255^2 / \mathrm{MSE})` (of the
+  mean MSE over pairs). They can disagree with the exact metrics: a model that outputs the
+  blurred average frame has ``mse_expected_frame`` 0 and a lower ``mse_samples`` than a perfect
+  model, and yet none of its frames is a state (hallucinated mass near 1 wherever the move is
+  stochastic).
 """
 
 from __future__ import annotations
@@ -50,19 +60,52 @@ def transition_histograms(model: WorldModel, n_samples: int = 1000, seed: int = 
 
     Returns ``pairs`` (n_pairs, 2) and ``Q`` (n_pairs, S + 1), column S being "no state".
     """
+    return _histograms(model, n_samples, seed, chunk)[:2]
+
+
+def _histograms(model: WorldModel, n_samples: int, seed: int, chunk: int = 65_536,
+                frames: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``transition_histograms``, and with ``frames`` (a boolean mask of a frame's grid pixels)
+    each pair's mean sampled frame ``(n_pairs, D)`` on the mask and its mean squared norm."""
     env, mdp = model.env, model.env.mdp
     S = mdp.n_states
     pairs = _live_pairs(mdp)
     rows = np.repeat(np.arange(len(pairs)), n_samples)
     counts = np.zeros((len(pairs), S + 1))
+    sums = np.zeros((len(pairs), int(frames.sum()) if frames is not None else 0))
+    squares = np.zeros(len(pairs))
     gen = torch.Generator(device="cpu").manual_seed(seed)
+    rng = np.random.default_rng(seed)  # the nuisances of pixel observations
+    chunk = max(1024, min(chunk, 2**25 // int(np.prod(env.observation_space.shape))))  # frames: ~128 MB a chunk
     for lo in range(0, len(rows), chunk):
         r = rows[lo:lo + chunk]
-        obs = env.encode_batch(pairs[r, 0])
+        obs = env.encode_batch(pairs[r, 0], rng)
         nxt = model.sample_next(obs, pairs[r, 1], generator=gen)
         s2 = env.decode_batch(nxt)
         np.add.at(counts, (r, np.where(s2 >= 0, s2, S)), 1.0)
-    return pairs, counts / n_samples
+        if frames is not None:
+            x = nxt.reshape(len(nxt), -1)[:, frames.reshape(-1)].astype(np.float64)
+            np.add.at(sums, r, x)
+            np.add.at(squares, r, (x * x).sum(axis=1))
+    return pairs, counts / n_samples, sums / n_samples, squares / n_samples
+
+
+def _pixel_metrics(model: WorldModel, P: np.ndarray, mean: np.ndarray, square: np.ndarray,
+                   grid: np.ndarray) -> dict[str, float]:
+    """The video-prediction metrics of the module doc, from the model's per-pair frame moments."""
+    from envs.pixels import PixelFrames
+
+    env = model.env
+    clean = PixelFrames(env.layout.grid, env.frames.cell_px).encode(np.arange(env.n_states))
+    F = clean.reshape(env.n_states, -1)[:, grid.reshape(-1)].astype(np.float64)  # (S, D)
+    Pt = P[:, :env.n_states]
+    expected = Pt @ F
+    D = F.shape[1]
+    mse_expected = float((((mean - expected) ** 2).sum(axis=1) / D).mean())
+    mse_samples = float(((square - 2 * (mean * expected).sum(axis=1) + Pt @ (F * F).sum(axis=1)) / D).mean())
+    psnr = lambda mse: float(10 * np.log10(255.0 ** 2 / mse)) if mse > 0 else float("inf")  # noqa: E731
+    return {"mse_expected_frame": mse_expected, "psnr_expected_frame": psnr(mse_expected),
+            "mse_samples": mse_samples, "psnr_samples": psnr(mse_samples)}
 
 
 def _true_rows(mdp: TabularMDP, pairs: np.ndarray) -> np.ndarray:
@@ -161,7 +204,7 @@ def rollout_tv(model: WorldModel, policy: Any = "uniform", horizon: int = 20, n:
     exact = mdp.state_distributions(pi, horizon)
     rng = np.random.default_rng(seed)
     s0 = rng.choice(mdp.n_states, size=n, p=mdp.initial)
-    roll = model.rollout(model.env.encode_batch(s0), pi if not isinstance(policy, str) else policy, horizon, n, seed)
+    roll = model.rollout(model.env.encode_batch(s0, rng), pi if not isinstance(policy, str) else policy, horizon, n, seed)
     states = roll["states"]
     S = mdp.n_states
     out = np.empty(horizon)
@@ -198,7 +241,8 @@ def score(model: WorldModel, n_samples: int = 1000, policy: Any = "uniform", hor
     Returns:
         A dict with ``tv``, ``forward_kl``, ``reverse_kl``, ``jsd``, ``mode_recall``,
         ``hallucinated_mass`` (means over live pairs), ``rollout_tv`` (list, k = 1..H),
-        ``noise_floor`` (the same for a perfect model with these sample sizes), ``per_pair``
+        ``noise_floor`` (the same for a perfect model with these sample sizes), ``pixel`` (pixel
+        observations: the video-prediction metrics of the module doc), ``per_pair``
         (each metric per pair, with the pairs), ``n_samples``, and with ``held_out``: ``nll`` and
         ``true_conditional_entropy`` (their gap is the forward KL of the dequantised data).
     """
@@ -207,11 +251,17 @@ def score(model: WorldModel, n_samples: int = 1000, policy: Any = "uniform", hor
     _check_counts(n_samples=n_samples, horizon=horizon, n_rollouts=n_rollouts)
     if not model.conditional:
         raise ValueError("score compares conditional models with P(s'|s,a); this model is unconditional")
-    mdp = model.env.mdp
-    pairs, Q = transition_histograms(model, n_samples, seed)
+    mdp, env = model.env.mdp, model.env
+    grid = None
+    if env.obs_mode == "pixels":  # a mask of the frame's grid part (not the distractor strip)
+        grid = np.zeros(env.frames.shape, bool)
+        grid[:env.height * env.frames.cell_px] = True
+    pairs, Q, mean, square = _histograms(model, n_samples, seed, frames=grid)
     P = _true_rows(mdp, pairs)
     per_pair = _pair_metrics(P, Q)
     result: dict[str, Any] = {k: float(v.mean()) for k, v in per_pair.items()}
+    if grid is not None:
+        result["pixel"] = _pixel_metrics(model, P, mean, square, grid)
     result["rollout_tv"] = rollout_tv(model, policy, horizon, n_rollouts, seed).tolist()
     result["noise_floor"] = noise_floor(mdp, n_samples, policy, horizon, n_rollouts, seed)
     result["per_pair"] = {"pairs": pairs.tolist(), **{k: v.tolist() for k, v in per_pair.items()}}

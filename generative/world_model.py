@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from envs.gridworld import GridWorldEnv
 from envs.resources import resolve_device as _resolve
 from envs.rundir import atomic_file
-from generative.codec import ObsCodec
+from generative.codec import ObsCodec, codec_from_dict
 from generative.data import TransitionDataset, policy_actions
 from generative.family import WorldModelFamily
 from generative.nn import adam, mlp
@@ -38,7 +38,8 @@ class WorldModel:
     Arguments:
         family: a registered family's name (``generative.registry.family_names()``: ``"vae"``,
             ``"gan"``, ``"flow"`` and any registered since).
-        codec: the observation codec (``ObsCodec.fit`` on the data).
+        codec: the observation codec (``ObsCodec.fit`` on the data; ``generative.frames.FrameCodec``
+            for pixel observations).
         env_kwargs: rebuilds the world (``GridWorldEnv(**env_kwargs)``), for decoding and rewards.
         conditional: model :math:`P(o' | o, a)` (True) or :math:`P(o)` (False).
         device: where the networks and sampling live.
@@ -46,7 +47,7 @@ class WorldModel:
         **hparams: the family's constructor arguments (``latent``, ``hidden``, ``pack``, ``transforms``...).
     """
 
-    def __init__(self, family: str, codec: ObsCodec, env_kwargs: dict[str, Any], conditional: bool = True,
+    def __init__(self, family: str, codec: Any, env_kwargs: dict[str, Any], conditional: bool = True,
                  device: str | torch.device = "auto", seed: int = 0, **hparams: Any) -> None:
         cls = load_family(family)
         self.family, self.codec, self.env_kwargs, self.conditional = family, codec, dict(env_kwargs), conditional
@@ -66,7 +67,7 @@ class WorldModel:
     # ------------------------------------------------------------------ inputs
     def context(self, obs: Any, action: Any) -> torch.Tensor:
         """Model context of (o, a): the observation's features and the one-hot action."""
-        x = self.codec.encode(torch.as_tensor(np.asarray(obs), dtype=torch.float32)).to(self.device)
+        x = self.codec.encode(obs if isinstance(obs, torch.Tensor) else torch.as_tensor(np.asarray(obs))).to(self.device)
         a = torch.as_tensor(np.asarray(action), dtype=torch.int64, device=self.device).reshape(-1)
         if a.numel() and (a.min() < 0 or a.max() >= self.n_actions):
             raise ValueError(f"actions must be in [0, {self.n_actions}), got {a.unique().tolist()}")
@@ -242,7 +243,7 @@ class WorldModel:
         missing = {"family", "codec", "env_kwargs", "conditional", "seed", "hparams", "net", "head"} - set(blob)
         if missing:
             raise ValueError(f"{Path(path).name} is not a gridlab world model (missing {sorted(missing)})")
-        model = cls(blob["family"], ObsCodec.from_dict(blob["codec"]), blob["env_kwargs"], blob["conditional"],
+        model = cls(blob["family"], codec_from_dict(blob["codec"], resolve_device(device)), blob["env_kwargs"], blob["conditional"],
                     device=device, seed=blob["seed"], **blob["hparams"])
         model.net.load_state_dict(blob["net"])
         model.head.load_state_dict(blob["head"])
@@ -253,7 +254,7 @@ class WorldModel:
 def train_world_model(data: TransitionDataset, family: str = "vae", seed: int = 0, device: str = "auto",
                       epochs: int | None = None, progress: bool = True, conditional: bool = True,
                       batch_size: int | None = None, lr: float | None = None, steps: int | None = None,
-                      **hparams: Any) -> WorldModel:
+                      frame_codec: dict[str, Any] | None = None, **hparams: Any) -> WorldModel:
     """Fit a world model of the given family to transitions.
 
     Arguments:
@@ -265,6 +266,9 @@ def train_world_model(data: TransitionDataset, family: str = "vae", seed: int = 
             ``defaults`` number of gradient ``steps``, whatever the data size (``epochs`` overrides).
         progress: show a progress bar over epochs.
         conditional: learn :math:`P(o' | o, a)`; False learns the distribution of ``data.obs``.
+        frame_codec: for pixel observations, arguments of ``generative.frames.FrameCodec.fit``
+            (the frames' codec is trained first, on the frames alone; its time counts in
+            ``train_seconds``).
         **hparams: the family's architecture arguments.
 
     Example:
@@ -276,8 +280,18 @@ def train_world_model(data: TransitionDataset, family: str = "vae", seed: int = 
         (3, 3)
     """
     load_family(family)  # an unknown family is named before any work
-    codec = ObsCodec.fit(torch.cat([data.obs, data.next_obs]))
+    t0 = time.perf_counter()
+    if data.env_kwargs.get("obs_mode") == "pixels":
+        from generative.frames import FrameCodec
+
+        codec = FrameCodec.fit(torch.cat([data.obs, data.next_obs]), seed=seed, device=resolve_device(device),
+                               progress=progress, **(frame_codec or {}))
+    elif frame_codec:
+        raise ValueError(f"frame_codec is for pixel observations; these are {data.env_kwargs.get('obs_mode')!r}")
+    else:
+        codec = ObsCodec.fit(torch.cat([data.obs, data.next_obs]))
     model = WorldModel(family, codec, data.env_kwargs, conditional=conditional, device=device, seed=seed, **hparams)
+    model.train_seconds = time.perf_counter() - t0
     model.fit(data, epochs=epochs, batch_size=batch_size, lr=lr, progress=progress, steps=steps)
     return model
 

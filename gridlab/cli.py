@@ -143,8 +143,10 @@ def _cmd_world(args: argparse.Namespace) -> int:
     if args.world_command == "train":
         if args.out:
             check_writable(Path(args.out).parent, args.out)
+        frames = {k: v for k, v in (("cell_px", args.cell_px), ("pixel_noise", args.pixel_noise),
+                                    ("distractors", args.distractors)) if v is not None}
         print(world_cmd.world_train(args.env_id, args.family, args.obs_mode, args.samples, args.epochs, args.device,
-                                    args.seed, parse_kwargs(args.kw), args.out, progress=not args.no_progress))
+                                    args.seed, {**parse_kwargs(args.kw), **frames}, args.out, progress=not args.no_progress))
     elif args.world_command == "score":
         result, written = world_cmd.world_score(args.run_dir, args.samples, args.horizon)
         print(world_cmd.format_score(result))
@@ -264,8 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     wt = wsub.add_parser("train", help="collect transitions and train a world model")
     wt.add_argument("env_id", help="a registered id, e.g. gridlab/SlipperyLake-v0")
     wt.add_argument("--family", choices=families, default=families[0], help="a registered world-model family")
-    wt.add_argument("--obs-mode", choices=[m for m in OBS_MODES if m not in ("index", "pixels")], default="onehot",
+    wt.add_argument("--obs-mode", choices=[m for m in OBS_MODES if m != "index"], default="onehot",
                     help="observation format the model learns (index is a number, not an observation to model)")
+    wt.add_argument("--cell-px", type=_count, help="pixels: pixels per cell (default 4)")
+    wt.add_argument("--pixel-noise", type=float, help="pixels: Gaussian pixel noise, a fraction of 255 (default 0)")
+    wt.add_argument("--distractors", type=int, help="pixels: flickering cells in a strip under the grid (default 0)")
     wt.add_argument("--samples", type=_count, default=50_000, help="transitions to collect (10%% held out)")
     wt.add_argument("--epochs", type=_count, default=None, help="default: the family's")
     wt.add_argument("--device", default="auto", choices=DEVICES, help="torch device (auto: CUDA when there is one)")

@@ -18,7 +18,7 @@ def world_train(env_id: str, family: str, obs_mode: str, samples: int, epochs: i
     from generative import run
 
     if obs_mode == "index":
-        raise UsageError("world models need vector observations: --obs-mode onehot, coords or image")
+        raise UsageError("world models need vector or frame observations: --obs-mode onehot, coords, image or pixels")
     make_env(env_id, kwargs, obs_mode=obs_mode)  # a bad id or argument: one line, before any work
     try:
         model = run.train(env_id, family, env_kwargs={**kwargs, "obs_mode": obs_mode}, samples=samples, seed=seed,
@@ -48,6 +48,8 @@ def format_score(result: dict[str, Any]) -> str:
     lines.append(f"{'rollout_tv (k=1..H)':20s} " + " ".join(f"{v:.3f}" for v in rt))
     if floor:
         lines.append(f"{'  perfect model':20s} " + " ".join(f"{v:.3f}" for v in floor["rollout_tv"]))
+    for k, v in result.get("pixel", {}).items():  # pixel observations: the video-prediction metrics
+        lines.append(f"{k:20s} {v: .4f}")
     if "nll" in result:
         lines.append(f"{'held-out NLL':20s} {result['nll']: .4f}  (true conditional entropy {result['true_conditional_entropy']:.4f})")
     return "\n".join(lines)
