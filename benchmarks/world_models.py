@@ -32,6 +32,7 @@ from gridlab.sweep import parse_seeds
 WORLDS = {
     "SlipperyLake (64 states) onehot": ("gridlab/SlipperyLake-v0", {"obs_mode": "onehot"}),
     "SlipperyLake (64 states) image": ("gridlab/SlipperyLake-v0", {"obs_mode": "image"}),
+    "SlipperyLake (64 states) pixels": ("gridlab/SlipperyLake-v0", {"obs_mode": "pixels"}),
     "slippery 5x5 (25 states) onehot": ("gridlab/Grid-v0", {"layout": "S...H\n.....\n..H..\n.....\nH...G", "slip": 0.2,
                                                             "obs_mode": "onehot"}),
 }
