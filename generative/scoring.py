@@ -26,8 +26,8 @@ Definitions (see ``generative.metrics`` for the divergences and their smoothing)
   true successor frame y; each with its PSNR :math:`10 \log_{10}(255^2 / \mathrm{MSE})` (of the
   mean MSE over pairs). They can disagree with the exact metrics: a model that outputs the
   blurred average frame has ``mse_expected_frame`` 0 and a lower ``mse_samples`` than a perfect
-  model, and yet none of its frames is a state (hallucinated mass near 1 wherever the move is
-  stochastic).
+  model, and yet its frame is no state wherever no successor has 3/4 of the probability (the
+  decoding rule of ``envs.pixels``).
 """
 
 from __future__ import annotations
