@@ -317,7 +317,7 @@ def run_sweep(spec: SweepSpec | None, out: str | Path, address: str | None = Non
                 run_config=tune.RunConfig(name="tune", storage_path=str(out), verbose=0, callbacks=callbacks,
                                           failure_config=tune.FailureConfig(max_failures=retries)),
             )
-        rows, curves = _collect(quiet_fit(tuner, f"`gridlab sweep --resume {out}` runs the rest"), spec.trials())
+        rows, curves = _collect(quiet_fit(tuner, f"`gridlab sweep --resume --out {out}` runs the rest"), spec.trials())
     return _write(out, spec, rows, curves, reps)
 
 

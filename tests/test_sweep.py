@@ -235,7 +235,7 @@ def test_ctrl_c_stops_a_sweep_as_interrupted_and_resumable(ray_session, tmp_path
         driver.wait()
     last = err.strip().splitlines()[-1]
     assert driver.returncode == 130, err
-    assert last == f"gridlab: interrupted: `gridlab sweep --resume {out}` runs the rest"
+    assert last == f"gridlab: interrupted: `gridlab sweep --resume --out {out}` runs the rest"
     assert not (out / "trials.csv").exists() and not json.loads((out / "sweep.json").read_text())["complete"]
     run_sweep(None, out, resume=True, progress=False, reps=200)
     rows = _rows(out / "trials.csv")
