@@ -104,14 +104,15 @@ class PixelFrames:
         self.cell_to_state[floor] = np.arange(int(floor.sum()))
         self.state_rc = np.argwhere(floor)  # row-major, as GridWorldEnv numbers its states
         self.strip_rows = -(-self.distractors // W)  # ceil: cells under the grid holding the distractors
+        self.grid_px = H * c  # the frame's top rows that show the grid (the strip is below them)
         self.background = np.concatenate([draw_grid(self.grid, c), np.broadcast_to(
             np.array(STRIP_COLOUR, np.uint8), (self.strip_rows * c, W * c, 3))])
         box = agent_box(c)
         self._offsets = np.arange(c)[box]  # the agent's pixel rows/columns inside its cell
-        everywhere = self.background[:H * c].copy()  # the agent drawn in every floor cell at once
+        everywhere = self.background[:self.grid_px].copy()  # the agent drawn in every floor cell at once
         rows, cols = self._agent_pixels(np.arange(len(self.state_rc)))
         everywhere[rows[:, :, None], cols[:, None, :]] = AGENT_COLOUR
-        self._bg = self._cells(self.background[None, :H * c].astype(np.float32) / 255)[0]
+        self._bg = self._cells(self.background[None, :self.grid_px].astype(np.float32) / 255)[0]
         self._agent = self._cells(everywhere[None].astype(np.float32) / 255)[0]
         sep = ((self._bg - self._agent) ** 2).mean(axis=(1, 3, 4))  # d_c^2, (H, W); 0 on walls
         self.separation = np.where(floor, sep, sep[floor].min())
@@ -140,22 +141,27 @@ class PixelFrames:
         r, col = self.state_rc[states].T
         return r[:, None] * self.cell_px + self._offsets[None], col[:, None] * self.cell_px + self._offsets[None]
 
-    def encode(self, states: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
-        """Frames ``(n, height, width, 3)`` uint8 of ``states``; nuisances drawn from ``rng`` (needed
-        only when there are nuisances)."""
+    def clean(self, states: np.ndarray) -> np.ndarray:
+        """Frames ``(n, height, width, 3)`` uint8 of ``states`` without nuisances."""
         states = np.asarray(states, np.int64).reshape(-1)
-        n, c = len(states), self.cell_px
+        n = len(states)
         out = np.repeat(self.background[None], n, axis=0)
         rows, cols = self._agent_pixels(states)
         out[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]] = AGENT_COLOUR
+        return out
+
+    def encode(self, states: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Frames ``(n, height, width, 3)`` uint8 of ``states``; nuisances drawn from ``rng`` (needed
+        only when there are nuisances)."""
         if (self.pixel_noise > 0 or self.distractors > 0) and rng is None:
             raise ValueError("frames with pixel noise or distractors need a random generator (rng)")
+        out = self.clean(states)
+        n, c = len(out), self.cell_px
         if self.distractors:
             W = self.grid.shape[1]
-            top = self.grid.shape[0] * c
             colour = rng.integers(0, 256, (n, self.distractors, 3), dtype=np.uint8)
             for j in range(self.distractors):
-                r0, c0 = top + (j // W) * c, (j % W) * c
+                r0, c0 = self.grid_px + (j // W) * c, (j % W) * c
                 out[:, r0:r0 + c, c0:c0 + c] = colour[:, j, None, None, :]
         if self.pixel_noise > 0:
             noisy = out + rng.normal(0.0, 255 * self.pixel_noise, out.shape).astype(np.float32)
@@ -167,12 +173,10 @@ class PixelFrames:
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[1:] != self.shape:
             raise ValueError(f"frames must have shape (n, {', '.join(map(str, self.shape))}), got {frames.shape}")
-        H, W = self.grid.shape
-        c = self.cell_px
         out = np.empty(len(frames), np.int64)
         wall = self.cell_to_state < 0
         for i in range(0, len(frames), chunk):
-            x = self._cells(frames[i:i + chunk, :H * c].astype(np.float32) / 255)
+            x = self._cells(frames[i:i + chunk, :self.grid_px].astype(np.float32) / 255)
             e_bg = ((x - self._bg) ** 2).mean(axis=(2, 4, 5))
             e_agent = ((x - self._agent) ** 2).mean(axis=(2, 4, 5))
             agent = (e_agent <= self.tolerance) & ~wall

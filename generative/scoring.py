@@ -64,15 +64,17 @@ def transition_histograms(model: WorldModel, n_samples: int = 1000, seed: int = 
 
 
 def _histograms(model: WorldModel, n_samples: int, seed: int, chunk: int = 65_536,
-                frames: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``transition_histograms``, and with ``frames`` (a boolean mask of a frame's grid pixels)
-    each pair's mean sampled frame ``(n_pairs, D)`` on the mask and its mean squared norm."""
+                grid_px: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``transition_histograms``, and with ``grid_px`` (pixel observations: the frame's rows that
+    show the grid) each pair's mean sampled frame ``(n_pairs, D)`` on those rows and its mean
+    squared norm."""
     env, mdp = model.env, model.env.mdp
     S = mdp.n_states
     pairs = _live_pairs(mdp)
     rows = np.repeat(np.arange(len(pairs)), n_samples)
     counts = np.zeros((len(pairs), S + 1))
-    sums = np.zeros((len(pairs), int(frames.sum()) if frames is not None else 0))
+    D = grid_px * int(np.prod(env.observation_space.shape[1:])) if grid_px is not None else 0
+    sums = np.zeros((len(pairs), D))
     squares = np.zeros(len(pairs))
     gen = torch.Generator(device="cpu").manual_seed(seed)
     rng = np.random.default_rng(seed)  # the nuisances of pixel observations
@@ -83,21 +85,18 @@ def _histograms(model: WorldModel, n_samples: int, seed: int, chunk: int = 65_53
         nxt = model.sample_next(obs, pairs[r, 1], generator=gen)
         s2 = env.decode_batch(nxt)
         np.add.at(counts, (r, np.where(s2 >= 0, s2, S)), 1.0)
-        if frames is not None:
-            x = nxt.reshape(len(nxt), -1)[:, frames.reshape(-1)].astype(np.float64)
+        if grid_px is not None:
+            x = nxt[:, :grid_px].reshape(len(nxt), -1).astype(np.float64)
             np.add.at(sums, r, x)
             np.add.at(squares, r, (x * x).sum(axis=1))
     return pairs, counts / n_samples, sums / n_samples, squares / n_samples
 
 
-def _pixel_metrics(model: WorldModel, P: np.ndarray, mean: np.ndarray, square: np.ndarray,
-                   grid: np.ndarray) -> dict[str, float]:
+def _pixel_metrics(model: WorldModel, P: np.ndarray, mean: np.ndarray, square: np.ndarray) -> dict[str, float]:
     """The video-prediction metrics of the module doc, from the model's per-pair frame moments."""
-    from envs.pixels import PixelFrames
-
     env = model.env
-    clean = PixelFrames(env.layout.grid, env.frames.cell_px).encode(np.arange(env.n_states))
-    F = clean.reshape(env.n_states, -1)[:, grid.reshape(-1)].astype(np.float64)  # (S, D)
+    clean = env.frames.clean(np.arange(env.n_states))[:, :env.frames.grid_px]
+    F = clean.reshape(env.n_states, -1).astype(np.float64)  # (S, D)
     Pt = P[:, :env.n_states]
     expected = Pt @ F
     D = F.shape[1]
@@ -251,17 +250,14 @@ def score(model: WorldModel, n_samples: int = 1000, policy: Any = "uniform", hor
     _check_counts(n_samples=n_samples, horizon=horizon, n_rollouts=n_rollouts)
     if not model.conditional:
         raise ValueError("score compares conditional models with P(s'|s,a); this model is unconditional")
-    mdp, env = model.env.mdp, model.env
-    grid = None
-    if env.obs_mode == "pixels":  # a mask of the frame's grid part (not the distractor strip)
-        grid = np.zeros(env.frames.shape, bool)
-        grid[:env.height * env.frames.cell_px] = True
-    pairs, Q, mean, square = _histograms(model, n_samples, seed, frames=grid)
+    mdp, frames = model.env.mdp, model.env.frames
+    grid_px = frames.grid_px if frames is not None else None  # pixels: the rows above the distractor strip
+    pairs, Q, mean, square = _histograms(model, n_samples, seed, grid_px=grid_px)
     P = _true_rows(mdp, pairs)
     per_pair = _pair_metrics(P, Q)
     result: dict[str, Any] = {k: float(v.mean()) for k, v in per_pair.items()}
-    if grid is not None:
-        result["pixel"] = _pixel_metrics(model, P, mean, square, grid)
+    if frames is not None:
+        result["pixel"] = _pixel_metrics(model, P, mean, square)
     result["rollout_tv"] = rollout_tv(model, policy, horizon, n_rollouts, seed).tolist()
     result["noise_floor"] = noise_floor(mdp, n_samples, policy, horizon, n_rollouts, seed)
     result["per_pair"] = {"pairs": pairs.tolist(), **{k: v.tolist() for k, v in per_pair.items()}}
