@@ -141,6 +141,12 @@ class FrameCodec:
         if unknown:
             raise ValueError(f"unknown frame codec argument(s) {sorted(unknown)}; expected {sorted(FRAME_CODEC_DEFAULTS)}")
         hp = {**FRAME_CODEC_DEFAULTS, **hparams}
+        for key in ("codes", "latent", "channels", "steps", "batch_size"):
+            if isinstance(hp[key], bool) or not isinstance(hp[key], (int, np.integer)) or hp[key] < 1:
+                raise ValueError(f"frame codec {key} must be an integer >= 1, got {hp[key]!r}")
+        for key in ("lr", "beta"):
+            if not (isinstance(hp[key], (int, float)) and 0 < hp[key] < float("inf")):
+                raise ValueError(f"frame codec {key} must be a number > 0, got {hp[key]!r}")
         x = frames if isinstance(frames, torch.Tensor) else torch.as_tensor(np.asarray(frames))
         if x.ndim != 4 or x.shape[-1] != 3:
             raise ValueError(f"frames must have shape (N, H, W, 3), got {tuple(x.shape)}")

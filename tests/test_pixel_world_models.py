@@ -41,6 +41,10 @@ def test_the_frame_codec_gives_each_state_its_own_code_and_a_frame_of_it(data, t
     assert torch.equal(again.encode(frames), codec.encode(frames))
     with pytest.raises(ValueError, match="unknown frame codec argument"):
         FrameCodec.fit(data.obs[:10], codez=4)
+    with pytest.raises(ValueError, match="frame codec steps must be an integer >= 1, got -1"):
+        FrameCodec.fit(data.obs[:10], steps=-1)
+    with pytest.raises(ValueError, match="frame codec lr must be a number > 0, got nan"):
+        FrameCodec.fit(data.obs[:10], lr=float("nan"))
 
 
 @pytest.mark.parametrize("family", ["vae", "gan", "flow"])
