@@ -634,14 +634,16 @@ def topological_value_iteration(
     mdp: TabularMDP,
     gamma: float | None = None,
     tol: float = 1e-8,
-    m: int = 16,
+    m: int = 64,
     max_iter: int | None = None,
 ) -> Solution:
     r"""Topological Gauss-Seidel value iteration (numba kernels, see ``agents.topological``).
 
     The strongly connected components of the state graph are solved one at a time, sinks first,
     each by Gauss-Seidel modified policy iteration over its own states in breadth-first order from
-    the terminal states, starting from its median best reward :math:`/ (1 - \gamma)`, and, in a
+    the terminal states (nearest first), evaluating each greedy policy until a policy sweep
+    changes the values by at most a tenth of the last Bellman sweep's change, starting from its
+    median best reward :math:`/ (1 - \gamma)`, and, in a
     closed class, with an Aitken step on the uniform error that sweeps remove only at rate
     :math:`\gamma`. Those values then go through Gauss-Seidel sweeps of every live state in the
     same order, the first of which usually certifies them:
@@ -653,7 +655,7 @@ def topological_value_iteration(
         mdp: the model.
         gamma: discount in (0, 1); defaults to ``mdp.gamma``. For gamma = 1 use policy iteration.
         tol: target bound on :math:`\lVert V - V^* \rVert_\infty`.
-        m: policy sweeps per Bellman sweep, inside components and after.
+        m: the most policy sweeps per Bellman sweep, inside components and after.
         max_iter: optional cap on the certifying loop's Bellman sweeps (warns when reached).
 
     Example:
