@@ -9,7 +9,8 @@ Two rooms, one arrow (``tests/test_layers.py`` checks both):
 - **learning** (Stable-Baselines3, torch): ``algos`` (the one registry of algorithms), ``sb3``
   (presets in RL Zoo's format, training into run directories, safe loading), ``compare`` (a
   trained agent against V^pi and V*, the declared ``METRICS``), ``callbacks`` (the exact metrics
-  logged during training).
+  logged during training), ``extractors`` (``SmallCNN``, a ``CnnPolicy`` features extractor
+  for frames smaller than SB3's NatureCNN reads).
 
 Imports ``envs`` only, never ``generative`` or ``gridlab``.
 

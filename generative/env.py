@@ -24,7 +24,10 @@ class WorldModelEnv(gym.Env):
     evaluated exactly in the real MDP (``agents.compare`` / ``agents.dp.policy_evaluation``).
 
     ## Action Space / Observation Space
-    Those of the real world (``model.env``); imagined observations are clipped into the box.
+    Those of the real world (``model.env``); imagined observations are clipped into the box and
+    given its dtype: a pixel world's imagined frames are uint8, as its real frames are, so an SB3
+    ``CnnPolicy`` (with ``agents.extractors.SMALL_CNN`` for frames under 36 x 36 pixels) trains
+    in the dream and runs unchanged in the real env.
 
     ## Episode End
     Terminated when the imagined state is terminal (or the head says so); truncated after
@@ -56,9 +59,16 @@ class WorldModelEnv(gym.Env):
         if options and "state" in options:
             s0 = int(options["state"])
         self._gen.manual_seed(int(self.np_random.integers(2**62)))
-        self._obs = np.asarray(self.world.encode(s0), dtype=np.float32)
+        self._obs = self._as_obs(self.world.encode(s0))
         self._t = 0
         return self._obs.copy(), {"state": s0}
+
+    def _as_obs(self, x: np.ndarray) -> np.ndarray:
+        """Observations in the real world's space: clipped into its box, rounded to its dtype
+        (uint8 frames for pixel worlds, float32 otherwise)."""
+        space = self.observation_space
+        x = np.clip(np.asarray(x, dtype=np.float32), space.low, space.high)
+        return (np.rint(x) if np.issubdtype(space.dtype, np.integer) else x).astype(space.dtype)
 
     def step(self, action: int):
         if self._obs is None:
@@ -66,7 +76,7 @@ class WorldModelEnv(gym.Env):
         a = np.array([int(action)])
         obs = self._obs[None]
         nxt = self.model.sample_next(obs, a, generator=self._gen)
-        nxt = np.clip(nxt, self.observation_space.low, self.observation_space.high).astype(np.float32)
+        nxt = self._as_obs(nxt)
         s = self.world.decode_batch(obs)
         s2 = self.world.decode_batch(nxt)
         reward, term = self.model.reward_and_termination(obs, a, nxt, s, s2)

@@ -47,10 +47,24 @@ def test_the_frame_codec_gives_each_state_its_own_code_and_a_frame_of_it(data, t
         FrameCodec.fit(data.obs[:10], lr=float("nan"))
 
 
+@pytest.fixture(scope="module")
+def trained(data):
+    """Each family's model of the pixel world, trained once for the tests of this module."""
+    train, _ = data.split(0.9)
+    cache = {}
+
+    def get(family):
+        if family not in cache:
+            cache[family] = train_world_model(train, family, device="cpu", progress=False, steps=1500,
+                                              frame_codec={"steps": 300})
+        return cache[family]
+    return get
+
+
 @pytest.mark.parametrize("family", ["vae", "gan", "flow"])
-def test_every_family_learns_the_pixel_world_and_is_scored_exactly(data, family, tmp_path):
-    train, held = data.split(0.9)
-    model = train_world_model(train, family, device="cpu", progress=False, steps=1500, frame_codec={"steps": 300})
+def test_every_family_learns_the_pixel_world_and_is_scored_exactly(data, trained, family, tmp_path):
+    _, held = data.split(0.9)
+    model = trained(family)
     nxt = model.sample_next(held.obs[:5].numpy(), held.action[:5].numpy())
     assert nxt.shape == (5, 12, 12, 3)
     r = score(model, n_samples=300, horizon=4, n_rollouts=300, seed=0)
@@ -103,3 +117,35 @@ def test_an_oracle_scores_at_the_floor_and_a_blurry_average_is_caught():
     # the pixel metrics prefer the blur: its expected frame is exact and its samples are closer on average
     assert blurry["pixel"]["mse_expected_frame"] < 1e-6 < oracle["pixel"]["mse_expected_frame"]
     assert blurry["pixel"]["mse_samples"] < oracle["pixel"]["mse_samples"]
+
+
+def test_an_agent_trained_in_the_pixel_dream_is_judged_exactly_in_the_real_world(trained):
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3 import PPO
+
+    from agents.compare import compare
+    from agents.extractors import SMALL_CNN
+    from generative import WorldModelEnv
+
+    dream = WorldModelEnv(trained("vae"), max_episode_steps=30)
+    check_env(dream, skip_render_check=True)
+    obs, _ = dream.reset(seed=0)
+    assert obs.dtype == np.uint8 and dream.observation_space.contains(obs)
+    assert dream.step(0)[0].dtype == np.uint8  # imagined frames are frames, as the real env's are
+    agent = PPO("CnnPolicy", dream, seed=0, device="cpu", n_steps=256, batch_size=64, learning_rate=1e-3,
+                policy_kwargs=SMALL_CNN)
+    agent.learn(2048)
+    real = gym.make("gridlab/Grid-v0", **WORLD)
+    c = compare(agent, real)
+    uniform = compare(PPO("CnnPolicy", real, seed=0, device="cpu", policy_kwargs=SMALL_CNN), real)  # untrained
+    assert c.return_gap_greedy < 0.25 * abs(c.V_star_s0), (c.return_gap_greedy, c.V_star_s0)
+    assert c.return_gap < uniform.return_gap
+
+
+def test_small_cnn_refuses_what_it_cannot_read():
+    from agents.extractors import SmallCNN
+
+    with pytest.raises(ValueError, match=r"SmallCNN needs image observations \(C, H, W\), got shape \(5,\)"):
+        SmallCNN(gym.spaces.Box(0, 1, (5,)))
+    with pytest.raises(ValueError, match="features_dim must be an integer >= 1, got 0"):
+        SmallCNN(gym.spaces.Box(0, 255, (3, 8, 8), np.uint8), features_dim=0)
