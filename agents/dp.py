@@ -691,13 +691,14 @@ def solve(
       iteration, which finishes in milliseconds there, sooner than numba loads the kernels (seconds,
       once per process: BENCHMARKS.md);
     - otherwise topological Gauss-Seidel (``"tvi"``, :func:`topological_value_iteration`): on the
-      benchmark's seven families at 10^5 states it needed 18-92 sweep-equivalents where
-      Gauss-Seidel modified policy iteration (``"gs"``, the choice before) needed 26-313 in the
-      same run: cost-to-go rooms, regions cut off from the goal, one-way doors, mazes and random
-      sparse MDPs gained 3-6x, scaled-up rooms 1.1x, and only the reward-at-goal room lost (34.4
-      against 25.8), to the cost of finding and renumbering the components. Policy iteration
+      benchmark's seven families it needed 10-73 sweep-equivalents at 10^5 states where
+      Gauss-Seidel modified policy iteration (``"gs"``, the choice before) needed 23-385 in the
+      same run (cost-to-go rooms, regions cut off from the goal, one-way doors, mazes and random
+      sparse MDPs 3.9-12x fewer, the reward-at-goal room and scaled-up rooms 1.1-1.7x), and 11-104
+      at 10^6 states (median 64), with no family slower than before. Policy iteration
       stays out below gamma = 1: its iteration count grows with the grid's diameter (126 sparse
-      direct solves on a 100 x 100 slippery room).
+      direct solves on a 100 x 100 slippery room), and exact sparse LU evaluations inside it
+      cost hundreds of sweeps on open 2-D grids (BENCHMARKS.md).
 
     Arguments:
         mdp: the model.
