@@ -44,7 +44,7 @@ from generative.metrics import forward_kl, jsd, reverse_kl, tv
 from generative.world_model import WorldModel
 
 __all__ = ["SCORE_KEYS", "score", "noise_floor", "transition_histograms", "rollout_tv", "sequence_log_prob", "conditional_entropy",
-           "MODE_SHARE"]
+           "MODE_SHARE", "perfect_pixel_metrics"]
 
 MODE_SHARE = 0.25
 
@@ -95,16 +95,37 @@ def _histograms(model: WorldModel, n_samples: int, seed: int, chunk: int = 65_53
 def _pixel_metrics(model: WorldModel, P: np.ndarray, mean: np.ndarray, square: np.ndarray) -> dict[str, float]:
     """The video-prediction metrics of the module doc, from the model's per-pair frame moments."""
     env = model.env
-    clean = env.frames.clean(np.arange(env.n_states))[:, :env.frames.grid_px]
-    F = clean.reshape(env.n_states, -1).astype(np.float64)  # (S, D)
+    F = _clean_frames(env)
     Pt = P[:, :env.n_states]
     expected = Pt @ F
     D = F.shape[1]
     mse_expected = float((((mean - expected) ** 2).sum(axis=1) / D).mean())
     mse_samples = float(((square - 2 * (mean * expected).sum(axis=1) + Pt @ (F * F).sum(axis=1)) / D).mean())
-    psnr = lambda mse: float(10 * np.log10(255.0 ** 2 / mse)) if mse > 0 else float("inf")  # noqa: E731
-    return {"mse_expected_frame": mse_expected, "psnr_expected_frame": psnr(mse_expected),
-            "mse_samples": mse_samples, "psnr_samples": psnr(mse_samples)}
+    return {"mse_expected_frame": mse_expected, "psnr_expected_frame": _psnr(mse_expected),
+            "mse_samples": mse_samples, "psnr_samples": _psnr(mse_samples)}
+
+
+def _clean_frames(env: Any) -> np.ndarray:
+    """``(S, D)`` float64: each state's frame without nuisances, the grid rows only, flattened."""
+    clean = env.frames.clean(np.arange(env.n_states))[:, :env.frames.grid_px]
+    return clean.reshape(env.n_states, -1).astype(np.float64)
+
+
+def _psnr(mse: float) -> float:
+    return float(10 * np.log10(255.0 ** 2 / mse)) if mse > 0 else float("inf")
+
+
+def perfect_pixel_metrics(env: Any, pairs: np.ndarray) -> dict[str, float]:
+    r"""The pixel metrics of a perfect model, exactly (no sampling): its expected frame is the true
+    one (``mse_expected_frame`` 0) and its samples differ from an independent true successor by
+    twice the frames' variance, :math:`E\lVert y - y' \rVert^2 / D = 2 (\sum_{s'} P f(s')^2 - \lVert \sum_{s'} P f(s') \rVert^2) / D`,
+    averaged over ``pairs`` as in :func:`score`. A model below this ``mse_samples`` is not
+    closer to the truth: it is averaging frames."""
+    F = _clean_frames(env)
+    Pt = _true_rows(env.mdp, pairs)[:, :env.n_states]
+    expected = Pt @ F
+    mse = float(((2 * Pt @ (F * F).sum(axis=1) - 2 * (expected * expected).sum(axis=1)) / F.shape[1]).mean())
+    return {"mse_expected_frame": 0.0, "psnr_expected_frame": float("inf"), "mse_samples": mse, "psnr_samples": _psnr(mse)}
 
 
 def _true_rows(mdp: TabularMDP, pairs: np.ndarray) -> np.ndarray:
@@ -240,7 +261,8 @@ def score(model: WorldModel, n_samples: int = 1000, policy: Any = "uniform", hor
     Returns:
         A dict with ``tv``, ``forward_kl``, ``reverse_kl``, ``jsd``, ``mode_recall``,
         ``hallucinated_mass`` (means over live pairs), ``rollout_tv`` (list, k = 1..H),
-        ``noise_floor`` (the same for a perfect model with these sample sizes), ``pixel`` (pixel
+        ``noise_floor`` (the same for a perfect model with these sample sizes; for pixel
+        observations with its exact ``pixel`` metrics, :func:`perfect_pixel_metrics`), ``pixel`` (pixel
         observations: the video-prediction metrics of the module doc), ``per_pair``
         (each metric per pair, with the pairs), ``n_samples``, and with ``held_out``: ``nll`` and
         ``true_conditional_entropy`` (their gap is the forward KL of the dequantised data).
@@ -260,6 +282,8 @@ def score(model: WorldModel, n_samples: int = 1000, policy: Any = "uniform", hor
         result["pixel"] = _pixel_metrics(model, P, mean, square)
     result["rollout_tv"] = rollout_tv(model, policy, horizon, n_rollouts, seed).tolist()
     result["noise_floor"] = noise_floor(mdp, n_samples, policy, horizon, n_rollouts, seed)
+    if frames is not None:
+        result["noise_floor"]["pixel"] = perfect_pixel_metrics(model.env, pairs)
     result["per_pair"] = {"pairs": pairs.tolist(), **{k: v.tolist() for k, v in per_pair.items()}}
     result["n_samples"] = n_samples
     if held_out is not None and model.net.has_likelihood:

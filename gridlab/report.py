@@ -7,7 +7,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-__all__ = ["render", "agent_findings", "world_model_findings"]
+__all__ = ["render", "agent_findings", "world_model_findings", "pixel_findings"]
 
 CSS = """
 body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
@@ -210,6 +210,52 @@ def world_model_findings(models: dict[str, dict[str, Any]]) -> list[str]:
     else:
         sentences.append(f"No model's rollout TV grows beyond the noise floor over {H} steps (a perfect model reaches "
                          f"{room:.3f} with these sample sizes), so compounding errors are not visible at this budget.")
+    return sentences
+
+
+def pixel_findings(models: dict[str, dict[str, Any]]) -> list[str]:
+    """Sentences comparing the pixel metrics of scored pixel world models with the exact ones.
+
+    Arguments:
+        models: ``{family: generative.score(...) result}`` of models of one pixel world, scored
+            with the same sizes (each with ``pixel`` and ``noise_floor["pixel"]``, a perfect
+            model's exact pixel metrics).
+
+    Rules: the families are ranked by PSNR of samples and by mean TV; the two rankings are said
+    to disagree only when the family the TV ranks first is ahead of the PSNR's choice by more
+    than the floor's TV (a perfect model's TV with these sample sizes). A model whose samples
+    have a higher PSNR than a perfect model's is said to average frames; hallucinated mass is
+    reported wherever it is above 0 (a perfect model has none).
+
+    Example:
+        >>> pixel_findings({f: score(m, n_samples=200) for f, m in models.items()})  # doctest: +SKIP
+    """
+    w = models
+    first = next(iter(w.values()))
+    floor_tv, perfect = first["noise_floor"]["tv"], first["noise_floor"]["pixel"]["psnr_samples"]
+    by_psnr = sorted(w, key=lambda f: -w[f]["pixel"]["psnr_samples"])
+    by_tv = sorted(w, key=lambda f: w[f]["tv"])
+    listing = ", ".join(f"{f.upper()} {w[f]['pixel']['psnr_samples']:.1f} dB (TV {w[f]['tv']:.3f})" for f in by_psnr)
+    sentences = [f"PSNR of samples against true successor frames, best first: {listing}; a perfect model scores "
+                 f"{perfect:.1f} dB and TV {floor_tv:.3f} with these sample sizes."]
+    a, b = by_psnr[0], by_tv[0]
+    if a != b and w[a]["tv"] - w[b]["tv"] > floor_tv:
+        sentences.append(f"The pixel metric and the exact one disagree: {a.upper()} has the best PSNR, but "
+                         f"{b.upper()} is closer to the true dynamics by {w[a]['tv'] - w[b]['tv']:.3f} in TV, more "
+                         f"than a perfect model's {floor_tv:.3f}.")
+    else:
+        sentences.append(f"The pixel metric and the exact one do not disagree beyond sampling noise about the best model "
+                         f"({b.upper()} by TV, {a.upper()} by PSNR).")
+    blurring = [f for f in w if w[f]["pixel"]["psnr_samples"] > perfect]
+    if blurring:
+        sentences.append(f"{', '.join(f.upper() for f in blurring)}: samples closer on average to the true frames than a "
+                         "perfect model's, the mark of averaged frames, which pixel MSE rewards.")
+    lost = [f for f in w if w[f]["hallucinated_mass"] > 0]
+    if lost:
+        sentences.append("Frames that show no state the world can reach from (s, a), invisible to pixel MSE: "
+                         + ", ".join(f"{f.upper()} {w[f]['hallucinated_mass']:.4f}" for f in lost) + " of the samples.")
+    else:
+        sentences.append("Every sampled frame shows a state the world can reach from its (s, a).")
     return sentences
 
 

@@ -1,5 +1,6 @@
 """The report's sentences claim only what their numbers support, beyond the noise floor or tie."""
 
+import numpy as np
 import pytest
 
 from gridlab import report
@@ -96,3 +97,38 @@ def test_world_model_findings_read_score_results_directly():
         "vae": {"tv": 0.031, "forward_kl": 0.006, "reverse_kl": 0.004, "mode_recall": 1.0,
                 "rollout_tv": [0.02, 0.03, 0.04, 0.045], "noise_floor": floor}}))
     assert "VAE is closest" in text and "no KL direction can be said to dominate" in text
+
+
+def _pixel_result(tv, psnr, hallucinated):
+    floor = {**FLOOR, "tv": 0.02, "pixel": {"psnr_samples": 12.0, "mse_samples": 4100.0}}
+    return {"tv": tv, "hallucinated_mass": hallucinated, "noise_floor": floor,
+            "pixel": {"psnr_samples": psnr, "mse_samples": 255.0 ** 2 / 10 ** (psnr / 10)}}
+
+
+def test_pixel_findings_name_a_disagreement_only_beyond_the_floor_and_flag_averaged_frames():
+    text = " ".join(report.pixel_findings({"vae": _pixel_result(0.05, 11.0, 0.001),
+                                           "blur": _pixel_result(0.60, 14.0, 0.6)}))
+    assert "disagree: BLUR has the best PSNR, but VAE is closer to the true dynamics by 0.550" in text
+    assert "BLUR: samples closer on average to the true frames than a perfect model's" in text
+    assert "VAE 0.0010, BLUR 0.6000 of the samples" in text
+    close = " ".join(report.pixel_findings({"vae": _pixel_result(0.05, 11.0, 0.0), "gan": _pixel_result(0.06, 11.5, 0.0)}))
+    assert "do not disagree beyond sampling noise" in close and "averag" not in close
+    assert "Every sampled frame shows a state" in close
+
+
+def test_a_perfect_pixel_models_metrics_are_exact():
+    from envs import GridWorldEnv
+    from generative.scoring import _live_pairs, perfect_pixel_metrics
+
+    env = GridWorldEnv("S..\n...\n..G", slip=0.3, obs_mode="pixels")
+    pairs = _live_pairs(env.mdp)
+    got = perfect_pixel_metrics(env, pairs)
+    rng = np.random.default_rng(0)  # Monte Carlo: independent pairs of true successor frames
+    F = env.frames.clean(np.arange(env.n_states))[:, :env.frames.grid_px].reshape(env.n_states, -1).astype(float)
+    total = 0.0
+    for s, a in pairs:
+        nxt, p = env.mdp.transitions(int(s), int(a))
+        x, y = rng.choice(nxt, 4000, p=p), rng.choice(nxt, 4000, p=p)
+        total += ((F[x] - F[y]) ** 2).mean()
+    assert got["mse_samples"] == pytest.approx(total / len(pairs), rel=0.05)
+    assert got["mse_expected_frame"] == 0.0
