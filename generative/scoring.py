@@ -115,17 +115,34 @@ def _psnr(mse: float) -> float:
     return float(10 * np.log10(255.0 ** 2 / mse)) if mse > 0 else float("inf")
 
 
-def perfect_pixel_metrics(env: Any, pairs: np.ndarray) -> dict[str, float]:
+def perfect_pixel_metrics(env: Any, pairs: np.ndarray, n_samples: int | None = None, seed: int = 0,
+                          replicates: int = 5) -> dict[str, float]:
     r"""The pixel metrics of a perfect model, exactly (no sampling): its expected frame is the true
     one (``mse_expected_frame`` 0) and its samples differ from an independent true successor by
     twice the frames' variance, :math:`E\lVert y - y' \rVert^2 / D = 2 (\sum_{s'} P f(s')^2 - \lVert \sum_{s'} P f(s') \rVert^2) / D`,
-    averaged over ``pairs`` as in :func:`score`. A model below this ``mse_samples`` is not
-    closer to the truth: it is averaging frames."""
+    averaged over ``pairs`` as in :func:`score`. A model clearly below this ``mse_samples`` is
+    not closer to the truth: it averages frames or under-weights less likely outcomes.
+
+    With ``n_samples``, also ``psnr_samples_noise``: the largest distance, in dB, between that
+    exact PSNR and the one :func:`score`'s estimator gives for a perfect model drawing
+    ``n_samples`` successors per pair (``replicates`` simulations): a model's PSNR of samples
+    differs from a perfect model's beyond sampling noise only by more than this.
+    """
     F = _clean_frames(env)
     Pt = _true_rows(env.mdp, pairs)[:, :env.n_states]
     expected = Pt @ F
-    mse = float(((2 * Pt @ (F * F).sum(axis=1) - 2 * (expected * expected).sum(axis=1)) / F.shape[1]).mean())
-    return {"mse_expected_frame": 0.0, "psnr_expected_frame": float("inf"), "mse_samples": mse, "psnr_samples": _psnr(mse)}
+    norms = (F * F).sum(axis=1)
+    mse = float(((2 * Pt @ norms - 2 * (expected * expected).sum(axis=1)) / F.shape[1]).mean())
+    out = {"mse_expected_frame": 0.0, "psnr_expected_frame": float("inf"), "mse_samples": mse, "psnr_samples": _psnr(mse)}
+    if n_samples is not None:
+        rng = np.random.default_rng(seed)
+        spread = 0.0
+        for _ in range(replicates):  # score's estimator on a perfect model's draws
+            Q = rng.multinomial(n_samples, Pt / Pt.sum(axis=1, keepdims=True)) / n_samples
+            est = float(((Q @ norms - 2 * ((Q @ F) * expected).sum(axis=1) + Pt @ norms) / F.shape[1]).mean())
+            spread = max(spread, abs(_psnr(est) - out["psnr_samples"]))
+        out["psnr_samples_noise"] = spread
+    return out
 
 
 def _true_rows(mdp: TabularMDP, pairs: np.ndarray) -> np.ndarray:
@@ -262,7 +279,8 @@ def score(model: WorldModel, n_samples: int = 1000, policy: Any = "uniform", hor
         A dict with ``tv``, ``forward_kl``, ``reverse_kl``, ``jsd``, ``mode_recall``,
         ``hallucinated_mass`` (means over live pairs), ``rollout_tv`` (list, k = 1..H),
         ``noise_floor`` (the same for a perfect model with these sample sizes; for pixel
-        observations with its exact ``pixel`` metrics, :func:`perfect_pixel_metrics`), ``pixel`` (pixel
+        observations with its exact ``pixel`` metrics and their sampling noise,
+        :func:`perfect_pixel_metrics`), ``pixel`` (pixel
         observations: the video-prediction metrics of the module doc), ``per_pair``
         (each metric per pair, with the pairs), ``n_samples``, and with ``held_out``: ``nll`` and
         ``true_conditional_entropy`` (their gap is the forward KL of the dequantised data).
@@ -283,7 +301,7 @@ def score(model: WorldModel, n_samples: int = 1000, policy: Any = "uniform", hor
     result["rollout_tv"] = rollout_tv(model, policy, horizon, n_rollouts, seed).tolist()
     result["noise_floor"] = noise_floor(mdp, n_samples, policy, horizon, n_rollouts, seed)
     if frames is not None:
-        result["noise_floor"]["pixel"] = perfect_pixel_metrics(model.env, pairs)
+        result["noise_floor"]["pixel"] = perfect_pixel_metrics(model.env, pairs, n_samples, seed)
     result["per_pair"] = {"pairs": pairs.tolist(), **{k: v.tolist() for k, v in per_pair.items()}}
     result["n_samples"] = n_samples
     if held_out is not None and model.net.has_likelihood:

@@ -117,6 +117,9 @@ def test_an_oracle_scores_at_the_floor_and_a_blurry_average_is_caught():
     # the pixel metrics prefer the blur: its expected frame is exact and its samples are closer on average
     assert blurry["pixel"]["mse_expected_frame"] < 1e-6 < oracle["pixel"]["mse_expected_frame"]
     assert blurry["pixel"]["mse_samples"] < oracle["pixel"]["mse_samples"]
+    # the oracle's PSNR of samples is a perfect model's, exact, to within the stated sampling noise
+    perfect = oracle["noise_floor"]["pixel"]
+    assert abs(oracle["pixel"]["psnr_samples"] - perfect["psnr_samples"]) <= 2 * perfect["psnr_samples_noise"]
 
 
 def test_an_agent_trained_in_the_pixel_dream_is_judged_exactly_in_the_real_world(trained):
