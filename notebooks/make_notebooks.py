@@ -162,7 +162,7 @@ WORLD_MODELS = [
              "for family in family_names():  # every registered family: vae, gan, flow, and any added\n"
              "    models[family] = train_world_model(train, family, epochs=EPOCHS, progress=False, device='auto')\n"
              "    results[family] = score(models[family], n_samples=200 if QUICK else 1000, horizon=5 if QUICK else 20,\n"
-             "                            n_rollouts=100 if QUICK else 2000, held_out=held)\n"
+             "                            n_rollouts=200 if QUICK else 2000, held_out=held)\n"
              "keys = ['tv', 'forward_kl', 'reverse_kl', 'jsd', 'mode_recall', 'hallucinated_mass']\n"
              "print(f\"{'family':6s}\" + ''.join(f'{k:>18s}' for k in keys) + f\"{'train s':>9s}\")\n"
              "for f, r in results.items():\n"
