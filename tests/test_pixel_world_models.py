@@ -55,7 +55,7 @@ def trained(data):
 
     def get(family):
         if family not in cache:
-            cache[family] = train_world_model(train, family, device="cpu", progress=False, steps=1500,
+            cache[family] = train_world_model(train, family, device="cpu", progress=False, steps=800,
                                               frame_codec={"steps": 300})
         return cache[family]
     return get
