@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.envs
 	$(BIN)/python -m benchmarks.agents
 	$(BIN)/python -m benchmarks.world_models
+	$(BIN)/python -m benchmarks.dream
 	$(BIN)/python -m benchmarks.sweeps
 
 clean:
