@@ -100,7 +100,7 @@ def _pixel_metrics(model: WorldModel, P: np.ndarray, mean: np.ndarray, square: n
     expected = Pt @ F
     D = F.shape[1]
     mse_expected = float((((mean - expected) ** 2).sum(axis=1) / D).mean())
-    mse_samples = float(((square - 2 * (mean * expected).sum(axis=1) + Pt @ (F * F).sum(axis=1)) / D).mean())
+    mse_samples = _sample_mse(mean, square, expected, Pt @ (F * F).sum(axis=1), D)
     return {"mse_expected_frame": mse_expected, "psnr_expected_frame": _psnr(mse_expected),
             "mse_samples": mse_samples, "psnr_samples": _psnr(mse_samples)}
 
@@ -109,6 +109,13 @@ def _clean_frames(env: Any) -> np.ndarray:
     """``(S, D)`` float64: each state's frame without nuisances, the grid rows only, flattened."""
     clean = env.frames.clean(np.arange(env.n_states))[:, :env.frames.grid_px]
     return clean.reshape(env.n_states, -1).astype(np.float64)
+
+
+def _sample_mse(mean: np.ndarray, square: np.ndarray, expected: np.ndarray, true_square: np.ndarray, D: int) -> float:
+    r""":math:`E \lVert x - y \rVert^2 / D` for x a model sample and y an independent true successor
+    frame, from per-pair moments (model: ``mean`` frame and mean squared norm ``square``; truth:
+    ``expected`` frame and mean squared norm ``true_square``), averaged over pairs."""
+    return float(((square - 2 * (mean * expected).sum(axis=1) + true_square) / D).mean())
 
 
 def _psnr(mse: float) -> float:
@@ -132,14 +139,14 @@ def perfect_pixel_metrics(env: Any, pairs: np.ndarray, n_samples: int | None = N
     Pt = _true_rows(env.mdp, pairs)[:, :env.n_states]
     expected = Pt @ F
     norms = (F * F).sum(axis=1)
-    mse = float(((2 * Pt @ norms - 2 * (expected * expected).sum(axis=1)) / F.shape[1]).mean())
+    mse = _sample_mse(expected, Pt @ norms, expected, Pt @ norms, F.shape[1])  # the truth's moments on both sides
     out = {"mse_expected_frame": 0.0, "psnr_expected_frame": float("inf"), "mse_samples": mse, "psnr_samples": _psnr(mse)}
     if n_samples is not None:
         rng = np.random.default_rng(seed)
         spread = 0.0
         for _ in range(replicates):  # score's estimator on a perfect model's draws
             Q = rng.multinomial(n_samples, Pt / Pt.sum(axis=1, keepdims=True)) / n_samples
-            est = float(((Q @ norms - 2 * ((Q @ F) * expected).sum(axis=1) + Pt @ norms) / F.shape[1]).mean())
+            est = _sample_mse(Q @ F, Q @ norms, expected, Pt @ norms, F.shape[1])
             spread = max(spread, abs(_psnr(est) - out["psnr_samples"]))
         out["psnr_samples_noise"] = spread
     return out

@@ -247,7 +247,7 @@ def pixel_findings(models: dict[str, dict[str, Any]]) -> list[str]:
     else:
         sentences.append(f"The pixel metric and the exact one do not disagree beyond sampling noise about the best model "
                          f"({b.upper()} by TV, {a.upper()} by PSNR).")
-    noise = first["noise_floor"]["pixel"].get("psnr_samples_noise", 0.0)
+    noise = first["noise_floor"]["pixel"]["psnr_samples_noise"]
     better = [f for f in w if w[f]["pixel"]["psnr_samples"] > perfect + noise]
     if better:
         sentences.append(f"{', '.join(f.upper() for f in better)}: samples closer on average to the true frames than a "
