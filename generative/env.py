@@ -59,7 +59,8 @@ class WorldModelEnv(gym.Env):
         if options and "state" in options:
             s0 = int(options["state"])
         self._gen.manual_seed(int(self.np_random.integers(2**62)))
-        self._obs = self._as_obs(self.world.encode(s0))
+        # the first observation's nuisances (pixel noise, distractors) come from this env's seeded RNG
+        self._obs = self._as_obs(self.world.encode_batch(np.array([s0]), self.np_random)[0])
         self._t = 0
         return self._obs.copy(), {"state": s0}
 

@@ -135,6 +135,9 @@ def test_an_agent_trained_in_the_pixel_dream_is_judged_exactly_in_the_real_world
     obs, _ = dream.reset(seed=0)
     assert obs.dtype == np.uint8 and dream.observation_space.contains(obs)
     assert dream.step(0)[0].dtype == np.uint8  # imagined frames are frames, as the real env's are
+    # the model learned noisy frames: a seeded reset draws the first frame's noise from the seed
+    first = [dream.reset(seed=3)[0] for _ in range(2)]
+    assert np.array_equal(*first) and not np.array_equal(first[0], dream.reset(seed=4)[0])
     agent = PPO("CnnPolicy", dream, seed=0, device="cpu", n_steps=256, batch_size=64, learning_rate=1e-3,
                 policy_kwargs=SMALL_CNN)
     agent.learn(2048)
