@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["score_figure", "score_limits", "strip_figure", "plot_score", "plot_strip"]
+__all__ = ["score_figure", "score_limits", "per_state", "strip_figure", "plot_score", "plot_strip"]
 
 
 def plot_score(model, result: dict[str, Any], png: Path, limits: dict[str, float] | None = None) -> Path:
@@ -35,7 +35,7 @@ def score_figure(model, result: dict[str, Any], limits: dict[str, float] | None 
     limits = score_limits([result]) if limits is None else limits
     env = model.env
     fig, axes = new_figure(1, 3, figsize=(PAGE_WIDTH, 3.3))
-    im = plot_values(axes[0], env, _tv_per_state(result, env.n_states), title=f"TV per state (mean over actions), {model.family}",
+    im = plot_values(axes[0], env, per_state(result, "tv", env.n_states), title=f"TV per state (mean over actions), {model.family}",
                      cmap="magma", vmin=0.0, vmax=limits["tv"], annotate=False)
     fig.colorbar(im, ax=axes[0], fraction=0.046)
     keys = ["forward_kl", "reverse_kl"]
@@ -60,11 +60,18 @@ def score_figure(model, result: dict[str, Any], limits: dict[str, float] | None 
     return fig
 
 
-def _tv_per_state(result: dict[str, Any], n_states: int) -> np.ndarray:
-    """Mean TV over each state's scored actions (0 where none was scored: terminal states)."""
+def per_state(result: dict[str, Any], key: str, n_states: int) -> np.ndarray:
+    """A per-pair metric of ``score``'s result (``"tv"``, ``"hallucinated_mass"``, ...) averaged
+    over each state's scored actions (0 where none was scored: terminal states).
+
+    Example:
+        >>> r = {"per_pair": {"pairs": [[0, 0], [0, 1], [1, 0]], "tv": [0.1, 0.3, 0.5]}}
+        >>> per_state(r, "tv", 3).tolist()
+        [0.2, 0.5, 0.0]
+    """
     pairs = np.asarray(result["per_pair"]["pairs"]).reshape(-1, 2)
     total, count = np.zeros(n_states), np.zeros(n_states)
-    np.add.at(total, pairs[:, 0], np.asarray(result["per_pair"]["tv"]))
+    np.add.at(total, pairs[:, 0], np.asarray(result["per_pair"][key]))
     np.add.at(count, pairs[:, 0], 1.0)
     return total / np.maximum(count, 1.0)
 
@@ -80,7 +87,7 @@ def score_limits(results: list[dict[str, Any]]) -> dict[str, float]:
 
     floors = [r["noise_floor"] for r in results if r.get("noise_floor")]
     return {
-        "tv": top([float(_tv_per_state(r, 1 + int(np.max(np.asarray(r["per_pair"]["pairs"]), initial=0))).max())
+        "tv": top([float(per_state(r, "tv", 1 + int(np.max(np.asarray(r["per_pair"]["pairs"]), initial=0))).max())
                    for r in results]),
         "kl": top([r[k] for r in results + floors for k in ("forward_kl", "reverse_kl")]),
         "rollout_tv": top([max(r["rollout_tv"]) for r in results + floors], at_least=0.1),

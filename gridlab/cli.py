@@ -214,6 +214,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_explore(args: argparse.Namespace) -> int:
+    from gridlab.envspec import UsageError
+    from gridlab.explore import serve
+
+    try:
+        serve(args.runs, port=args.port, open_browser=not args.no_browser, world=args.world,
+              announce=lambda url: print(f"gridlab explorer at {url} (127.0.0.1 only; Ctrl-C stops it)", flush=True))
+    except ValueError as e:  # a run directory that is not one, an unknown world
+        raise UsageError(str(e)) from None
+    print("gridlab explorer stopped", flush=True)  # Ctrl-C ends the server: the normal way to stop it
+    return 0
+
+
 DEVICES = ["auto", "cpu", "cuda"]  # "auto": envs.resources.resolve_device
 
 
@@ -320,6 +333,15 @@ def build_parser() -> argparse.ArgumentParser:
     tu.add_argument("--out", type=_directory, default="runs/tune", help="output directory (default runs/tune)")
     tu.add_argument("--address", help="a Ray cluster; default RAY_ADDRESS or a local Ray")
     tu.set_defaults(func=_cmd_tune)
+
+    x = sub.add_parser("explore", help="an interactive explorer in the browser: edit a world, step its Bellman "
+                       "backups, see agent and world-model runs against the truth")
+    x.add_argument("runs", nargs="*", metavar="RUN_DIR", help="agent (gridlab train) or world-model (gridlab world "
+                   "train) run directories to open")
+    x.add_argument("--world", default="gridlab/FourRooms-v0", help="the registered world to open with")
+    x.add_argument("--port", type=int, default=0, help="the port on 127.0.0.1 (default: a free one)")
+    x.add_argument("--no-browser", action="store_true", help="print the URL without opening a browser")
+    x.set_defaults(func=_cmd_explore)
 
     d = sub.add_parser("demo", help="run the whole lab end to end and write an HTML report")
     d.add_argument("--out", type=_directory, default="gridlab-demo", help="output directory (default gridlab-demo)")
