@@ -1,4 +1,5 @@
-"""``ExactEvalCallback``: log the exact distance to the truth while an SB3 agent learns."""
+"""Callbacks for SB3 agents: ``ExactEvalCallback`` logs the exact distance to the truth while an
+agent learns; ``EntropySchedule`` anneals an entropy bonus (named by presets' ``callback`` key)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.compare import compare
 
-__all__ = ["ExactEvalCallback", "EXACT_METRICS"]
+__all__ = ["ExactEvalCallback", "EntropySchedule", "EXACT_METRICS"]
 
 EXACT_METRICS = ("return_gap", "relative_gap", "rmse_vs_pi", "rmse_vs_star", "policy_agreement")  # of compare.METRICS
 
@@ -79,3 +80,54 @@ class ExactEvalCallback(BaseCallback):
 
     def _on_training_end(self) -> None:
         self.evaluate()
+
+
+class EntropySchedule(BaseCallback):
+    r"""Anneal the entropy coefficient: :math:`c_0` (the model's ``ent_coef`` when training starts)
+    until a share ``start`` of training is done, then linearly to ``final`` at the share ``end``,
+    then ``final``:
+
+    .. math:: c(p) = c_0 + (c_1 - c_0)\,\mathrm{clip}\big((p - \mathrm{start}) / (\mathrm{end} - \mathrm{start}), 0, 1\big)
+
+    A large bonus keeps a policy exploring until it has found the reward; a small one late lets it
+    settle on the actions it found, whose exact value no longer pays the bonus's randomness. Set
+    before each rollout (PPO and A2C read ``ent_coef`` in their update).
+
+    In a preset (RL Zoo's ``callback`` key, which the zoo reads the same way)::
+
+        callback:
+          - agents.callbacks.EntropySchedule: {final: 0.0, start: 0.7}
+
+    Arguments:
+        final: the coefficient :math:`c_1` at the end of the schedule, >= 0.
+        start, end: the shares of training where the decay starts and ends, 0 <= start < end <= 1.
+
+    Example:
+        >>> EntropySchedule(final=0.0, start=0.5, end=1.0).coefficient(0.02, done=0.75)
+        0.01
+    """
+
+    def __init__(self, final: float = 0.0, start: float = 0.0, end: float = 1.0, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        if not (isinstance(final, (int, float)) and 0.0 <= final < float("inf")):
+            raise ValueError(f"EntropySchedule final must be a number >= 0, got {final!r}")
+        if not (isinstance(start, (int, float)) and isinstance(end, (int, float)) and 0.0 <= start < end <= 1.0):
+            raise ValueError(f"EntropySchedule needs 0 <= start < end <= 1, got start={start!r}, end={end!r}")
+        self.final, self.start, self.end = float(final), float(start), float(end)
+        self.initial: float | None = None
+
+    def coefficient(self, initial: float, done: float) -> float:
+        """The coefficient once a share ``done`` of training is done."""
+        return initial + (self.final - initial) * min(1.0, max(0.0, (done - self.start) / (self.end - self.start)))
+
+    def _on_training_start(self) -> None:
+        if not isinstance(getattr(self.model, "ent_coef", None), (int, float)):
+            raise ValueError(f"EntropySchedule needs a fixed numeric ent_coef; {type(self.model).__name__} has "
+                             f"{getattr(self.model, 'ent_coef', None)!r}")
+        self.initial = float(self.model.ent_coef)
+
+    def _on_rollout_start(self) -> None:
+        self.model.ent_coef = self.coefficient(self.initial, 1.0 - self.model._current_progress_remaining)
+
+    def _on_step(self) -> bool:
+        return True

@@ -40,10 +40,10 @@ from agents.callbacks import ExactEvalCallback
 from envs.resources import resolve_device
 from envs.rundir import atomic_run_dir
 
-__all__ = ["ALGOS", "load_hyperparams", "env_wrapper", "train", "load", "load_model", "PRESETS_DIR"]
+__all__ = ["ALGOS", "load_hyperparams", "env_wrapper", "preset_callbacks", "train", "load", "load_model", "PRESETS_DIR"]
 
 PRESETS_DIR = Path(__file__).parent / "hyperparams"
-_NOT_MODEL_KWARGS = {"n_timesteps", "n_envs", "policy", "normalize", "eval_freq", "env_wrapper"}
+_NOT_MODEL_KWARGS = {"n_timesteps", "n_envs", "policy", "normalize", "eval_freq", "env_wrapper", "callback"}
 
 
 def _read_yaml(path: Path, loader: type[yaml.SafeLoader] = yaml.SafeLoader, kind: str = "a plain YAML file of hyperparameters",
@@ -176,6 +176,30 @@ def _model_kwargs(hp: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+def _named_classes(hp: dict[str, Any], key: str, base: type, what: str) -> list[tuple[type, dict[str, Any]]]:
+    """The classes a preset's ``key`` names, as RL Zoo reads ``env_wrapper`` and ``callback``:
+    ``module.Class``, or a list of such names, each optionally a one-key mapping to its keyword
+    arguments (``{module.Class: {k: v}}``). Unlike the zoo, each must subclass ``base``, so a
+    preset file can name no other callable."""
+    import importlib
+
+    names = hp.get(key)
+    if names is None:
+        return []
+    classes = []
+    for item in names if isinstance(names, list) else [names]:
+        name, kwargs = next(iter(item.items())) if isinstance(item, dict) and len(item) == 1 else (item, {})
+        module, _, attr = str(name).rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module), attr) if module else None
+        except (ImportError, AttributeError):
+            cls = None
+        if not (isinstance(cls, type) and issubclass(cls, base)) or not isinstance(kwargs or {}, dict):
+            raise ValueError(f"{key}: {item!r} is not an importable {what} as module.Class[: kwargs]")
+        classes.append((cls, dict(kwargs or {})))
+    return classes
+
+
 def env_wrapper(hp: dict[str, Any]) -> Callable[[gym.Env], gym.Env] | None:
     """The training envs' wrapper named by a preset's ``env_wrapper``, read as RL Zoo reads it.
 
@@ -191,22 +215,9 @@ def env_wrapper(hp: dict[str, Any]) -> Callable[[gym.Env], gym.Env] | None:
         >>> env_wrapper({"env_wrapper": "envs.wrappers.ExploringStarts"}) is not None
         True
     """
-    import importlib
-
-    names = hp.get("env_wrapper")
-    if names is None:
+    wrappers = _named_classes(hp, "env_wrapper", gym.Wrapper, "gymnasium.Wrapper")
+    if not wrappers:
         return None
-    wrappers = []
-    for item in names if isinstance(names, list) else [names]:
-        name, kwargs = next(iter(item.items())) if isinstance(item, dict) and len(item) == 1 else (item, {})
-        module, _, attr = str(name).rpartition(".")
-        try:
-            cls = getattr(importlib.import_module(module), attr) if module else None
-        except (ImportError, AttributeError):
-            cls = None
-        if not (isinstance(cls, type) and issubclass(cls, gym.Wrapper)) or not isinstance(kwargs or {}, dict):
-            raise ValueError(f"env_wrapper: {item!r} is not an importable gymnasium.Wrapper as module.Class[: kwargs]")
-        wrappers.append((cls, dict(kwargs or {})))
 
     def wrap(env: gym.Env) -> gym.Env:
         for cls, kwargs in wrappers:
@@ -214,6 +225,30 @@ def env_wrapper(hp: dict[str, Any]) -> Callable[[gym.Env], gym.Env] | None:
         return env
 
     return wrap
+
+
+def preset_callbacks(hp: dict[str, Any]) -> list[Any]:
+    """The SB3 callbacks a preset's ``callback`` key names, built, as RL Zoo builds them
+    (``callback: agents.callbacks.EntropySchedule``, or a list, each optionally with its keyword
+    arguments); only subclasses of SB3's ``BaseCallback`` are accepted.
+
+    Raises:
+        ValueError: a name that is not ``module.Class``, cannot be imported, or is no ``BaseCallback``;
+            arguments the callback refuses.
+
+    Example:
+        >>> preset_callbacks({"callback": [{"agents.callbacks.EntropySchedule": {"final": 0.0}}]})[0].final
+        0.0
+    """
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    built = []
+    for cls, kwargs in _named_classes(hp, "callback", BaseCallback, "stable_baselines3 BaseCallback"):
+        try:
+            built.append(cls(**kwargs))
+        except TypeError as e:
+            raise ValueError(f"callback {cls.__module__}.{cls.__name__}: {e}") from None
+    return built
 
 
 def _versions() -> dict[str, str]:
@@ -279,6 +314,7 @@ def train(
     if hp.get("normalize"):
         raise ValueError("normalize (VecNormalize) is not supported: exact comparison needs unscaled rewards")
     wrapper = env_wrapper(hp)
+    extra_callbacks = preset_callbacks(hp)
     total = int(total_timesteps if total_timesteps is not None else hp.get("n_timesteps", 100_000))
     n = int(n_envs if n_envs is not None else hp.get("n_envs", 1))
     env_kwargs = dict(env_kwargs or {})
@@ -299,6 +335,7 @@ def train(
             EvalCallback(eval_env, n_eval_episodes=10, eval_freq=calls, log_path=str(tmp / "eval"),
                          best_model_save_path=None, deterministic=True, verbose=0),
             ExactEvalCallback(exact_env, eval_freq=calls, csv_path=tmp / "exact_eval.csv", on_evaluation=on_evaluation),
+            *extra_callbacks,
         ])
         t0 = time.perf_counter()
         model.learn(total_timesteps=total, callback=callbacks, progress_bar=progress_bar, tb_log_name="run")

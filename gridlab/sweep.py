@@ -140,6 +140,11 @@ class SweepSpec:
                 if key not in _algo_arguments(m):
                     raise ValueError(f"unknown hyperparameter {key!r} for {m}; "
                                      f"expected one of {', '.join(sorted(_algo_arguments(m)))}")
+            if key in ("env_wrapper", "callback"):  # names of classes: each must import, as the trial will
+                from agents import sb3
+
+                for value in values:
+                    (sb3.env_wrapper if key == "env_wrapper" else sb3.preset_callbacks)({key: value})
 
     def trials(self) -> list[dict[str, Any]]:
         """One config per trial (without its directory), in a fixed order."""
@@ -190,7 +195,7 @@ def _algo_arguments(algo: str) -> set[str]:
     from agents.algos import load_algo
 
     return set(inspect.signature(load_algo(algo).__init__).parameters) - {"self", "env", "kwargs"} | {
-        "n_timesteps", "n_envs", "policy"}
+        "n_timesteps", "n_envs", "policy", "env_wrapper", "callback"}
 
 
 # ---------------------------------------------------------------------- trials (run in Ray workers)

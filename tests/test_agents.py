@@ -230,3 +230,28 @@ def test_a_preset_env_wrapper_wraps_the_training_envs_only(tmp_path):
     assert json.loads((tmp_path / "r" / "config.json").read_text())["hyperparams"]["env_wrapper"] == "envs.wrappers.ExploringStarts"
     _, env = sb3.load(tmp_path / "r", device="cpu")  # judged from the env's own start
     assert not isinstance(env, ExploringStarts) and env.reset(seed=0)[1]["state"] in env.unwrapped.start_states
+
+
+def test_a_presets_callback_anneals_the_entropy_bonus_and_is_recorded(tmp_path):
+    from agents.callbacks import EntropySchedule
+
+    model = sb3.train("gridlab/OpenRoom-v0", "ppo", total_timesteps=512, n_envs=2, out_dir=tmp_path / "r",
+                      hyperparams={**TINY_PPO, "ent_coef": 0.04,
+                                   "callback": [{"agents.callbacks.EntropySchedule": {"final": 0.01, "end": 0.5}}]},
+                      progress_bar=False, device="cpu")
+    assert model.ent_coef == pytest.approx(0.01)  # past half of training: the final value
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["hyperparams"]["callback"] == [{"agents.callbacks.EntropySchedule": {"final": 0.01, "end": 0.5}}]
+    s = EntropySchedule(final=0.0, start=0.2, end=0.6)
+    assert [s.coefficient(0.05, d) for d in (0.0, 0.2, 0.4, 0.6, 1.0)] == pytest.approx([0.05, 0.05, 0.025, 0.0, 0.0])
+
+
+def test_a_presets_callback_must_name_an_sb3_callback():
+    with pytest.raises(ValueError, match=r"callback: 'os.system' is not an importable stable_baselines3 BaseCallback"):
+        sb3.preset_callbacks({"callback": "os.system"})
+    with pytest.raises(ValueError, match="is not an importable stable_baselines3 BaseCallback"):
+        sb3.preset_callbacks({"callback": ["envs.wrappers.ExploringStarts"]})
+    with pytest.raises(ValueError, match=r"EntropySchedule needs 0 <= start < end <= 1, got start=0.9, end=0.5"):
+        sb3.preset_callbacks({"callback": [{"agents.callbacks.EntropySchedule": {"start": 0.9, "end": 0.5}}]})
+    with pytest.raises(ValueError, match="unexpected keyword argument 'finl'"):
+        sb3.preset_callbacks({"callback": [{"agents.callbacks.EntropySchedule": {"finl": 0}}]})

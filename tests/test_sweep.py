@@ -138,6 +138,9 @@ def test_the_fast_aggregates_equal_rliables():
     ({"kind": "world", "methods": ("diffusion",)}, "unknown family 'diffusion'"),
     ({"hyperparams": {"learnin_rate": [1e-3]}}, "unknown hyperparameter 'learnin_rate' for ppo"),
     ({"hyperparams": {"learning_rate": 1e-3}}, "must be a non-empty list"),
+    ({"hyperparams": {"callback": [["agents.callbacks.EntropySchedul"]]}}, "callback: 'agents.callbacks.EntropySchedul' "
+     "is not an importable stable_baselines3 BaseCallback"),
+    ({"hyperparams": {"env_wrapper": ["os.system"]}}, "env_wrapper: 'os.system' is not an importable gymnasium.Wrapper"),
     ({"steps": 0}, "steps must be an integer >= 1, got 0"),
     ({"seeds": ()}, "at least one of seeds"),
 ])
