@@ -287,6 +287,31 @@ def _world_section(res: dict[str, Any]) -> str:
             + f'<p class="note">{html.escape(" ".join(sentences))}</p>' + body)
 
 
+def _pixel_section(res: dict[str, Any]) -> str:
+    w = res.get("pixel_models")
+    if not w:  # a results.json written before the demo had this stage
+        return ""
+    floor = next(iter(w.values()))["noise_floor"]
+    rows = [[f.upper(), f"{r['tv']:.3f}", f"{r['mode_recall']:.3f}", f"{r['hallucinated_mass']:.4f}",
+             f"{r['rollout_tv'][-1]:.3f}", f"{r['pixel']['psnr_samples']:.1f}", f"{r['pixel']['psnr_expected_frame']:.1f}",
+             f"{r['train_seconds']:.0f} s ({r['device']})"] for f, r in w.items()]
+    rows.append(["perfect model (noise floor)", f"{floor['tv']:.3f}", f"{floor['mode_recall']:.3f}",
+                 f"{floor['hallucinated_mass']:.4f}", f"{floor['rollout_tv'][-1]:.3f}",
+                 f"{floor['pixel']['psnr_samples']:.1f}", "inf", "-"])
+    first = next(iter(w.values()))
+    h, wd, _ = first["frame_shape"]
+    return ("<h2>4. A world model of rendered frames, scored exactly and by PSNR</h2>"
+            f"<p>A VAE of P(frame' | frame, a) on a slippery 3x3 grid with a hole, seen as {h} x {wd} RGB frames "
+            f"({first['samples']:,} transitions, {first['steps']:,} training steps after its frame codec): every sampled "
+            "frame is decoded to the state it shows (or to none) and scored against the true row of P, beside the "
+            "pixel metrics video prediction uses (PSNR of samples against true successor frames, and of the expected "
+            "frame).</p>"
+            + _table(["model", "TV", "mode recall", "hallucinated", "rollout TV (last k)", "PSNR samples (dB)",
+                      "PSNR expected frame (dB)", "training"], rows)
+            + f'<p class="note">{html.escape(" ".join(pixel_findings(w)))}</p>'
+            + "".join(_img(r["rollout_figure"], f"{f} pixel rollout") for f, r in w.items()))
+
+
 def render(results: dict[str, Any]) -> str:
     """The report as one HTML string."""
     title = "gridlab demo report" + (" (quick)" if results.get("quick") else "")
@@ -295,5 +320,5 @@ def render(results: dict[str, Any]) -> str:
             f"<h1>{title}</h1><p class='muted'>Run {results['started']} to {results['finished']}. Everything learned here is "
             "judged against exact ground truth: values by linear solves and certified dynamic programming, world models "
             "against the true transition probabilities.</p>"
-            + _suite_section(results) + _agents_section(results) + _world_section(results)
+            + _suite_section(results) + _agents_section(results) + _world_section(results) + _pixel_section(results)
             + "<p class='muted'>Numbers: results.json next to this file. Runs: runs/.</p></body></html>")

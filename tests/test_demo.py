@@ -23,7 +23,7 @@ def quick_demo(tmp_path_factory):
 def test_quick_demo_prints_the_report_path_last_and_stays_within_its_budget(quick_demo):
     out, proc, seconds = quick_demo
     assert proc.stdout.strip().splitlines()[-1] == str(out / "report.html")
-    assert "[4/4]" in proc.stderr  # a progress line per stage
+    assert "[5/5]" in proc.stderr  # a progress line per stage
     assert seconds < 90
 
 
@@ -37,6 +37,12 @@ def test_results_json_holds_every_number_of_the_report(quick_demo):
     html = (out / "report.html").read_text()
     for r in res["world_models"].values():
         assert f"{r['tv']:.3f}" in html and Path(r["run_dir"], "model.pt").is_file()
+    pixels = res["pixel_models"]["vae"]  # the pixel world model: exact scores beside PSNR, a perfect model's too
+    assert Path(pixels["run_dir"], "model.pt").is_file() and pixels["frame_shape"] == [12, 12, 3]
+    for value in (pixels["tv"], pixels["noise_floor"]["tv"]):
+        assert f"{value:.3f}" in html
+    for value in (pixels["pixel"]["psnr_samples"], pixels["noise_floor"]["pixel"]["psnr_samples"]):
+        assert f"{value:.1f} dB" in html
 
 
 def test_figures_of_the_same_quantity_share_one_scale(quick_demo):
