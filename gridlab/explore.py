@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import socket
 import warnings
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -108,10 +107,6 @@ class Planner:
                 return
         self.stable = bool(sol.converged)  # the policy no longer changes: V is V*
         self._set(sol.V, sol.policy)
-
-    @property
-    def values(self) -> dict[str, float]:
-        return {"k": self.k, "residual": self.residual, "bound": self.bound}
 
 
 # ---------------------------------------------------------------------- runs

@@ -123,7 +123,8 @@ def test_reward_normalised_models_are_refused():
 def test_presets_are_read_the_rl_zoo_way(tmp_path):
     hp = sb3.load_hyperparams("gridlab/SlipperyLake-v0", "ppo")
     assert hp["n_envs"] == 16 and hp["policy"] == "MlpPolicy"  # the id's block is complete on its own
-    assert sb3.load_hyperparams("gridlab/Maze-v0", "ppo")["n_envs"] == 8  # no block: default
+    assert sb3.load_hyperparams("gridlab/OpenRoom-v0", "ppo")["n_envs"] == 8  # no block: default
+    assert sb3.load_hyperparams("gridlab/Maze-v0", "ppo")["n_envs"] == 16  # its own block
     conf = tmp_path / "conf.yml"  # a zoo --conf-file: its block replaces the presets
     conf.write_text("gridlab/SlipperyLake-v0:\n  n_steps: 64\n  learning_rate: !!float 3e-4\n")
     assert sb3.load_hyperparams("gridlab/SlipperyLake-v0", "ppo", conf) == {"n_steps": 64, "learning_rate": 3e-4}
@@ -235,8 +236,8 @@ def test_a_preset_env_wrapper_wraps_the_training_envs_only(tmp_path):
 def test_a_presets_callback_anneals_the_entropy_bonus_and_is_recorded(tmp_path):
     from agents.callbacks import EntropySchedule
 
-    model = sb3.train("gridlab/OpenRoom-v0", "ppo", total_timesteps=512, n_envs=2, out_dir=tmp_path / "r",
-                      hyperparams={**TINY_PPO, "ent_coef": 0.04,
+    model = sb3.train("gridlab/OpenRoom-v0", "ppo", total_timesteps=256, n_envs=2, out_dir=tmp_path / "r",
+                      eval_freq=256, hyperparams={**TINY_PPO, "ent_coef": 0.04,
                                    "callback": [{"agents.callbacks.EntropySchedule": {"final": 0.01, "end": 0.5}}]},
                       progress_bar=False, device="cpu")
     assert model.ent_coef == pytest.approx(0.01)  # past half of training: the final value

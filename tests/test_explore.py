@@ -9,7 +9,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -124,7 +123,7 @@ def runs(tmp_path_factory):
     from generative import run
 
     root = tmp_path_factory.mktemp("explore")
-    sb3.train("gridlab/OpenRoom-v0", "ppo", total_timesteps=512, seed=0, hyperparams=TINY_PPO, out_dir=root / "ppo",
+    sb3.train("gridlab/OpenRoom-v0", "ppo", total_timesteps=256, seed=0, hyperparams=TINY_PPO, out_dir=root / "ppo",
               progress_bar=False, device="cpu", eval_freq=128)
     run.train("gridlab/Grid-v0", "vae", env_kwargs={"layout": "S..\n.H.\n..G", "slip": 0.2, "obs_mode": "onehot"},
               samples=3000, steps=300, seed=0, device="cpu", out_dir=root / "vae", progress=False)
