@@ -44,9 +44,9 @@ BUDGETS = {
     "default": DemoBudget(agent_steps=100_000, world_samples=100_000,
                           world_steps=0.75,
                           score_samples=1000, horizon=20, rollouts=2000),
-    "quick": DemoBudget(agent_steps=10_000, world_samples=10_000, world_steps="quick",
+    "quick": DemoBudget(agent_steps=6_000, world_samples=10_000, world_steps="quick",
                         score_samples=200, horizon=10, rollouts=300, agent_evals=4,
-                        pixel_samples=5000, pixel_steps=600, pixel_codec_steps=250),
+                        pixel_samples=5000, pixel_steps=400, pixel_codec_steps=250),
 }
 
 
