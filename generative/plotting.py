@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["score_figure", "score_limits", "per_state", "strip_figure", "plot_score", "plot_strip"]
+__all__ = ["score_figure", "score_limits", "per_state", "strip_figure", "plot_score", "plot_strip", "plot_rollouts"]
 
 
 def plot_score(model, result: dict[str, Any], png: Path, limits: dict[str, float] | None = None) -> Path:
@@ -98,6 +98,17 @@ def plot_strip(env, imagined: np.ndarray, real: np.ndarray, png: Path, title: st
     """Write :func:`strip_figure` as a PNG; returns ``png``."""
     strip_figure(env, imagined, real, title).savefig(png, dpi=100)
     return png
+
+
+def plot_rollouts(model, s0: int, policy: Any, horizon: int, rng: np.random.Generator, png: Path, title: str,
+                  seed: int = 0) -> Path:
+    """One imagined rollout of ``model`` (``seed``) above one real rollout of its world (``rng``),
+    both from state ``s0`` under ``policy`` (``"uniform"`` or state -> action), as a
+    :func:`strip_figure` PNG; returns ``png``."""
+    env = model.env
+    imagined = model.rollout(env.encode_batch([s0]), policy, horizon, n=1, seed=seed)["states"][0]
+    real = env.mdp.sample_states(policy, horizon, rng, start=s0)
+    return plot_strip(env, imagined, real, png, title)
 
 
 def strip_figure(env, imagined: np.ndarray, real: np.ndarray, title: str) -> Any:

@@ -43,7 +43,7 @@ from generative.data import TransitionDataset
 from generative.metrics import forward_kl, jsd, reverse_kl, tv
 from generative.world_model import WorldModel
 
-__all__ = ["SCORE_KEYS", "score", "noise_floor", "transition_histograms", "rollout_tv", "sequence_log_prob", "conditional_entropy",
+__all__ = ["SCORE_KEYS", "score", "noise_floor", "transition_histograms", "true_rows", "state_histogram", "rollout_tv", "sequence_log_prob", "conditional_entropy",
            "MODE_SHARE", "perfect_pixel_metrics"]
 
 MODE_SHARE = 0.25
@@ -136,7 +136,7 @@ def perfect_pixel_metrics(env: Any, pairs: np.ndarray, n_samples: int | None = N
     differs from a perfect model's beyond sampling noise only by more than this.
     """
     F = _clean_frames(env)
-    Pt = _true_rows(env.mdp, pairs)[:, :env.n_states]
+    Pt = true_rows(env.mdp, pairs)[:, :env.n_states]
     expected = Pt @ F
     norms = (F * F).sum(axis=1)
     mse = _sample_mse(expected, Pt @ norms, expected, Pt @ norms, F.shape[1])  # the truth's moments on both sides
@@ -152,9 +152,28 @@ def perfect_pixel_metrics(env: Any, pairs: np.ndarray, n_samples: int | None = N
     return out
 
 
-def _true_rows(mdp: TabularMDP, pairs: np.ndarray) -> np.ndarray:
+def true_rows(mdp: TabularMDP, pairs: np.ndarray) -> np.ndarray:
+    """The true rows :math:`P(\cdot|s, a)` of ``pairs`` ``(n, 2)``, over the S states then "no
+    state" (always 0): the columns of ``transition_histograms``.
+
+    Example:
+        >>> from envs import GridWorldEnv
+        >>> true_rows(GridWorldEnv("S.G").mdp, np.array([[0, 1]])).tolist()
+        [[0.0, 1.0, 0.0, 0.0]]
+    """
     P = mdp.P[pairs[:, 0] * mdp.n_actions + pairs[:, 1]].toarray()
     return np.concatenate([P, np.zeros((len(pairs), 1))], axis=1)
+
+
+def state_histogram(states: np.ndarray, n_states: int) -> np.ndarray:
+    """The empirical distribution of decoded ``states`` over the S states then "no state" (-1).
+
+    Example:
+        >>> state_histogram(np.array([0, 2, 2, -1]), 3).tolist()
+        [0.25, 0.0, 0.5, 0.25]
+    """
+    states = np.asarray(states)
+    return np.bincount(np.where(states >= 0, states, n_states), minlength=n_states + 1) / len(states)
 
 
 def _check_counts(**counts: Any) -> None:
@@ -223,7 +242,7 @@ def noise_floor(mdp: TabularMDP, n_samples: int, policy: Any = "uniform", horizo
     rng = np.random.default_rng(seed)
     A = mdp.n_actions
     pairs = _live_pairs(mdp)
-    P = _true_rows(mdp, pairs)
+    P = true_rows(mdp, pairs)
     pi = mdp.policy_probs(policy)
     exact = mdp.state_distributions(pi, horizon)
     totals: dict[str, float] = {}
@@ -253,8 +272,7 @@ def rollout_tv(model: WorldModel, policy: Any = "uniform", horizon: int = 20, n:
     S = mdp.n_states
     out = np.empty(horizon)
     for k in range(1, horizon + 1):
-        hist = np.bincount(np.where(states[:, k] >= 0, states[:, k], S), minlength=S + 1) / n
-        out[k - 1] = tv(np.concatenate([exact[k], [0.0]]), hist)
+        out[k - 1] = tv(np.concatenate([exact[k], [0.0]]), state_histogram(states[:, k], S))
     return out
 
 
@@ -300,7 +318,7 @@ def score(model: WorldModel, n_samples: int = 1000, policy: Any = "uniform", hor
     mdp, frames = model.env.mdp, model.env.frames
     grid_px = frames.grid_px if frames is not None else None  # pixels: the rows above the distractor strip
     pairs, Q, mean, square = _histograms(model, n_samples, seed, grid_px=grid_px)
-    P = _true_rows(mdp, pairs)
+    P = true_rows(mdp, pairs)
     per_pair = _pair_metrics(P, Q)
     result: dict[str, Any] = {k: float(v.mean()) for k, v in per_pair.items()}
     if frames is not None:

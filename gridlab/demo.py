@@ -84,7 +84,7 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
     from generative.scoring import SCORE_KEYS
     from gridlab import report
     from gridlab.solve import solve_suite
-    from generative.plotting import plot_score, plot_strip, score_limits
+    from generative.plotting import plot_rollouts, plot_score, score_limits
 
     out = Path(out)
     check_writable(out)
@@ -149,11 +149,9 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
         r = score(model, n_samples=budget.score_samples, horizon=budget.horizon, n_rollouts=budget.rollouts,
                   held_out=held)
         scored[family] = (model, r)
-        s0 = int(rng.choice(mdp.n_states, p=mdp.initial))
-        imagined = model.rollout(wenv.unwrapped.encode_batch([s0]), "uniform", 8, n=1, seed=1)["states"][0]
-        real = mdp.sample_states("uniform", 8, rng, start=s0)
-        plot_strip(wenv.unwrapped, imagined, real, figs / f"world_{family}_rollout.png",
-                   f"{family}: imagined (top) and real (bottom) rollouts, uniform policy")
+        plot_rollouts(model, int(rng.choice(mdp.n_states, p=mdp.initial)), "uniform", 8, rng,
+                      figs / f"world_{family}_rollout.png",
+                      f"{family}: imagined (top) and real (bottom) rollouts, uniform policy", seed=1)
         results["world_models"][family] = {
             "run_dir": str(run), "device": str(model.device), "train_seconds": model.train_seconds, "steps": steps,
             **{k: r[k] for k in (*SCORE_KEYS, "rollout_tv", "noise_floor")},
@@ -177,11 +175,8 @@ def run_demo(out: str | Path = "gridlab-demo", quick: bool = False, device: str 
     run.mkdir(parents=True, exist_ok=True)
     model.save(run / "model.pt")
     r = score(model, n_samples=budget.score_samples, horizon=budget.horizon, n_rollouts=budget.rollouts)
-    s0 = int(penv.unwrapped.start_states[0])
-    imagined = model.rollout(penv.unwrapped.encode_batch([s0]), "uniform", 8, n=1, seed=1)["states"][0]
-    real = penv.unwrapped.mdp.sample_states("uniform", 8, rng, start=s0)
-    plot_strip(penv.unwrapped, imagined, real, figs / "pixels_vae_rollout.png",
-               "pixel VAE: imagined (top) and real (bottom) frames, uniform policy")
+    plot_rollouts(model, int(penv.unwrapped.start_states[0]), "uniform", 8, rng, figs / "pixels_vae_rollout.png",
+                  "pixel VAE: imagined (top) and real (bottom) frames, uniform policy", seed=1)
     results["pixel_models"] = {"vae": {
         "run_dir": str(run), "device": str(model.device), "train_seconds": model.train_seconds,
         "steps": budget.pixel_steps, "samples": budget.pixel_samples, "frame_shape": list(penv.observation_space.shape),

@@ -187,12 +187,12 @@ class RunView:
         samples, each over the S states then "no state" (length S + 1)."""
         import torch
 
-        env, S = self.env, self.env.n_states
-        true = np.append(env.mdp.P[s * env.mdp.n_actions + a].toarray().ravel(), 0.0)
+        from generative.scoring import state_histogram, true_rows
+
+        env = self.env
         obs = env.encode_batch(np.full(n, s), np.random.default_rng(seed))
         nxt = self.model.sample_next(obs, np.full(n, a), generator=torch.Generator().manual_seed(seed))
-        s2 = env.decode_batch(nxt)
-        return true, np.bincount(np.where(s2 >= 0, s2, S), minlength=S + 1) / n
+        return true_rows(env.mdp, np.array([[s, a]]))[0], state_histogram(env.decode_batch(nxt), env.n_states)
 
     def rollouts(self, s: int, horizon: int = 10, n: int = 500, seed: int = 0) -> dict[str, np.ndarray]:
         """World models: imagined and real rollouts from ``s`` under one common action sequence.
@@ -203,6 +203,9 @@ class RunView:
         between the state distribution of ``n`` imagined rollouts at each step and the exact one
         (the true model pushed forward along the actions; "no state" counts as its own outcome).
         """
+        from generative.metrics import tv
+        from generative.scoring import state_histogram
+
         env, mdp = self.env, self.env.mdp
         S, A = mdp.n_states, mdp.n_actions
         rng = np.random.default_rng(seed)
@@ -216,21 +219,13 @@ class RunView:
         real = [s]
         exact = np.zeros(S + 1)  # terminal states are absorbing: their rows are self-loops
         exact[s] = 1.0
-        tv = [_tv(imagined[:, 0], exact)]
+        distance = [float(tv(exact, state_histogram(imagined[:, 0], S)))]
         for t, a in enumerate(actions, start=1):
             P_a = mdp.P[np.arange(S) * A + a].toarray()
             real.append(int(rng.choice(S, p=P_a[real[-1]])))
             exact[:S] = exact[:S] @ P_a
-            tv.append(_tv(imagined[:, t], exact))
-        return {"actions": actions, "imagined": imagined[0], "real": np.array(real), "tv": np.array(tv)}
-
-
-def _tv(states: np.ndarray, exact: np.ndarray) -> float:
-    """Total variation between the empirical distribution of ``states`` (-1: no state, the last
-    outcome) and ``exact`` over the S states and "no state"."""
-    S = len(exact) - 1
-    empirical = np.bincount(np.where(states >= 0, states, S), minlength=S + 1) / len(states)
-    return 0.5 * float(np.abs(empirical - exact).sum())
+            distance.append(float(tv(exact, state_histogram(imagined[:, t], S))))
+        return {"actions": actions, "imagined": imagined[0], "real": np.array(real), "tv": np.array(distance)}
 
 
 # ---------------------------------------------------------------------- drawing
@@ -354,6 +349,12 @@ def _line_figure(title: str, y_label: str, log: bool = False, width: int = 420, 
 
 
 # ---------------------------------------------------------------------- the app
+def _check_world(world: str) -> None:
+    ids = ready_made_ids()
+    if world not in ids:
+        raise ValueError(f"unknown world {world!r}; expected one of {ids}")
+
+
 def _world_settings(world_id: str) -> dict[str, Any]:
     import gymnasium as gym
 
@@ -385,11 +386,9 @@ class Explorer:
         import panel as pn
 
         self.runs = [r if isinstance(r, RunView) else RunView(r) for r in runs]
-        ids = ready_made_ids()
-        if world not in ids:
-            raise ValueError(f"unknown world {world!r}; expected one of {ids}")
+        _check_world(world)
         w = pn.widgets
-        self.world = w.Select(label="world", options=ids, value=world, width=230)
+        self.world = w.Select(label="world", options=ready_made_ids(), value=world, width=230)
         self.brush = w.RadioButtonGroup(label="click paints", options=list(BRUSHES), value="inspect",
                                         orientation="vertical")
         self.slip = w.FloatSlider(label="slip", start=0.0, end=1.0, step=0.05, width=230)
@@ -749,8 +748,8 @@ def serve(runs: Sequence[str | Path] = (), port: int = 0, open_browser: bool = T
     """
     import panel as pn
 
+    _check_world(world)  # a bad world id or run directory fails here, before the server starts
     views = [RunView(r) for r in runs]
-    Explorer([], world)  # a bad world id fails here, before the server starts
     port = port or free_port()
     url = f"http://127.0.0.1:{port}/"
     if announce is not None:

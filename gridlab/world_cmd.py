@@ -70,10 +70,10 @@ def world_score(run_dir: str, samples: int = 1000, horizon: int = 20) -> tuple[d
 def world_rollout(run_dir: str, policy: str = "uniform", horizon: int = 10, seed: int = 0) -> Path:
     """Write ``rollout.png``: one imagined rollout (top row) above one real rollout (bottom row)."""
     from agents import dp
-    from generative.plotting import plot_strip
+    from generative.plotting import plot_rollouts
 
     model, _ = _load(run_dir)
-    env, mdp = model.env, model.env.mdp
+    mdp = model.env.mdp
     if policy == "optimal":
         pi = dp.solve(mdp).policy
     elif policy == "uniform":
@@ -82,6 +82,5 @@ def world_rollout(run_dir: str, policy: str = "uniform", horizon: int = 10, seed
         raise UsageError(f"--policy must be 'uniform' or 'optimal', got {policy!r}")
     rng = np.random.default_rng(seed)
     s0 = int(rng.choice(mdp.n_states, p=mdp.initial))
-    imagined = model.rollout(env.encode_batch([s0]), pi, horizon, n=1, seed=seed)["states"][0]
-    real = mdp.sample_states(pi, horizon, rng, start=s0)
-    return plot_strip(env, imagined, real, Path(run_dir) / "rollout.png", f"{model.family}, {policy} policy")
+    return plot_rollouts(model, s0, pi, horizon, rng, Path(run_dir) / "rollout.png", f"{model.family}, {policy} policy",
+                         seed=seed)
