@@ -19,8 +19,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
+	$(BIN)/python -m benchmarks.solver_sizes
 	$(BIN)/python -m benchmarks.solvers
-	$(BIN)/python -m benchmarks.solver_families
 	$(BIN)/python -m benchmarks.envs
 	$(BIN)/python -m benchmarks.agents
 	$(BIN)/python -m benchmarks.world_models

@@ -10,7 +10,7 @@ it. Like the Jacobi Bellman operator it is a :math:`\gamma`-contraction with fix
 The order decides the speed: a sweep carries values all the way across the grid in the
 direction it runs, so sweeps alternate between descending and ascending state order. The
 kernels read the CSR arrays sequentially and fuse the max over actions, so one Gauss-Seidel
-sweep costs about half a scipy CSR Bellman sweep (measured in ``benchmarks/solvers.py``).
+sweep costs about half a scipy CSR Bellman sweep (measured in ``benchmarks/solver_sizes.py``).
 
 References:
     Bertsekas & Tsitsiklis, *Parallel and Distributed Computation* (1989), 2.6 (Gauss-Seidel);
@@ -37,23 +37,29 @@ def _kernel():
         import numba
 
         @numba.njit(cache=True, nogil=True)
+        def backup(indptr, indices, data, R, V, gamma, A, s):  # pragma: no cover - compiled
+            # max_a R(s, a) + gamma P(s, a) V and its first maximising action
+            best = -np.inf
+            arg = 0
+            for a in range(A):
+                row = s * A + a
+                acc = 0.0
+                for k in range(indptr[row], indptr[row + 1]):
+                    acc += data[k] * V[indices[k]]
+                q = R[row] + gamma * acc
+                if q > best:
+                    best = q
+                    arg = a
+            if abs(best) < TINY:  # no subnormal floats (they are ~100x slower)
+                best = 0.0
+            return best, arg
+
+        @numba.njit(cache=True, nogil=True)
         def sweep(indptr, indices, data, R, order, V, gamma, A, policy):  # pragma: no cover - compiled
             delta = 0.0
             for i in range(order.shape[0]):
                 s = order[i]
-                best = -np.inf
-                arg = 0
-                for a in range(A):
-                    row = s * A + a
-                    acc = 0.0
-                    for k in range(indptr[row], indptr[row + 1]):
-                        acc += data[k] * V[indices[k]]
-                    q = R[row] + gamma * acc
-                    if q > best:
-                        best = q
-                        arg = a
-                if abs(best) < TINY:  # no subnormal floats (they are ~100x slower)
-                    best = 0.0
+                best, arg = backup(indptr, indices, data, R, V, gamma, A, s)
                 d = abs(best - V[s])
                 if d > delta:
                     delta = d
@@ -72,7 +78,7 @@ def _kernel():
                 v = R[row] + gamma * acc
                 V[s] = v if abs(v) >= TINY else 0.0
 
-        _KERNEL = (sweep, policy_sweep)
+        _KERNEL = (sweep, policy_sweep, backup)
     return _KERNEL
 
 
@@ -81,7 +87,7 @@ def load_kernels() -> float:
     import time
 
     t = time.perf_counter()
-    sweep, policy_sweep = _kernel()
+    sweep, policy_sweep, _ = _kernel()
     # numba compiles on the first call with concrete types: make that call on a 1-state model
     args = (np.array([0, 1], np.int32), np.array([0], np.int32), np.array([1.0]), np.zeros(1), np.array([0], np.int64),
             np.zeros(1), 0.5, 1, np.zeros(1, np.int64))

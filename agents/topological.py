@@ -31,6 +31,20 @@ over every live state then go on from these values until one certifies
 :math:`\gamma\delta/(1-\gamma) \le` ``tol`` (usually the first), and
 ``agents.dp.certified_solution`` checks the result in float64.
 
+A component whose state graph (undirected, self-loops left out) is a tree (a perfect maze, a
+corridor, a chain, a single state) is solved by policy iteration instead: after each Gauss-Seidel
+Bellman sweep, the greedy policy's values are computed exactly, :math:`(I - \gamma P_\pi) V = R_\pi`
+by Gaussian elimination with the leaves first. Eliminating a leaf changes only its parent's
+equation (no fill-in), so an exact evaluation costs about two policy sweeps. Gauss-Seidel
+sweeps are slow exactly there: in a slippery corridor a state's value waits on the state behind
+it (the slip's moves back), so a sweep carries the goal's value only a few cells against them,
+and the sweep count grows with the corridor's length and with :math:`1/(1-\gamma)`. Measured on a
+perfect maze of 10^5 states: 87.5 sweeps of work at gamma 0.99 and 858 at 0.999 by Gauss-Seidel
+modified policy iteration, 5.5 and 17.5 this way. Whether a component is a tree is read
+from its edges once (a graph with more than :math:`2(n - 1)` distinct edges is refused after half
+its rows). Should the greedy policy stop changing before ``tol`` is certified (a ``tol`` below
+the values' rounding), Gauss-Seidel sweeps take over.
+
 In a closed class (no transition leaves the component) the error that sweeps remove slowest is a
 uniform shift of every value; when the mean change of consecutive iterations shrinks by a steady
 ratio, the rest of that geometric series is added at once (Aitken's extrapolation): a random
@@ -54,6 +68,9 @@ TINY = 1e-200
 # policy sweeps stop once one changes V by at most this fraction of the last Bellman sweep's change
 POLICY_STOP = 0.1
 CLOSED_M = 16
+# policy iterations on a tree component before Gauss-Seidel sweeps take over (policy iteration
+# needs a handful: see the module doc)
+TREE_PI_CAP = 100
 
 
 def components(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray]:
@@ -79,6 +96,10 @@ def _kernels():
     global _KERNEL
     if _KERNEL is None:
         import numba
+
+        from agents.gauss_seidel import _kernel as gauss_seidel_kernels
+
+        backup = gauss_seidel_kernels()[2]
 
         @numba.njit(cache=True, nogil=True)
         def tarjan(indptr, indices, live):  # pragma: no cover - compiled
@@ -188,6 +209,21 @@ def _kernels():
             return order, ptr
 
         @numba.njit(cache=True, nogil=True)
+        def bellman_sweep(indptr, indices, data, R, lo, hi, V, gamma, A, policy):  # pragma: no cover - compiled
+            # one Gauss-Seidel Bellman sweep of states lo..hi-1 in order, the greedy policy with it;
+            # returns (the largest change, whether any state's greedy action changed)
+            delta, changed = 0.0, False
+            for s in range(lo, hi):
+                bq, arg = backup(indptr, indices, data, R, V, gamma, A, s)  # values below TINY stored as 0
+                if abs(bq - V[s]) > delta:
+                    delta = abs(bq - V[s])
+                V[s] = bq
+                if policy[s] != arg:
+                    changed = True
+                policy[s] = arg
+            return delta, changed
+
+        @numba.njit(cache=True, nogil=True)
         def solve_range(indptr, indices, data, R, lo, hi, V, gamma, A, policy, tol, m, closed, max_iter):  # pragma: no cover
             # Gauss-Seidel modified policy iteration on states lo..hi-1 (the rest fixed), every sweep
             # nearest the terminal states first, until a Bellman sweep's change delta certifies
@@ -200,25 +236,7 @@ def _kernels():
                 if closed:
                     for s in range(lo, hi):
                         before += V[s]
-                delta = 0.0
-                for s in range(lo, hi):
-                    bq = -np.inf
-                    arg = 0
-                    for a in range(A):
-                        row = s * A + a
-                        acc = 0.0
-                        for k in range(indptr[row], indptr[row + 1]):
-                            acc += data[k] * V[indices[k]]
-                        q = R[row] + gamma * acc
-                        if q > bq:
-                            bq = q
-                            arg = a
-                    if abs(bq) < TINY:  # keep values out of subnormal range (see the module doc)
-                        bq = 0.0
-                    if abs(bq - V[s]) > delta:
-                        delta = abs(bq - V[s])
-                    V[s] = bq
-                    policy[s] = arg
+                delta = bellman_sweep(indptr, indices, data, R, lo, hi, V, gamma, A, policy)[0]
                 work += hi - lo
                 it += 1
                 bound = gamma * delta / (1.0 - gamma)
@@ -260,10 +278,147 @@ def _kernels():
                 step_prev, ratio_prev = step, ratio
 
         @numba.njit(cache=True, nogil=True)
+        def tree_order(indptr, indices, A, lo, hi, mark, parent, order):  # pragma: no cover - compiled
+            # whether the component lo..hi's state graph (undirected, self-loops left out) is a tree;
+            # if so parent[s] (-1: the root) and order[lo:hi-1], every state before its parent.
+            # Returns (is_tree, states read): a graph with more than 2(n - 1) distinct internal
+            # edges is no tree, so a grid's component is refused after reading about half its rows
+            n = hi - lo
+            cap = 2 * (n - 1)
+            src = np.empty(max(cap, 1), np.int64)
+            dst = np.empty(max(cap, 1), np.int64)
+            E = 0
+            for s in range(lo, hi):
+                for k in range(indptr[s * A], indptr[(s + 1) * A]):
+                    t = indices[k]
+                    if t == s or t < lo or t >= hi or mark[t] == s:
+                        continue
+                    mark[t] = s
+                    if E == cap:
+                        return False, s - lo + 1
+                    src[E] = s
+                    dst[E] = t
+                    E += 1
+            # undirected adjacency, each neighbour once (stamps -s - 2, apart from the first pass's s)
+            ptr = np.zeros(n + 1, np.int64)
+            for e in range(E):
+                ptr[src[e] - lo + 1] += 1
+                ptr[dst[e] - lo + 1] += 1
+            ptr = np.cumsum(ptr)
+            fill = ptr[:-1].copy()
+            adj = np.empty(2 * E, np.int64)
+            for e in range(E):
+                adj[fill[src[e] - lo]] = dst[e] - lo
+                fill[src[e] - lo] += 1
+                adj[fill[dst[e] - lo]] = src[e] - lo
+                fill[dst[e] - lo] += 1
+            end = np.empty(n, np.int64)
+            degree = np.empty(n, np.int64)
+            total = 0
+            for i in range(n):
+                w = ptr[i]
+                for k in range(ptr[i], ptr[i + 1]):
+                    j = adj[k]
+                    if mark[lo + j] != -i - lo - 2:
+                        mark[lo + j] = -i - lo - 2
+                        adj[w] = j
+                        w += 1
+                end[i] = w
+                degree[i] = w - ptr[i]
+                total += degree[i]
+            if total != 2 * (n - 1):  # connected (strongly, even) with n - 1 edges: a tree
+                return False, n
+            removed = np.zeros(n, np.bool_)
+            queue = np.empty(n, np.int64)
+            head, tail, count = 0, 0, 0
+            for i in range(n):
+                if degree[i] <= 1:
+                    queue[tail] = i
+                    tail += 1
+            while head < tail:  # strip leaves: each state's one neighbour left is its parent
+                i = queue[head]
+                head += 1
+                removed[i] = True
+                p = -1
+                for k in range(ptr[i], end[i]):
+                    if not removed[adj[k]]:
+                        p = adj[k]
+                        break
+                if p == -1:
+                    parent[lo + i] = -1
+                    order[hi - 1] = lo + i
+                    continue
+                parent[lo + i] = lo + p
+                order[lo + count] = lo + i
+                count += 1
+                degree[p] -= 1
+                if degree[p] == 1:
+                    queue[tail] = p
+                    tail += 1
+            return count == n - 1, n
+
+        @numba.njit(cache=True, nogil=True)
+        def tree_evaluate(indptr, indices, data, R, lo, hi, V, gamma, A, policy, parent, order, a, b, up, down):  # pragma: no cover
+            # V^pi on a tree component, exactly: (I - gamma P_pi) V = R_pi by Gaussian elimination
+            # leaves first, where eliminating a state changes only its parent's equation (no
+            # fill-in), then back-substitution from the root; states outside are constants
+            for s in range(lo, hi):
+                down[s] = 0.0
+            for s in range(lo, hi):
+                row = s * A + policy[s]
+                diag, rhs, to_parent = 1.0, R[row], 0.0
+                for k in range(indptr[row], indptr[row + 1]):
+                    t = indices[k]
+                    w = gamma * data[k]
+                    if t == s:
+                        diag -= w
+                    elif t < lo or t >= hi:
+                        rhs += w * V[t]
+                    elif t == parent[s]:
+                        to_parent += w
+                    else:  # a child of s
+                        down[t] += w
+                a[s], b[s], up[s] = diag, rhs, to_parent
+            for i in range(lo, hi - 1):  # x = (b[x] + up[x] V[parent]) / a[x] into the parent's equation
+                x = order[i]
+                p = parent[x]
+                f = down[x] / a[x]
+                a[p] -= f * up[x]
+                b[p] += f * b[x]
+            root = order[hi - 1]
+            for i in range(hi - 1, lo - 1, -1):
+                x = order[i]
+                v = b[x] / a[x] if x == root else (b[x] + up[x] * V[parent[x]]) / a[x]
+                V[x] = 0.0 if abs(v) < TINY else v
+
+        @numba.njit(cache=True, nogil=True)
+        def solve_tree(indptr, indices, data, R, lo, hi, V, gamma, A, policy, tol, parent, order, a, b, up, down):  # pragma: no cover
+            # policy iteration on a tree component: a Bellman sweep, then the greedy policy's values
+            # exactly (tree_evaluate), until a sweep certifies tol; returns (work, done). Not done:
+            # the greedy policy stopped changing, or TREE_PI_CAP iterations, before tol was reached
+            # (a tol below the values' rounding): Gauss-Seidel sweeps take it from there
+            work = 0.0
+            for _ in range(TREE_PI_CAP):
+                delta, changed = bellman_sweep(indptr, indices, data, R, lo, hi, V, gamma, A, policy)
+                work += hi - lo
+                if gamma * delta / (1.0 - gamma) <= tol:
+                    return work, True
+                tree_evaluate(indptr, indices, data, R, lo, hi, V, gamma, A, policy, parent, order, a, b, up, down)
+                work += 2.0 * (hi - lo) / A  # the policy's rows, then the elimination
+                if not changed:
+                    break
+            return work, False
+
+        @numba.njit(cache=True, nogil=True)
         def solve_components(indptr, indices, data, R, ptr, V, gamma, A, policy, tol, m, max_iter):  # pragma: no cover
             # components (contiguous ranges, sinks first) each to tol / 2 from its start guess, then
             # the certifying loop over every live state from those values
             work = 0.0  # state updates of Bellman sweeps, plus policy-sweep updates / A
+            trees = 0
+            S = V.shape[0]
+            mark = np.full(S, -1, np.int64)  # scratch of tree_order and tree_evaluate
+            parent, order = np.empty(S, np.int64), np.empty(S, np.int64)
+            diag, rhs, up, down = np.empty(S), np.empty(S), np.empty(S), np.empty(S)
             for c in range(ptr.shape[0] - 1):
                 lo, hi = ptr[c], ptr[c + 1]
                 if hi == lo:
@@ -282,9 +437,18 @@ def _kernels():
                     if indices[k] < lo or indices[k] >= hi:
                         closed = False
                         break
+                is_tree, read = tree_order(indptr, indices, A, lo, hi, mark, parent, order)
+                work += read
+                if is_tree:
+                    trees += 1
+                    w, done = solve_tree(indptr, indices, data, R, lo, hi, V, gamma, A, policy, tol / 2, parent, order,
+                                         diag, rhs, up, down)
+                    work += w
+                    if done:
+                        continue
                 work += solve_range(indptr, indices, data, R, lo, hi, V, gamma, A, policy, tol / 2, m, closed, -1)[0]
             w, bound, it = solve_range(indptr, indices, data, R, 0, ptr[-1], V, gamma, A, policy, tol, m, False, max_iter)
-            return work + w, bound, it
+            return work + w, bound, it, trees
 
         @numba.njit(cache=True, nogil=True)
         def permute(indptr, indices, data, R, perm, A):  # pragma: no cover - compiled
@@ -327,9 +491,10 @@ def solve(mdp: TabularMDP, gamma: float, tol: float, m: int = 64,
     then reads its neighbours' values from nearby memory.
 
     Returns:
-        ``(V, policy, bound, iterations, sweeps, components)``: the values and greedy policy, the
-        certifying loop's contraction bound and its Bellman sweeps, the work done in full Bellman
-        sweeps of the model, and the number of non-empty components.
+        ``(V, policy, bound, iterations, sweeps, components, trees)``: the values and greedy policy,
+        the certifying loop's contraction bound and its Bellman sweeps, the work done in full
+        Bellman sweeps of the model, the number of non-empty components, and how many of them are
+        trees (solved by policy iteration with exact evaluations).
     """
     P, A, S = mdp.P, mdp.n_actions, mdp.n_states
     solve_components, _, permute = _kernels()
@@ -337,11 +502,11 @@ def solve(mdp: TabularMDP, gamma: float, tol: float, m: int = 64,
     perm = np.concatenate([order, np.flatnonzero(mdp.terminal)])
     indptr, indices, data, R = permute(P.indptr, P.indices, P.data, np.ascontiguousarray(mdp.R.reshape(-1)), perm, A)
     W, pol = np.zeros(S), np.zeros(S, np.int64)
-    work, bound, it = solve_components(indptr, indices, data, R, ptr, W, float(gamma), A, pol, float(tol), m,
+    work, bound, it, trees = solve_components(indptr, indices, data, R, ptr, W, float(gamma), A, pol, float(tol), m,
                                        -1 if max_iter is None else int(max_iter))
     V, policy = np.empty(S), np.empty(S, np.int64)
     V[perm], policy[perm] = W, pol
-    return V, policy, float(bound), int(it), float(work) / max(S, 1) + 1.0, int(np.count_nonzero(np.diff(ptr)))
+    return V, policy, float(bound), int(it), float(work) / max(S, 1) + 1.0, int(np.count_nonzero(np.diff(ptr))), int(trees)
 
 
 def load_kernels() -> float:

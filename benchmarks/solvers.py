@@ -1,10 +1,17 @@
-"""Benchmark: exact solvers on slippery open rooms of 10^2..10^6 states, against plain VI and pymdptoolbox.
+"""Benchmark: ``dp.solve`` on every family of ``benchmarks.families`` (issue 12), against today's
+Gauss-Seidel solver and pymdptoolbox.
 
-Everything runs in one process, so ratios are like for like. The unit is the *sweep-equivalent*:
-solve time divided by the time of one scipy CSR float64 Bellman sweep (``R + gamma * P @ V``, max
-over actions) over the same MDP, measured in the same process.
+Run from the repository root:
+``.venv/bin/python -m benchmarks.solvers [--sizes 100000,1000000] [--families a,b] [--gs-max 100000]``
 
-Run from the repository root: ``.venv/bin/python -m benchmarks.solvers [--sizes 10,50,100,316,1000] [--no-plain-vi-above 100000]``
+Each row runs in a fresh process (so its peak RSS is that of a whole process: interpreter, numba
+kernels from their disk cache, the model and the solve) and reports, at tol 1e-6:
+*sweep-equivalents* (the solve's wall time over one scipy CSR float64 Bellman sweep of the same
+model, measured in the same process, as in ``benchmarks/solver_sizes.py``), wall time, the certified
+bound, tracemalloc's peak during the solve, the method ``auto`` chose and the components it
+found; Gauss-Seidel modified policy iteration (``method="gs"``, the choice of ``auto`` before
+issue 12) on models up to ``--gs-max`` states; and at 2,500 states pymdptoolbox's ValueIteration
+at the same tolerance. gamma 0.99 for every family, and 0.999 for ``cost_room`` and ``maze``.
 """
 
 from __future__ import annotations
@@ -12,140 +19,127 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import resource
+import subprocess
+import sys
 import time
-import tracemalloc
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-from agents import dp
-from envs import GridWorldEnv, open_room
+from benchmarks.families import FAMILIES
+from benchmarks.results_file import write_rows
 
-GAMMA, TOL, SLIP = 0.99, 1e-6, 0.2
-TOOLBOX_PI_CAP = 200
-BUILDS = 4  # the build's figure is the median of the last three, as the sweep's is a median
+TOL = 1e-6
+SLOW_GAMMA = ("cost_room", "maze")  # the families also run at gamma 0.999
 
 
-def sweep_seconds(mdp, repeats: int = 7) -> float:
+def sweep_seconds(mdp, gamma: float, repeats: int = 7) -> float:
     V = np.random.default_rng(0).random(mdp.n_states)
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        Q = mdp.R + GAMMA * (mdp.P @ V).reshape(mdp.n_states, mdp.n_actions)
-        Q.max(axis=1)
+        (mdp.R + gamma * (mdp.P @ V).reshape(mdp.n_states, mdp.n_actions)).max(axis=1)
         times.append(time.perf_counter() - t)
     return float(np.median(times))
 
 
-def measured(fn):
-    tracemalloc.start()
+def one_row(family: str, n: int, gamma: float, gs_max: int) -> dict:
+    """Build and solve one model in this process (the child's work)."""
+    import tracemalloc
+
+    from agents import dp
+    from agents.topological import load_kernels
+    from benchmarks.families import build
+
+    load_kernels()
     t = time.perf_counter()
-    out = fn()
-    seconds = time.perf_counter() - t
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return out, seconds, peak
+    mdp = build(family, n)
+    build_s = time.perf_counter() - t
+    sweep = sweep_seconds(mdp, gamma)
+    row = {"family": family, "n": n, "gamma": gamma, "states": mdp.n_states, "transitions": int(mdp.P.nnz),
+           "sweep_ms": 1000 * sweep, "build_s": build_s}
+    runs = {"solve": lambda: dp.solve(mdp, gamma, tol=TOL)}
+    if mdp.n_states <= gs_max:
+        runs["gs"] = lambda: dp.solve(mdp, gamma, tol=TOL, method="gs")
+    if mdp.n_states <= 2_600:
+        import mdptoolbox.mdp
 
+        from benchmarks.solver_sizes import mdptoolbox_inputs
 
-def mdptoolbox_inputs(mdp):
-    import scipy.sparse as sp
+        P, R = mdptoolbox_inputs(mdp)
 
-    S, A = mdp.n_states, mdp.n_actions
-    P = [sp.csr_matrix(mdp.P[np.arange(S) * A + a]) for a in range(A)]
-    return P, mdp.R
+        def toolbox():
+            vi = mdptoolbox.mdp.ValueIteration(P, R, gamma, epsilon=TOL, max_iter=10**7)
+            vi.run()
+            return vi
+
+        runs["mdptoolbox_vi"] = toolbox
+    for name, fn in runs.items():
+        tracemalloc.start()
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = fn()
+        secs = time.perf_counter() - t
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        _, _, bound = dp.certify(mdp, np.asarray(out.V, dtype=float), gamma)
+        row[name] = {"seconds": secs, "sweeps": secs / sweep, "peak_MB": peak / 2**20, "certified_bound": bound,
+                     "method": getattr(out, "method", name), "components": getattr(out, "info", {}).get("components")}
+    row["process_peak_MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return row
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="10,50,100,316,1000", help="room sides; states = side^2")
-    ap.add_argument("--plain-vi-max", type=int, default=10**6, help="largest model to run plain VI on")
-    ap.add_argument("--mdptoolbox-max", type=int, default=2500, help="largest model to run pymdptoolbox on")
-    ap.add_argument("--out", default="benchmarks/results/solvers.json")
+    ap.add_argument("--sizes", default="100000,1000000")
+    ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--gs-max", type=int, default=100_000, help="largest model to run today's Gauss-Seidel on")
+    ap.add_argument("--toolbox", action=argparse.BooleanOptionalAction, default=True,
+                    help="also the 2,500-state rows against pymdptoolbox")
+    ap.add_argument("--out", default="benchmarks/results/solver_families.json")
+    ap.add_argument("--row", nargs=3, metavar=("FAMILY", "N", "GAMMA"), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    # warm-up: numba compiles the kernels (cached on disk after the first run), so `solve` picks
-    # the topological solver at every size, as it does in any process that has solved one large model
-    from agents.topological import load_kernels  # and the Gauss-Seidel ones
-
-    compile_s = load_kernels()
-    GridWorldEnv(open_room(300), slip=SLIP)  # loads the numba model builder too
+    if args.row:
+        family, n, gamma = args.row
+        print(json.dumps(one_row(family, int(n), float(gamma), args.gs_max)))
+        return
+    jobs = []
+    for family in args.families.split(","):
+        sizes = [int(s) for s in args.sizes.split(",")] + ([2_500] if args.toolbox else [])
+        for n in sizes:
+            for gamma in (0.99, 0.999) if family in SLOW_GAMMA and n != 2_500 else (0.99,):
+                jobs.append((family, n, gamma))
     rows = []
-    for side in map(int, args.sizes.split(",")):
-        layout = open_room(side)
-        builds = []
-        for _ in range(BUILDS):  # the first build of a size also pays the VM's first touch of its memory
-            t = time.perf_counter()
-            env = GridWorldEnv(layout, slip=SLIP)
-            builds.append(time.perf_counter() - t)
-        mdp = env.mdp
-        sweep = sweep_seconds(mdp)
-        build_s = float(np.median(builds[1:]))
-        row = {"states": mdp.n_states, "transitions": int(mdp.P.nnz), "sweep_ms": 1000 * sweep,
-               "build_s": build_s, "build_sweeps": build_s / sweep,
-               "first_build_s": builds[0], "first_build_sweeps": builds[0] / sweep}
-        runs = {"solve": lambda: dp.solve(mdp, GAMMA, tol=TOL)}
-        if mdp.n_states <= 2500:
-            runs["policy_iteration"] = lambda: dp.policy_iteration(mdp, GAMMA)
-        if mdp.n_states <= args.plain_vi_max:
-            runs["plain_vi"] = lambda: dp.value_iteration(mdp, GAMMA, tol=TOL)
-        if mdp.n_states <= args.mdptoolbox_max:
-            import mdptoolbox.mdp
-
-            P, R = mdptoolbox_inputs(mdp)
-
-            def tb_vi():
-                vi = mdptoolbox.mdp.ValueIteration(P, R, GAMMA, epsilon=TOL, max_iter=10**6)
-                vi.run()
-                return vi
-
-            def tb_pi():
-                pi = mdptoolbox.mdp.PolicyIteration(P, R, GAMMA, max_iter=TOOLBOX_PI_CAP)  # it cycles on ties
-                pi.run()
-                return pi
-
-            runs["mdptoolbox_vi"] = tb_vi
-            runs["mdptoolbox_pi"] = tb_pi
-        for name, fn in runs.items():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                out, secs, peak = measured(fn)
-            V = np.asarray(out.V, dtype=float)
-            _, residual, bound = dp.certify(mdp, V, GAMMA)
-            iterations = int(getattr(out, "iterations", getattr(out, "iter", 0)))
-            row[name] = {"seconds": secs, "sweeps": secs / sweep, "peak_MB": peak / 2**20, "iterations": iterations,
-                         "hit_cap": name == "mdptoolbox_pi" and iterations >= TOOLBOX_PI_CAP,
-                         "certified_bound": bound, "method": getattr(out, "method", name)}
-            print(f"S={mdp.n_states:>8d} {name:18s} {secs:9.3f}s {secs / sweep:9.1f} sweep-eq  peak {peak / 2**20:8.1f} MB  "
-                  f"bound {bound:.2e}", flush=True)
+    for family, n, gamma in jobs:
+        out = subprocess.run([sys.executable, "-m", "benchmarks.solvers", "--gs-max", str(args.gs_max),
+                              "--row", family, str(n), str(gamma)], capture_output=True, text=True, check=True)
+        row = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append(row)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"machine": platform.platform(), "processor": platform.processor(),
-                                          "gamma": GAMMA, "tol": TOL, "slip": SLIP, "numba_compile_s": compile_s,
-                                          "rows": rows}, indent=1))
-    print(table(rows, compile_s))
+        s = row["solve"]
+        print(f"{family:14s} S={row['states']:>8d} gamma={gamma}: {s['sweeps']:7.1f} sweep-eq {s['seconds']:7.2f} s "
+              f"bound {s['certified_bound']:.1e} {s['method']} ({s['components']} components) "
+              f"process {row['process_peak_MB']:.0f} MB" + (f"; gs {row['gs']['sweeps']:.1f}" if "gs" in row else "")
+              + (f"; mdptoolbox VI {row['mdptoolbox_vi']['seconds'] / s['seconds']:.0f}x slower" if "mdptoolbox_vi" in row else ""),
+              flush=True)
+    write_rows(args.out, rows, key=lambda r: (r["family"], r["n"], r["gamma"]), machine=platform.platform(), tol=TOL)
+    print(table(rows))
 
 
-def table(rows, compile_s) -> str:
-    out = ["| states | transitions | sweep (ms) | build (sweeps; first build) | `solve` (s / sweeps / peak MB / bound) | "
-           "plain VI (s / sweeps) | pymdptoolbox VI (s) | pymdptoolbox PI (s) | `solve` speed-up vs plain VI / vs pymdptoolbox VI |",
-           "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
+def table(rows: list[dict]) -> str:
+    """BENCHMARKS.md's table."""
+    out = ["| family | gamma | states | sweep (ms) | `solve`: sweep-eq / s / bound / solve peak MB / process peak MB | method (components) "
+           "| `gs` (before): sweep-eq | pymdptoolbox VI: s (`solve` speed-up) |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (list(FAMILIES).index(r["family"]), r["n"], r["gamma"])):
         s = r["solve"]
-        vi = r.get("plain_vi")
-        tb_vi, tb_pi = r.get("mdptoolbox_vi"), r.get("mdptoolbox_pi")
-        def fmt(x):
-            if not x:
-                return "not run"
-            note = f" (cycled: stopped at its {TOOLBOX_PI_CAP}-iteration cap, bound {x['certified_bound']:.1e})" if x.get("hit_cap") else ""
-            return f"{x['seconds']:.3f}{note}"
-
-        out.append(
-            f"| {r['states']:,} | {r['transitions']:,} | {r['sweep_ms']:.2f} | {r['build_sweeps']:.1f}; {r['first_build_sweeps']:.1f} | "
-            f"{s['seconds']:.3f} / {s['sweeps']:.1f} / {s['peak_MB']:.0f} / {s['certified_bound']:.1e} | "
-            f"{(str(round(vi['seconds'], 3)) + ' / ' + str(round(vi['sweeps']))) if vi else 'not run'} | {fmt(tb_vi)} | {fmt(tb_pi)} | "
-            f"{(vi['seconds'] / s['seconds']) if vi else float('nan'):.1f}x / "
-            f"{(tb_vi['seconds'] / s['seconds']) if tb_vi else float('nan'):.0f}x |")
-    out.append(f"\nnumba compile of the Gauss-Seidel kernels on first use: {compile_s:.2f} s (cached on disk afterwards).")
+        gs = f"{r['gs']['sweeps']:.1f}" if "gs" in r else "not run"
+        tb = (f"{r['mdptoolbox_vi']['seconds']:.2f} ({r['mdptoolbox_vi']['seconds'] / s['seconds']:.0f}x)"
+              if "mdptoolbox_vi" in r else "-")
+        out.append(f"| {r['family']} | {r['gamma']} | {r['states']:,} | {r['sweep_ms']:.2f} | {s['sweeps']:.1f} / {s['seconds']:.2f} / "
+                   f"{s['certified_bound']:.1e} / {s['peak_MB']:.0f} / {r['process_peak_MB']:.0f} | {s['method']} ({s['components']}) | "
+                   f"{gs} | {tb} |")
     return "\n".join(out)
 
 

@@ -3,10 +3,12 @@ CPU method to within its certified bound of an independent reference."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from agents import dp
 from agents.solvers import method_names
 from benchmarks.families import FAMILIES, build
+from envs import TabularMDP
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +87,59 @@ def test_topological_components_are_scipys_strongly_connected_components():
         live = ~mdp.terminal
         pairs = set(zip(mine[live].tolist(), theirs[live].tolist()))
         assert len(pairs) == len(set(mine[live].tolist())) == len(set(theirs[live].tolist()))  # the same partition
+
+
+def test_a_maze_is_solved_as_trees_by_policy_iteration_with_exact_evaluations():
+    # a perfect maze's state graph is a tree: eliminating leaves first solves a policy's values
+    # exactly with no fill-in, so a few policy iterations replace hundreds of Gauss-Seidel sweeps
+    # (the slip's moves back along a corridor are what makes those slow, worst at gamma near 1)
+    mdp = build("maze", 5_000, seed=4)
+    for gamma in (0.99, 0.999):
+        tvi = dp.topological_value_iteration(mdp, gamma, tol=1e-6)
+        exact = dp.policy_iteration(mdp, gamma).V
+        assert tvi.info["tree_components"] >= 1 and tvi.error_bound <= 1e-6
+        assert np.max(np.abs(tvi.V - exact)) <= tvi.error_bound + 1e-12
+        gs = dp.gauss_seidel_value_iteration(mdp, gamma, tol=1e-6)
+        assert tvi.sweeps < 30 and tvi.sweeps < gs.sweeps / 5, (gamma, tvi.sweeps, gs.sweeps)
+    room = dp.topological_value_iteration(build("cost_room", 2_500), 0.99, tol=1e-6)
+    assert room.info["tree_components"] == 0  # one component, full of cycles
+
+
+@st.composite
+def tree_mdps(draw):
+    """A random tree of states (each state's parent drawn among the earlier ones), each action
+    moving to random tree neighbours, staying, or leaving to a terminal state; some edges one-way,
+    so that the tree splits into several components."""
+    n = draw(st.integers(2, 40))
+    A = draw(st.integers(1, 3))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    parent = np.array([-1] + [int(rng.integers(i)) for i in range(1, n)])
+    edges = [(i, parent[i]) for i in range(1, n) if rng.random() > 0.1] + [
+        (parent[i], i) for i in range(1, n) if rng.random() > 0.1]
+    P = np.zeros((A, n + 1, n + 1))
+    for a in range(A):
+        for s in range(n):
+            targets = [t for u, t in edges if u == s] + [s] + ([n] if rng.random() < 0.2 else [])
+            keep = [t for t in targets if rng.random() < 0.7] or [targets[-1]]
+            P[a, s, keep] = rng.dirichlet(np.ones(len(keep)))
+        P[a, n, n] = 1.0
+    R = rng.normal(size=(n + 1, A))
+    terminal = np.zeros(n + 1, bool)
+    terminal[n] = True
+    return TabularMDP.from_arrays(P, R, terminal=terminal)
+
+
+@settings(max_examples=80, deadline=None)
+@given(tree_mdps(), st.sampled_from([0.5, 0.9, 0.99, 0.999]))
+def test_tree_components_are_solved_to_the_exact_values_within_the_bound(mdp, gamma):
+    tvi = dp.topological_value_iteration(mdp, gamma, tol=1e-8)
+    exact = dp.policy_iteration(mdp, gamma).V
+    assert tvi.info["tree_components"] >= 1 and tvi.error_bound <= 1e-8
+    assert np.max(np.abs(tvi.V - exact)) <= tvi.error_bound + 1e-12 * (1 + np.max(np.abs(exact)))
+
+
+def test_a_tolerance_below_the_values_rounding_hands_a_tree_over_to_gauss_seidel_sweeps():
+    mdp = build("maze", 2_000, seed=5)
+    sol = dp.topological_value_iteration(mdp, 0.99, tol=1e-15, max_iter=50)  # below what float64 can certify here
+    exact = dp.policy_iteration(mdp, 0.99).V
+    assert sol.error_bound <= 1e-12 and np.max(np.abs(sol.V - exact)) <= 1e-12
