@@ -25,7 +25,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import scipy.stats
 
 from envs.mdp import TabularMDP
 
@@ -104,6 +103,8 @@ def check_model(env: Any, mdp: TabularMDP, steps: int = 300, seed: int = 0, alph
             raise ValueError(f"state {s}, action {a} -> state {s_env}: the env paid {float(reward):g}, the model says {r_model:g}")
         k = int(where[0])
         u[i] = prob[:k].sum() + rng.random() * prob[k]
+    import scipy.stats  # here: importing it costs half a second that `import envs` need not pay
+
     pvalue = float(scipy.stats.kstest(u, "uniform").pvalue)
     if pvalue < alpha:
         raise ValueError(f"the env's next-state frequencies disagree with the model over {rows.size} steps "
