@@ -33,6 +33,9 @@ WORLDS = {
     "SlipperyLake (64 states) onehot": ("gridlab/SlipperyLake-v0", {"obs_mode": "onehot"}),
     "SlipperyLake (64 states) image": ("gridlab/SlipperyLake-v0", {"obs_mode": "image"}),
     "SlipperyLake (64 states) pixels": ("gridlab/SlipperyLake-v0", {"obs_mode": "pixels"}),
+    # issue 13's nuisance level: per-pixel noise of 5% of the range and a strip of 4 flickering cells
+    "SlipperyLake (64 states) pixels + noise 0.05 + 4 distractors": ("gridlab/SlipperyLake-v0", {
+        "obs_mode": "pixels", "pixel_noise": 0.05, "distractors": 4}),
     "slippery 5x5 (25 states) onehot": ("gridlab/Grid-v0", {"layout": "S...H\n.....\n..H..\n.....\nH...G", "slip": 0.2,
                                                             "obs_mode": "onehot"}),
 }

@@ -47,6 +47,29 @@ def test_the_frame_codec_gives_each_state_its_own_code_and_a_frame_of_it(data, t
         FrameCodec.fit(data.obs[:10], lr=float("nan"))
 
 
+def test_refinement_gives_noisy_frames_with_distractors_pure_codes_where_the_conv_codec_collapses():
+    # pixel noise at 5% of the range and 4 flickering cells (issue 13's nuisance level), a short
+    # conv training: the VQ codebook collapses onto two codes, which blend states; k-means in the
+    # variance-scaled pixel space, seeded from those codes and k-means++, separates every state
+    env = gym.make("gridlab/Grid-v0", layout="S..H\n....\n.H..\n...G", slip=0.3, obs_mode="pixels",
+                   pixel_noise=0.05, distractors=4)
+    sample = collect_transitions(env, 3000, seed=0)
+    frames = torch.cat([sample.obs, sample.next_obs])
+    real = sample.make_env()
+    real.reset(seed=1)  # fresh frames: noise and distractors the codec never saw
+    states = np.repeat(np.arange(real.n_states), 20)
+    fresh = real.encode_batch(states)
+
+    def returned(codec):
+        return real.decode_batch(codec.decode(codec.encode(fresh)).numpy())
+
+    assert np.mean(returned(FrameCodec.fit(frames, steps=50, seed=0, progress=False, refine=0)) == states) < 0.5
+    codec = FrameCodec.fit(frames, steps=50, seed=0, progress=False)
+    assert np.array_equal(returned(codec), states)
+    codes = codec.encode(fresh).argmax(dim=1).numpy()
+    assert all(len(np.unique(states[codes == c])) == 1 for c in np.unique(codes))  # no code mixes two states
+
+
 @pytest.fixture(scope="module")
 def trained(data):
     """Each family's model of the pixel world, trained once for the tests of this module."""
