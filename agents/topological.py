@@ -416,9 +416,9 @@ def _kernels():
             work = 0.0  # state updates of Bellman sweeps, plus policy-sweep updates / A
             trees = 0
             S = V.shape[0]
-            mark = np.full(S, -1, np.int64)  # scratch of tree_order and tree_evaluate
+            mark = np.full(S, -1, np.int64)  # tree_order's scratch; parent and order are its answer
             parent, order = np.empty(S, np.int64), np.empty(S, np.int64)
-            diag, rhs, up, down = np.empty(S), np.empty(S), np.empty(S), np.empty(S)
+            diag, rhs, up, down = np.empty(S), np.empty(S), np.empty(S), np.empty(S)  # tree_evaluate's scratch
             for c in range(ptr.shape[0] - 1):
                 lo, hi = ptr[c], ptr[c + 1]
                 if hi == lo:
