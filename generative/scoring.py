@@ -153,7 +153,7 @@ def perfect_pixel_metrics(env: Any, pairs: np.ndarray, n_samples: int | None = N
 
 
 def true_rows(mdp: TabularMDP, pairs: np.ndarray) -> np.ndarray:
-    """The true rows :math:`P(\cdot|s, a)` of ``pairs`` ``(n, 2)``, over the S states then "no
+    r"""The true rows :math:`P(\cdot|s, a)` of ``pairs`` ``(n, 2)``, over the S states then "no
     state" (always 0): the columns of ``transition_histograms``.
 
     Example:

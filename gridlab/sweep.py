@@ -253,6 +253,18 @@ def _world_trial(config: dict[str, Any], report) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- the driver
+def _clear_partials(out: Path) -> None:
+    """Remove the temporary run directories (``trials/.NAME.xxxx``) of trials killed while writing.
+
+    Called on resume and again before a sweep is marked complete: on a cluster, the trials of a
+    driver killed with SIGKILL live on until Ray notices the driver is gone, and one of them can
+    still be writing when the resumed driver starts (measured: a partial directory left behind
+    by the first cleanup alone).
+    """
+    for partial in (out / "trials").glob(".*"):
+        shutil.rmtree(partial, ignore_errors=True)
+
+
 def _prepare(out: Path, spec: SweepSpec | None, resume: bool) -> SweepSpec:
     """Check the sweep directory and return the spec to run (written on a fresh start, read on resume)."""
     state = out / "sweep.json"
@@ -268,8 +280,7 @@ def _prepare(out: Path, spec: SweepSpec | None, resume: bool) -> SweepSpec:
         if spec is not None and spec.to_dict() != saved["spec"]:
             raise ValueError(f"{out} was started with another sweep spec; resume it without one or use a new --out")
         spec = SweepSpec.from_dict(saved["spec"])
-        for partial in (out / "trials").glob(".*"):  # a trial killed while writing its run directory
-            shutil.rmtree(partial, ignore_errors=True)
+        _clear_partials(out)
     else:
         if spec is None:
             raise ValueError("a new sweep needs a spec")
@@ -599,6 +610,7 @@ def _write(out: Path, spec: SweepSpec, rows: list[dict[str, Any]], curves: list[
             w.writeheader()
             w.writerows(records)
 
+    _clear_partials(out)
     write_csv(out / "trials.csv", rows)
     write_csv(out / "curves.csv", curves)
     agg = aggregate(rows, reps=reps)
