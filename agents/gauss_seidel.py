@@ -34,51 +34,9 @@ TINY = 1e-200
 def _kernel():
     global _KERNEL
     if _KERNEL is None:
-        import numba
+        from agents import kernels  # imports numba: only when a kernel first runs
 
-        @numba.njit(cache=True, nogil=True)
-        def backup(indptr, indices, data, R, V, gamma, A, s):  # pragma: no cover - compiled
-            # max_a R(s, a) + gamma P(s, a) V and its first maximising action
-            best = -np.inf
-            arg = 0
-            for a in range(A):
-                row = s * A + a
-                acc = 0.0
-                for k in range(indptr[row], indptr[row + 1]):
-                    acc += data[k] * V[indices[k]]
-                q = R[row] + gamma * acc
-                if q > best:
-                    best = q
-                    arg = a
-            if abs(best) < TINY:  # no subnormal floats (they are ~100x slower)
-                best = 0.0
-            return best, arg
-
-        @numba.njit(cache=True, nogil=True)
-        def sweep(indptr, indices, data, R, order, V, gamma, A, policy):  # pragma: no cover - compiled
-            delta = 0.0
-            for i in range(order.shape[0]):
-                s = order[i]
-                best, arg = backup(indptr, indices, data, R, V, gamma, A, s)
-                d = abs(best - V[s])
-                if d > delta:
-                    delta = d
-                V[s] = best
-                policy[s] = arg
-            return delta
-
-        @numba.njit(cache=True, nogil=True)
-        def policy_sweep(indptr, indices, data, R, order, V, gamma, A, policy):  # pragma: no cover - compiled
-            for i in range(order.shape[0]):
-                s = order[i]
-                row = s * A + policy[s]
-                acc = 0.0
-                for k in range(indptr[row], indptr[row + 1]):
-                    acc += data[k] * V[indices[k]]
-                v = R[row] + gamma * acc
-                V[s] = v if abs(v) >= TINY else 0.0
-
-        _KERNEL = (sweep, policy_sweep, backup)
+        _KERNEL = (kernels.sweep, kernels.policy_sweep, kernels.backup)
     return _KERNEL
 
 

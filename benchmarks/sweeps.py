@@ -7,6 +7,10 @@ and of the same PPO trials trained one after another here with ``agents.sb3.trai
 sweep's driver (SIGKILL) once half its trials have finished and times ``--resume``; then runs the
 sweep on ``gridlab.cluster.loopback_cluster`` (two nodes, one CPU each). Every trial's exact numbers
 must be the same every way (CPU, fixed seeds).
+
+It also measures the floor under the ratio on this machine (:func:`floor`): how much slower two
+trainings run side by side than one alone (two vCPUs are not two idle cores), and Ray's own fixed
+cost with no Tune at all (``ray.init``, two workers importing what a trial imports, ``ray.shutdown``).
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ def main() -> None:
     same = all(abs(swept[s] - direct[s]) <= 1e-9 for s in direct)
     row = {"trials": args.trials, "steps": args.steps, "sweep_s": sweep_s, "serial_s": serial_s,
            "ratio": sweep_s / serial_s, "identical": same, "cpus": os.cpu_count(),
-           **resumed(spec, root / "resumed", direct), **multinode(spec, root / "multinode", direct)}
+           **floor(args.steps, serial_s), **resumed(spec, root / "resumed", direct), **multinode(spec, root / "multinode", direct)}
     write_rows(args.out, [row], key=lambda r: (r["trials"], r["steps"]), machine=platform.platform())
     print(json.dumps(row))
 
@@ -66,6 +70,55 @@ def main() -> None:
 def _scores(out: Path) -> dict[int, float]:
     with (out / "trials.csv").open() as f:
         return {int(r["seed"]): float(r["normalised_score"]) for r in csv.DictReader(f) if r["status"] == "done"}
+
+
+_TRAIN = ("import sys, tempfile, time, torch\n"
+          "torch.set_num_threads(1)\n"
+          "from agents import sb3\n"
+          "t = time.perf_counter()\n"
+          "sb3.train({world!r}, 'ppo', total_timesteps={steps}, seed={seed}, out_dir=tempfile.mkdtemp() + '/r',"
+          " progress_bar=False, device='cpu', eval_freq={steps} // 5)\n"
+          "print(time.perf_counter() - t)\n")
+
+_RAY_FLOOR = ("import time\n"
+              "t = time.perf_counter()\n"
+              "import ray\n"
+              "ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)\n"
+              "@ray.remote(num_cpus=1)\n"
+              "class Worker:\n"
+              "    def ready(self):\n"
+              "        import torch\n"
+              "        torch.set_num_threads(1)\n"
+              "        import ray.tune, agents.sb3, agents.compare  # what a trial imports\n"
+              "workers = [Worker.remote() for _ in range(2)]\n"
+              "ray.get([w.ready.remote() for w in workers])\n"
+              "ray.shutdown()\n"
+              "print(time.perf_counter() - t)\n")
+
+
+def floor(steps: int, serial_s: float) -> dict:
+    """The least ratio this machine allows: ``pair / (2 alone) + ray / serial``.
+
+    ``alone``: one PPO training (seed 0, the benchmark's steps) in its own process; ``pair``: two
+    at once (seeds 0 and 1), the slower one's training time; ``ray``: a fresh process's ``import
+    ray``, ``ray.init``, two one-CPU actors importing torch, Ray Tune, SB3 and ``agents.compare``,
+    and ``ray.shutdown``. A sweep of 2 workers can at best run the serial work at the pair's pace
+    and pay Ray's fixed cost once; Tune, the report and an uneven last round come on top.
+    """
+    def python(code: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def seconds(p: subprocess.Popen) -> float:
+        out, _ = p.communicate()
+        if p.returncode:
+            raise RuntimeError(f"floor measurement failed (exit {p.returncode})")
+        return float(out.strip().splitlines()[-1])
+
+    alone = seconds(python(_TRAIN.format(world=WORLD, steps=steps, seed=0)))
+    pair = max(map(seconds, [python(_TRAIN.format(world=WORLD, steps=steps, seed=s)) for s in (0, 1)]))
+    ray_s = seconds(python(_RAY_FLOOR))
+    return {"floor_alone_train_s": alone, "floor_pair_train_s": pair, "floor_ray_fixed_s": ray_s,
+            "floor_ratio": pair / (2 * alone) + ray_s / serial_s}
 
 
 def resumed(spec: SweepSpec, out: Path, direct: dict[int, float]) -> dict:

@@ -35,6 +35,8 @@ def test_the_frame_codec_gives_each_state_its_own_code_and_a_frame_of_it(data, t
         assert len(np.unique(states[codes == c])) == 1
     decoded = env.decode_batch(codec.decode(codec.encode(env.encode_batch(states))).numpy())
     assert np.array_equal(decoded, states)
+    # codes numbered as the states are (raster order of the agent), whatever order the VQ left them in
+    assert env.decode_batch(codec.decode(torch.eye(codec.dim)).numpy()).tolist() == list(range(env.n_states))
     torch.save(codec.to_dict(), tmp_path / "c.pt")
     again = codec_from_dict(torch.load(tmp_path / "c.pt", weights_only=True))
     frames = env.encode_batch(states)
@@ -68,6 +70,9 @@ def test_refinement_gives_noisy_frames_with_distractors_pure_codes_where_the_con
     assert np.array_equal(returned(codec), states)
     codes = codec.encode(fresh).argmax(dim=1).numpy()
     assert all(len(np.unique(states[codes == c])) == 1 for c in np.unique(codes))  # no code mixes two states
+    # a state's several codes sit next to each other, in the order of the states
+    of_code = real.decode_batch(codec.decode(torch.eye(codec.dim)).numpy())
+    assert codec.dim > real.n_states and np.all(np.diff(of_code) >= 0) and set(of_code) == set(range(real.n_states))
 
 
 @pytest.fixture(scope="module")
