@@ -667,8 +667,8 @@ def topological_value_iteration(
             numba's thread count (the machine's cores, or ``NUMBA_NUM_THREADS``), at most
             ``agents.topological.MAX_BLOCKS`` (8); 1: one thread. The values are the same from
             run to run for a given count. Measured at 10^6 states on this 2-core machine: the
-            work in sweeps is within 1% of one thread's (2 and 4 blocks; 8: up to 12% more) and
-            a sweep 1.6-1.9x faster (BENCHMARKS.md).
+            work in sweeps is within 2% of one thread's with 2 and 4 blocks (8: up to 12% more),
+            and a sweep in 2 blocks runs 1.6-1.9x faster than in one (BENCHMARKS.md).
 
     Example:
         >>> from envs import GridWorldEnv
@@ -712,8 +712,9 @@ def solve(
       family slower than before. It needs no flag for the structure it meets: components are
       found from the model's edges, and a component whose state graph is a tree (a perfect maze,
       a corridor) is solved by policy iteration with exact evaluations, which took the 10^5 maze
-      from 87.5 to 5.5 sweeps of work at gamma 0.99 and from 858 to 17.5 at 0.999
-      (BENCHMARKS.md has each family's figure at 10^6). Policy iteration
+      from 87.5 to 5.5 sweeps of work at gamma 0.99 and from 858 to 17.5 at 0.999, and a large
+      component is swept in blocks, one per numba thread (1.3-1.6x faster solves at 10^6 on 2
+      cores, the same values every run; BENCHMARKS.md has each family's figure at 10^6). Policy iteration
       stays out below gamma = 1: its iteration count grows with the grid's diameter (126 sparse
       direct solves on a 100 x 100 slippery room), and exact sparse LU evaluations inside it
       cost hundreds of sweeps on open 2-D grids (BENCHMARKS.md).

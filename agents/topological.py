@@ -45,6 +45,14 @@ from its edges once (a graph with more than :math:`2(n - 1)` distinct edges is r
 its rows). Should the greedy policy stop changing before ``tol`` is certified (a ``tol`` below
 the values' rounding), Gauss-Seidel sweeps take over.
 
+A large component is swept by several threads at once: its sweep order is cut into contiguous
+blocks of at least ``BLOCK_MIN`` states (one per numba thread, at most ``MAX_BLOCKS``), each
+swept Gauss-Seidel, reading the other blocks' values as they were when the sweep began (a copy),
+so the values are the same from run to run whatever the threads' timing. Such a sweep is still a
+:math:`\gamma`-contraction towards :math:`V^*`, so the same bound certifies it. Measured at 10^6
+states (the benchmark's families, 2 cores): the work in sweeps within 2% of one block's with 2 and
+4 blocks (8: up to 12% more), while a sweep in 2 blocks ran 1.6-1.9x faster than in one.
+
 In a closed class (no transition leaves the component) the error that sweeps remove slowest is a
 uniform shift of every value; when the mean change of consecutive iterations shrinks by a steady
 ratio, the rest of that geometric series is added at once (Aitken's extrapolation): a random
