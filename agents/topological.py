@@ -112,7 +112,7 @@ def _kernels():
 
 def solve(mdp: TabularMDP, gamma: float, tol: float, m: int = 64,
           max_iter: int | None = None, blocks: int | None = None) -> tuple[np.ndarray, np.ndarray, float, int, float, int, int, int]:
-    """Solve every component (see the module doc), then certify: the certifying loop runs
+    r"""Solve every component (see the module doc), then certify: the certifying loop runs
     Gauss-Seidel sweeps over every live state, in the same order, until a sweep's change
     certifies ``tol`` (or ``max_iter`` sweeps).
 
@@ -129,7 +129,8 @@ def solve(mdp: TabularMDP, gamma: float, tol: float, m: int = 64,
 
     Arguments:
         blocks: the most blocks a sweep is cut into; None: numba's thread count, at most
-            ``MAX_BLOCKS``.
+            ``MAX_BLOCKS``. (numba starts its thread pool when these kernels first run, whatever
+            the model's size; the threads wait idle between parallel sweeps.)
 
     Returns:
         ``(V, policy, bound, iterations, sweeps, components, trees, split)``: the values and
