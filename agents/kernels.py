@@ -39,6 +39,7 @@ def backup(indptr, indices, data, R, V, gamma, A, s):  # pragma: no cover - comp
         best = 0.0
     return best, arg
 
+
 @njit(cache=True, nogil=True)
 def sweep(indptr, indices, data, R, order, V, gamma, A, policy):  # pragma: no cover - compiled
     delta = 0.0
@@ -51,6 +52,7 @@ def sweep(indptr, indices, data, R, order, V, gamma, A, policy):  # pragma: no c
         V[s] = best
         policy[s] = arg
     return delta
+
 
 @njit(cache=True, nogil=True)
 def policy_sweep(indptr, indices, data, R, order, V, gamma, A, policy):  # pragma: no cover - compiled
@@ -172,6 +174,7 @@ def tarjan(indptr, indices, live):  # pragma: no cover - compiled
             cfill[comp[s]] += 1
     return order, ptr
 
+
 @njit(cache=True, nogil=True)
 def bellman_sweep(indptr, indices, data, R, lo, hi, V, gamma, A, policy):  # pragma: no cover - compiled
     # one Gauss-Seidel Bellman sweep of states lo..hi-1 in order, the greedy policy with it;
@@ -186,6 +189,7 @@ def bellman_sweep(indptr, indices, data, R, lo, hi, V, gamma, A, policy):  # pra
             changed = True
         policy[s] = arg
     return delta, changed
+
 
 @njit(cache=True, nogil=True, inline="always")
 def _mixed_dot(indptr, indices, data, V, Vold, row, lo, hi, blo, bhi):  # pragma: no cover - compiled
@@ -268,22 +272,19 @@ def solve_range(indptr, indices, data, R, lo, hi, V, gamma, A, policy, tol, m, c
         for _ in range(min(m, CLOSED_M) if closed else m):
             if split:
                 change = block_sweep(indptr, indices, data, R, lo, hi, V, Vold, gamma, A, policy, nb, False)
-                work += (hi - lo) / A
-                if change <= POLICY_STOP * delta and not closed:
-                    break
-                continue
-            change = 0.0
-            for s in range(lo, hi):
-                row = s * A + policy[s]
-                acc = 0.0
-                for k in range(indptr[row], indptr[row + 1]):
-                    acc += data[k] * V[indices[k]]
-                v = R[row] + gamma * acc
-                if abs(v) < TINY:
-                    v = 0.0
-                if abs(v - V[s]) > change:
-                    change = abs(v - V[s])
-                V[s] = v
+            else:
+                change = 0.0
+                for s in range(lo, hi):
+                    row = s * A + policy[s]
+                    acc = 0.0
+                    for k in range(indptr[row], indptr[row + 1]):
+                        acc += data[k] * V[indices[k]]
+                    v = R[row] + gamma * acc
+                    if abs(v) < TINY:
+                        v = 0.0
+                    if abs(v - V[s]) > change:
+                        change = abs(v - V[s])
+                    V[s] = v
             work += (hi - lo) / A
             if change <= POLICY_STOP * delta and not closed:
                 break
@@ -303,6 +304,7 @@ def solve_range(indptr, indices, data, R, lo, hi, V, gamma, A, policy, tol, m, c
                 V[s] += shift
             step, ratio = 0.0, 0.0
         step_prev, ratio_prev = step, ratio
+
 
 @njit(cache=True, nogil=True)
 def tree_order(indptr, indices, A, lo, hi, mark, parent, order):  # pragma: no cover - compiled
@@ -384,6 +386,7 @@ def tree_order(indptr, indices, A, lo, hi, mark, parent, order):  # pragma: no c
             tail += 1
     return count == n - 1, n
 
+
 @njit(cache=True, nogil=True)
 def tree_evaluate(indptr, indices, data, R, lo, hi, V, gamma, A, policy, parent, order, a, b, up, down):  # pragma: no cover
     # V^pi on a tree component, exactly: (I - gamma P_pi) V = R_pi by Gaussian elimination
@@ -418,6 +421,7 @@ def tree_evaluate(indptr, indices, data, R, lo, hi, V, gamma, A, policy, parent,
         v = b[x] / a[x] if x == root else (b[x] + up[x] * V[parent[x]]) / a[x]
         V[x] = 0.0 if abs(v) < TINY else v
 
+
 @njit(cache=True, nogil=True)
 def solve_tree(indptr, indices, data, R, lo, hi, V, gamma, A, policy, tol, parent, order, a, b, up, down):  # pragma: no cover
     # policy iteration on a tree component: a Bellman sweep, then the greedy policy's values
@@ -435,6 +439,7 @@ def solve_tree(indptr, indices, data, R, lo, hi, V, gamma, A, policy, tol, paren
         if not changed:
             break
     return work, False
+
 
 @njit(cache=True, nogil=True)
 def solve_components(indptr, indices, data, R, ptr, V, gamma, A, policy, tol, m, max_iter, blocks):  # pragma: no cover
@@ -479,6 +484,7 @@ def solve_components(indptr, indices, data, R, ptr, V, gamma, A, policy, tol, m,
     w, bound, it = solve_range(indptr, indices, data, R, 0, ptr[-1], V, gamma, A, policy, tol, m, False, max_iter,
                                Vold, blocks)
     return work + w, bound, it, trees
+
 
 @njit(cache=True, nogil=True)
 def permute(indptr, indices, data, R, perm, A):  # pragma: no cover - compiled

@@ -77,7 +77,7 @@ CLOSED_M = 16
 TREE_PI_CAP = 100
 # a component is swept in parallel blocks (one per thread) of at least this many states
 BLOCK_MIN = 20_000
-# the most blocks (threads) a sweep is cut into by default: up to 4 the work is within 1% of one
+# the most blocks (threads) a sweep is cut into by default: up to 4 the work is within 2% of one
 # block's at 10^6 states, with 8 up to 12% more (BENCHMARKS.md)
 MAX_BLOCKS = 8
 
