@@ -47,11 +47,19 @@ the values' rounding), Gauss-Seidel sweeps take over.
 
 A large component is swept by several threads at once: its sweep order is cut into contiguous
 blocks of at least ``BLOCK_MIN`` states (one per numba thread, at most ``MAX_BLOCKS``), each
-swept Gauss-Seidel, reading the other blocks' values as they were when the sweep began (a copy),
-so the values are the same from run to run whatever the threads' timing. Such a sweep is still a
+swept Gauss-Seidel, reading the other blocks' values as they were when the sweep began (a copy of
+the halo, the states that a row of another block reads, found once per range), so the values
+are the same from run to run whatever the threads' timing. Such a sweep is still a
 :math:`\gamma`-contraction towards :math:`V^*`, so the same bound certifies it. Measured at 10^6
 states (the benchmark's families, 2 cores): the work in sweeps within 2% of one block's with 2 and
 4 blocks (8: up to 12% more), while a sweep in 2 blocks ran 1.6-1.9x faster than in one.
+
+The greedy policy's rows are kept side by side in sweep order (each state as many slots as its
+widest row): a Bellman sweep copies a state's row of its greedy action there whenever that action
+changed (every state on the first sweep, rarely after), so that a policy sweep reads memory in
+order instead of one row in ``A`` of the model's. Policy sweeps are most of the work (at 10^6
+states, the cost room's solve makes 16 Bellman sweeps and 215 policy sweeps), and one ran 3x
+faster on one thread this way (7.2-7.4 ms against 21.6-22.9 ms; BENCHMARKS.md).
 
 In a closed class (no transition leaves the component) the error that sweeps remove slowest is a
 uniform shift of every value; when the mean change of consecutive iterations shrinks by a steady

@@ -165,3 +165,47 @@ def test_a_large_component_swept_in_parallel_blocks_gives_certified_values_the_s
     assert two.sweeps <= 1.25 * one.sweeps  # little extra work (measured at 45,000 states: 13%; at 10^6: <1%)
     with pytest.raises(ValueError, match="threads must be an integer >= 1 or None, got 0"):
         dp.topological_value_iteration(mdp, 0.99, threads=0)
+
+
+@pytest.mark.parametrize("blocks", [1, 2])
+def test_bellman_sweeps_keep_the_greedy_policys_rows_up_to_date(blocks):
+    # policy sweeps read a copy of the greedy policy's rows that Bellman sweeps rewrite where the
+    # greedy action changed: after each sweep, every state's slots must hold its action's row
+    from agents import kernels
+    from agents.topological import BLOCK_MIN
+
+    rng = np.random.default_rng(7)
+    mdp = build("cost_walls", 2 * BLOCK_MIN + 500, seed=4)  # rows of 1 to 3 entries (walls)
+    S, A = mdp.n_states, mdp.n_actions
+    P, R = mdp.P, mdp.R.reshape(-1)
+    indices = P.indices.astype(np.int32)
+    pptr = kernels.policy_row_ptr(P.indptr, A, S)
+    rows = (pptr, np.empty(pptr[S], np.int32), np.empty(pptr[S]), np.empty(S), np.full(S, -1, np.int64))
+    policy, Vold = np.zeros(S, np.int64), np.empty(S)
+    # a blocked sweep copies the halo's values only: the states a row of another block reads
+    halo = kernels.halo(P.indptr, indices, A, 0, S, blocks, np.zeros(S, np.bool_))
+    cuts = [S * b // blocks for b in range(1, blocks)]  # where block_sweep cuts
+    block = np.searchsorted(cuts, np.arange(S), side="right")
+    reader = np.repeat(np.arange(S * A) // A, np.diff(P.indptr))
+    assert sorted(halo.tolist()) == sorted(set(P.indices[block[reader] != block[P.indices]].tolist()))
+    assert (len(halo) == 0) == (blocks == 1)
+    for V in (rng.random(S), rng.random(S), -rng.random(S)):  # new values: the greedy actions change
+        before = policy.copy()
+        if blocks == 1:
+            kernels.bellman_rows_sweep(P.indptr, indices, P.data, R, 0, S, V, 0.9, A, policy, rows)
+        else:
+            kernels.block_sweep(P.indptr, indices, P.data, R, 0, S, V, Vold, halo, 0.9, A, policy, rows, blocks, True,
+                                False)
+        assert np.any(policy != before) and np.array_equal(rows[4], policy)
+        for s in rng.choice(S, 300, replace=False):
+            row = s * A + policy[s]
+            k, w = P.indptr[row], P.indptr[row + 1] - P.indptr[row]
+            assert rows[3][s] == R[row]
+            assert np.array_equal(rows[1][pptr[s]:pptr[s] + w], P.indices[k:k + w])
+            assert np.array_equal(rows[2][pptr[s]:pptr[s] + w], P.data[k:k + w])
+            assert np.all(rows[2][pptr[s] + w:pptr[s + 1]] == 0.0)  # padding reads V[s] times 0
+        # and a sweep on the rows is the policy's Gauss-Seidel sweep on the model's rows
+        on_rows, on_model = V.copy(), V.copy()
+        kernels.rows_sweep(0, S, on_rows, 0.9, rows)
+        kernels.policy_sweep(P.indptr, indices, P.data, R, np.arange(S), on_model, 0.9, A, policy)
+        assert np.array_equal(on_rows, on_model)
