@@ -17,8 +17,8 @@ from agents.gauss_seidel import TINY
 from agents.topological import BLOCK_MIN, CLOSED_M, POLICY_STOP, TREE_PI_CAP
 
 __all__ = ["backup", "sweep", "policy_sweep", "tarjan", "bellman_sweep", "policy_row_ptr", "bellman_rows_sweep",
-           "rows_sweep", "halo", "block_sweep", "solve_range", "tree_order", "tree_evaluate", "solve_tree",
-           "solve_components", "permute"]
+           "rows_sweep", "halo", "encode_rows", "block_sweep", "solve_range", "tree_order", "tree_evaluate",
+           "solve_tree", "solve_components", "permute"]
 
 
 # ---------------------------------------------------------------------- agents.gauss_seidel
@@ -205,17 +205,21 @@ def policy_row_ptr(indptr, A, S):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _write_row(indptr, indices, data, R, A, s, a, rows):  # pragma: no cover - compiled
-    # copy row (s, a) into state s's slots of the policy's rows (padded with 0 * V[s])
-    pptr, pcol, pval, pR, written = rows
+def _write_row(indptr, indices, data, R, A, s, a, rows, lo, hi, blo, bhi, S):  # pragma: no cover - compiled
+    # copy row (s, a) into state s's slots of the policy's rows (padded with 0 * V[s]); in pcolx a
+    # state of lo..hi-1 outside s's block blo..bhi-1 is S + its place in the halo (see encode_rows)
+    pptr, pcol, pval, pR, written, pcolx, hidx = rows
     row = s * A + a
     k0 = pptr[s]
     for k in range(indptr[row], indptr[row + 1]):
-        pcol[k0] = indices[k]
+        j = indices[k]
+        pcol[k0] = j
+        pcolx[k0] = j if (j >= blo and j < bhi) or j < lo or j >= hi else S + hidx[j]
         pval[k0] = data[k]
         k0 += 1
     for k in range(k0, pptr[s + 1]):
         pcol[k] = s
+        pcolx[k] = s
         pval[k] = 0.0
     pR[s] = R[row]
     written[s] = a
@@ -233,21 +237,21 @@ def bellman_rows_sweep(indptr, indices, data, R, lo, hi, V, gamma, A, policy, ro
         V[s] = bq
         policy[s] = arg
         if written[s] != arg:
-            _write_row(indptr, indices, data, R, A, s, arg, rows)
+            _write_row(indptr, indices, data, R, A, s, arg, rows, lo, hi, lo, hi, V.shape[0])
     return delta
 
 
 @njit(cache=True, nogil=True)
-def rows_sweep(lo, hi, V, gamma, rows):  # pragma: no cover - compiled
-    # a Gauss-Seidel sweep of the policy's operator, reading the policy's rows; the largest change.
-    # (_sweep_block's policy branch without its choice between V and Vold, which made a sweep of
-    # the 10^6 cost room 1.4x slower: 11.1 against 7.8 ms)
-    pptr, pcol, pval, pR = rows[0], rows[1], rows[2], rows[3]
+def rows_sweep(lo, hi, V, gamma, rows, X, cols):  # pragma: no cover - compiled
+    # a Gauss-Seidel sweep of the policy's operator on states lo..hi-1, reading the policy's rows:
+    # their values X[cols[k]] (X = V and the raw columns rows[1]; or, in a block of a blocked
+    # sweep, V's array and the encoded columns rows[5]: see encode_rows); the largest change
+    pptr, pval, pR = rows[0], rows[2], rows[3]
     change = 0.0
     for s in range(lo, hi):
         acc = 0.0
         for k in range(pptr[s], pptr[s + 1]):
-            acc += pval[k] * V[pcol[k]]
+            acc += pval[k] * X[cols[k]]
         v = pR[s] + gamma * acc
         if abs(v) < TINY:
             v = 0.0
@@ -278,31 +282,42 @@ def halo(indptr, indices, A, lo, hi, blocks, seen):  # pragma: no cover - compil
 
 
 @njit(cache=True, nogil=True)
-def _sweep_block(indptr, indices, data, R, lo, hi, blo, bhi, V, Vold, gamma, A, policy, rows,
+def encode_rows(lo, hi, blocks, halo, rows, S):  # pragma: no cover - compiled
+    # the policy's rows of lo..hi-1 swept in `blocks` blocks read, in pcolx, a state of another
+    # block at S + its place in the halo: where a blocked policy sweep keeps the value the sweep
+    # began from, so that it reads one array with no test per entry
+    pptr, pcol, pcolx, hidx = rows[0], rows[1], rows[5], rows[6]
+    for i in range(halo.shape[0]):
+        hidx[halo[i]] = i
+    for b in range(blocks):
+        blo = lo + (hi - lo) * b // blocks
+        bhi = lo + (hi - lo) * (b + 1) // blocks
+        for k in range(pptr[blo], pptr[bhi]):
+            j = pcol[k]
+            pcolx[k] = j if (j >= blo and j < bhi) or j < lo or j >= hi else S + hidx[j]
+
+
+@njit(cache=True, nogil=True)
+def _sweep_block(indptr, indices, data, R, lo, hi, blo, bhi, V, Vold, X, gamma, A, policy, rows,
                  bellman):  # pragma: no cover - compiled
-    pptr, pcol, pval, pR, written = rows
+    if not bellman:  # the halo's values in X[S:], read through the encoded columns
+        return rows_sweep(blo, bhi, V, gamma, rows, X, rows[5])
+    written = rows[4]
     change = 0.0
     for s in range(blo, bhi):
-        if bellman:
-            best, arg = -np.inf, 0
-            for a in range(A):
-                row = s * A + a
-                acc = 0.0
-                for k in range(indptr[row], indptr[row + 1]):
-                    j = indices[k]
-                    acc += data[k] * (V[j] if (j >= blo and j < bhi) or j < lo or j >= hi else Vold[j])
-                q = R[row] + gamma * acc
-                if q > best:
-                    best, arg = q, a
-            policy[s] = arg
-            if written[s] != arg:
-                _write_row(indptr, indices, data, R, A, s, arg, rows)
-        else:
+        best, arg = -np.inf, 0
+        for a in range(A):
+            row = s * A + a
             acc = 0.0
-            for k in range(pptr[s], pptr[s + 1]):
-                j = pcol[k]
-                acc += pval[k] * (V[j] if (j >= blo and j < bhi) or j < lo or j >= hi else Vold[j])
-            best = pR[s] + gamma * acc
+            for k in range(indptr[row], indptr[row + 1]):
+                j = indices[k]
+                acc += data[k] * (V[j] if (j >= blo and j < bhi) or j < lo or j >= hi else Vold[j])
+            q = R[row] + gamma * acc
+            if q > best:
+                best, arg = q, a
+        policy[s] = arg
+        if written[s] != arg:
+            _write_row(indptr, indices, data, R, A, s, arg, rows, lo, hi, blo, bhi, V.shape[0])
         if abs(best) < TINY:
             best = 0.0
         if abs(best - V[s]) > change:
@@ -312,31 +327,37 @@ def _sweep_block(indptr, indices, data, R, lo, hi, blo, bhi, V, Vold, gamma, A, 
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def block_sweep(indptr, indices, data, R, lo, hi, V, Vold, edge, gamma, A, policy, rows, blocks, bellman,
+def block_sweep(indptr, indices, data, R, lo, hi, V, Vold, X, edge, gamma, A, policy, rows, blocks, bellman,
                 whole):  # pragma: no cover - compiled
     # one sweep of states lo..hi-1 cut into `blocks` contiguous blocks swept at once (a thread
     # each): Gauss-Seidel inside a block, the other blocks' values as they were when the sweep
-    # began (Vold: every state's copied when `whole`, else only `edge`'s, the halo: the states a
-    # block reads from another), so that the result does not depend on the threads' timing.
-    # bellman: a Bellman sweep (the greedy policy and its rows written), else a sweep of the
-    # policy's operator on its rows. Returns the largest change.
-    if whole:
+    # began, so that the result does not depend on the threads' timing. bellman: a Bellman sweep
+    # (the greedy policy and its rows written), reading those values from Vold (every state's
+    # copied when `whole`, else only `edge`'s, the halo: the states a block reads from another);
+    # else a sweep of the policy's operator on its rows, reading them from X[S + i] for the halo's
+    # i-th state (X: V's array, V = X[:S]; see encode_rows). Returns the largest change.
+    if bellman and whole:
         for s in prange(lo, hi):
             Vold[s] = V[s]
-    else:
+    elif bellman:
         for i in prange(edge.shape[0]):
             Vold[edge[i]] = V[edge[i]]
+    else:
+        S = V.shape[0]
+        for i in prange(edge.shape[0]):
+            X[S + i] = V[edge[i]]
     changes = np.zeros(blocks)
     for b in prange(blocks):
         blo = lo + (hi - lo) * b // blocks
         bhi = lo + (hi - lo) * (b + 1) // blocks
-        changes[b] = _sweep_block(indptr, indices, data, R, lo, hi, blo, bhi, V, Vold, gamma, A, policy, rows, bellman)
+        changes[b] = _sweep_block(indptr, indices, data, R, lo, hi, blo, bhi, V, Vold, X, gamma, A, policy, rows,
+                                  bellman)
     return changes.max()
 
 
 @njit(cache=True, nogil=True)
-def solve_range(indptr, indices, data, R, lo, hi, V, gamma, A, policy, tol, m, closed, max_iter, Vold, seen, rows,
-                blocks):  # pragma: no cover
+def solve_range(indptr, indices, data, R, lo, hi, V, gamma, A, policy, tol, m, closed, max_iter, Vold, X, seen,
+                rows, blocks):  # pragma: no cover - compiled
     # Gauss-Seidel modified policy iteration on states lo..hi-1 (the rest fixed), every sweep
     # nearest the terminal states first, until a Bellman sweep's change delta certifies
     # gamma * delta / (1 - gamma) <= tol, or max_iter sweeps (-1: none). Policy sweeps read the
@@ -353,7 +374,7 @@ def solve_range(indptr, indices, data, R, lo, hi, V, gamma, A, policy, tol, m, c
             for s in range(lo, hi):
                 before += V[s]
         if split:
-            delta = block_sweep(indptr, indices, data, R, lo, hi, V, Vold, edge, gamma, A, policy, rows, nb, True,
+            delta = block_sweep(indptr, indices, data, R, lo, hi, V, Vold, X, edge, gamma, A, policy, rows, nb, True,
                                 it == 0)
         else:
             delta = bellman_rows_sweep(indptr, indices, data, R, lo, hi, V, gamma, A, policy, rows)
@@ -364,15 +385,16 @@ def solve_range(indptr, indices, data, R, lo, hi, V, gamma, A, policy, tol, m, c
             return work, bound, it
         if split and it == 1:  # (the certifying loop's first sweep usually certifies: no halo needed)
             edge = halo(indptr, indices, A, lo, hi, nb, seen)
+            encode_rows(lo, hi, nb, edge, rows, V.shape[0])
             work += hi - lo  # reading the range's rows once
         # evaluate the greedy policy until a sweep changes V by <= POLICY_STOP * delta; in a closed
         # class always min(m, CLOSED_M) sweeps: the Aitken step needs iterations of equal length
         for _ in range(min(m, CLOSED_M) if closed else m):
             if split:
-                change = block_sweep(indptr, indices, data, R, lo, hi, V, Vold, edge, gamma, A, policy, rows, nb, False,
-                                     False)
+                change = block_sweep(indptr, indices, data, R, lo, hi, V, Vold, X, edge, gamma, A, policy, rows, nb,
+                                     False, False)
             else:
-                change = rows_sweep(lo, hi, V, gamma, rows)
+                change = rows_sweep(lo, hi, V, gamma, rows, V, rows[1])
             work += (hi - lo) / A
             if change <= POLICY_STOP * delta and not closed:
                 break
@@ -536,15 +558,23 @@ def solve_components(indptr, indices, data, R, ptr, V, gamma, A, policy, tol, m,
     work = 0.0  # state updates of Bellman sweeps, plus policy-sweep updates / A
     trees = 0
     S = V.shape[0]
+    out = V  # the values are computed in X[:S]: X[S:] holds a blocked policy sweep's halo values
+    X = np.empty(2 * S if blocks > 1 else S)
+    X[:S] = out  # (terminal states keep their given values)
+    V = X[:S]
     mark = np.full(S, -1, np.int64)  # tree_order's scratch; parent and order are its answer
     parent, order = np.empty(S, np.int64), np.empty(S, np.int64)
     diag, rhs, up, down = np.empty(S), np.empty(S), np.empty(S), np.empty(S)  # tree_evaluate's scratch
     Vold = np.empty(S if blocks > 1 else 0)  # block_sweep's copy of the values a sweep began from (its halo's)
     seen = np.zeros(S if blocks > 1 else 0, np.bool_)  # halo's scratch
-    # the greedy policy's rows, side by side in sweep order (policy sweeps read them in order);
-    # written[s]: the action whose row state s's slots hold (-1: none yet)
+    # the greedy policy's rows, side by side in sweep order (policy sweeps read them in order):
+    # (slot pointers, columns, probabilities, rewards, written, columns as a blocked sweep reads
+    # them, the halo's places); written[s]: the action whose row state s's slots hold (-1: none
+    # yet). Columns in X, below 2S: S < 2^30
     pptr = policy_row_ptr(indptr, A, S)
-    rows = (pptr, np.empty(pptr[S], np.int32), np.empty(pptr[S]), np.empty(S), np.full(S, -1, np.int64))
+    nslots = pptr[S]
+    rows = (pptr, np.empty(nslots, np.int32), np.empty(nslots), np.empty(S), np.full(S, -1, np.int64),
+            np.empty(nslots, np.int32), np.zeros(S, np.int64))
     for c in range(ptr.shape[0] - 1):
         lo, hi = ptr[c], ptr[c + 1]
         if hi == lo:
@@ -573,9 +603,10 @@ def solve_components(indptr, indices, data, R, ptr, V, gamma, A, policy, tol, m,
             if done:
                 continue
         work += solve_range(indptr, indices, data, R, lo, hi, V, gamma, A, policy, tol / 2, m, closed, -1, Vold,
-                            seen, rows, blocks)[0]
+                            X, seen, rows, blocks)[0]
     w, bound, it = solve_range(indptr, indices, data, R, 0, ptr[-1], V, gamma, A, policy, tol, m, False, max_iter,
-                               Vold, seen, rows, blocks)
+                               Vold, X, seen, rows, blocks)
+    out[:] = V
     return work + w, bound, it, trees
 
 

@@ -170,7 +170,9 @@ def test_a_large_component_swept_in_parallel_blocks_gives_certified_values_the_s
 @pytest.mark.parametrize("blocks", [1, 2])
 def test_bellman_sweeps_keep_the_greedy_policys_rows_up_to_date(blocks):
     # policy sweeps read a copy of the greedy policy's rows that Bellman sweeps rewrite where the
-    # greedy action changed: after each sweep, every state's slots must hold its action's row
+    # greedy action changed: after each sweep, every state's slots must hold its action's row, and
+    # a blocked policy sweep on them (other blocks' values read from X[S:] through the encoded
+    # columns) must be the blocked sweep of the policy's operator
     from agents import kernels
     from agents.topological import BLOCK_MIN
 
@@ -180,8 +182,10 @@ def test_bellman_sweeps_keep_the_greedy_policys_rows_up_to_date(blocks):
     P, R = mdp.P, mdp.R.reshape(-1)
     indices = P.indices.astype(np.int32)
     pptr = kernels.policy_row_ptr(P.indptr, A, S)
-    rows = (pptr, np.empty(pptr[S], np.int32), np.empty(pptr[S]), np.empty(S), np.full(S, -1, np.int64))
-    policy, Vold = np.zeros(S, np.int64), np.empty(S)
+    n = pptr[S]
+    rows = (pptr, np.empty(n, np.int32), np.empty(n), np.empty(S), np.full(S, -1, np.int64), np.empty(n, np.int32),
+            np.zeros(S, np.int64))
+    policy, Vold, X = np.zeros(S, np.int64), np.empty(S), np.empty(2 * S)
     # a blocked sweep copies the halo's values only: the states a row of another block reads
     halo = kernels.halo(P.indptr, indices, A, 0, S, blocks, np.zeros(S, np.bool_))
     cuts = [S * b // blocks for b in range(1, blocks)]  # where block_sweep cuts
@@ -189,13 +193,17 @@ def test_bellman_sweeps_keep_the_greedy_policys_rows_up_to_date(blocks):
     reader = np.repeat(np.arange(S * A) // A, np.diff(P.indptr))
     assert sorted(halo.tolist()) == sorted(set(P.indices[block[reader] != block[P.indices]].tolist()))
     assert (len(halo) == 0) == (blocks == 1)
-    for V in (rng.random(S), rng.random(S), -rng.random(S)):  # new values: the greedy actions change
+    place = {int(j): i for i, j in enumerate(halo)}
+    for values in (rng.random(S), rng.random(S), -rng.random(S)):  # new values: the greedy actions change
+        X[:S] = values
+        V = X[:S]
         before = policy.copy()
         if blocks == 1:
             kernels.bellman_rows_sweep(P.indptr, indices, P.data, R, 0, S, V, 0.9, A, policy, rows)
         else:
-            kernels.block_sweep(P.indptr, indices, P.data, R, 0, S, V, Vold, halo, 0.9, A, policy, rows, blocks, True,
-                                False)
+            kernels.block_sweep(P.indptr, indices, P.data, R, 0, S, V, Vold, X, halo, 0.9, A, policy, rows, blocks,
+                                True, False)
+            kernels.encode_rows(0, S, blocks, halo, rows, S)  # as solve_range does once per range
         assert np.any(policy != before) and np.array_equal(rows[4], policy)
         for s in rng.choice(S, 300, replace=False):
             row = s * A + policy[s]
@@ -204,8 +212,20 @@ def test_bellman_sweeps_keep_the_greedy_policys_rows_up_to_date(blocks):
             assert np.array_equal(rows[1][pptr[s]:pptr[s] + w], P.indices[k:k + w])
             assert np.array_equal(rows[2][pptr[s]:pptr[s] + w], P.data[k:k + w])
             assert np.all(rows[2][pptr[s] + w:pptr[s + 1]] == 0.0)  # padding reads V[s] times 0
-        # and a sweep on the rows is the policy's Gauss-Seidel sweep on the model's rows
-        on_rows, on_model = V.copy(), V.copy()
-        kernels.rows_sweep(0, S, on_rows, 0.9, rows)
-        kernels.policy_sweep(P.indptr, indices, P.data, R, np.arange(S), on_model, 0.9, A, policy)
-        assert np.array_equal(on_rows, on_model)
+            assert rows[5][pptr[s]:pptr[s] + w].tolist() == [
+                int(j) if block[j] == block[s] else S + place[int(j)] for j in P.indices[k:k + w]]
+        # a sweep on the rows is the policy's Gauss-Seidel sweep on the model's rows, in blocks
+        # each reading the other blocks' values from the sweep's start
+        start = V.copy()
+        expect = start.copy()
+        for s in range(S):
+            row = s * A + policy[s]
+            cols, probs = P.indices[P.indptr[row]:P.indptr[row + 1]], P.data[P.indptr[row]:P.indptr[row + 1]]
+            expect[s] = R[row] + 0.9 * sum(p * (expect[j] if block[j] == block[s] else start[j])
+                                           for j, p in zip(cols.tolist(), probs.tolist()))
+        if blocks == 1:
+            kernels.rows_sweep(0, S, V, 0.9, rows, V, rows[1])
+        else:
+            kernels.block_sweep(P.indptr, indices, P.data, R, 0, S, V, Vold, X, halo, 0.9, A, policy, rows, blocks,
+                                False, False)
+        assert np.allclose(V, expect, rtol=0, atol=1e-12)
