@@ -705,10 +705,10 @@ def solve(
       iteration, which finishes in milliseconds there, sooner than numba loads the kernels (seconds,
       once per process: BENCHMARKS.md);
     - otherwise topological Gauss-Seidel (``"tvi"``, :func:`topological_value_iteration`): on the
-      benchmark's seven families it needed 8-39 sweep-equivalents at 10^5 states where
-      Gauss-Seidel modified policy iteration (``"gs"``, the choice before) needed 21-417 in the
-      same run (cost-to-go rooms, regions cut off from the goal, one-way doors, mazes and random
-      sparse MDPs 4.8-50x fewer, the scaled-up rooms 2.3x, the reward-at-goal room about equal),
+      benchmark's seven families it needed 8-46 sweep-equivalents at 10^5 states where
+      Gauss-Seidel modified policy iteration (``"gs"``, the choice before) needed 21-456 in the
+      same runs (cost-to-go rooms, regions cut off from the goal, one-way doors, mazes and random
+      sparse MDPs 4.8-55x fewer, the scaled-up rooms 2.3-2.6x, the reward-at-goal room 1.0-1.5x),
       with no family slower at 10^5 and 10^6 (at 2,500 states the reward-at-goal room takes 4 ms
       against 3.5 ms). It needs no flag for the structure it meets: components are
       found from the model's edges, and a component whose state graph is a tree (a perfect maze,
@@ -716,8 +716,8 @@ def solve(
       from 87.5 to 5.5 sweeps of work at gamma 0.99 and from 858 to 17.5 at 0.999, and a large
       component is swept in blocks, one per numba thread (1.3-1.6x faster solves at 10^6 on 2
       cores, the same values every run), its policy sweeps reading the greedy policy's rows kept
-      side by side (1.1-1.6x faster solves at 10^6). At 10^6 states it needed 11-46
-      sweep-equivalents (median 25) on the seven families; BENCHMARKS.md has each figure. Policy iteration
+      side by side (1.1-1.6x faster solves at 10^6). At 10^6 states it needed 13-42
+      sweep-equivalents (median 23) on the seven families; BENCHMARKS.md has each figure. Policy iteration
       stays out below gamma = 1: its iteration count grows with the grid's diameter (126 sparse
       direct solves on a 100 x 100 slippery room), and exact sparse LU evaluations inside it
       cost hundreds of sweeps on open 2-D grids (BENCHMARKS.md).
