@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -c "from agents.topological import load_kernels; print(f'solver kernels ready in {load_kernels():.0f} s (compiled once; numba caches them)')"
 	touch $(STAMP)
 
 run: $(STAMP)
