@@ -16,9 +16,9 @@ from numba import njit, prange
 from agents.gauss_seidel import TINY
 from agents.topological import BLOCK_MIN, CLOSED_M, POLICY_STOP, TREE_PI_CAP
 
-__all__ = ["backup", "sweep", "policy_sweep", "tarjan", "bellman_sweep", "policy_row_ptr", "bellman_rows_sweep",
-           "rows_sweep", "halo", "encode_rows", "block_sweep", "solve_range", "tree_order", "tree_evaluate",
-           "solve_tree", "solve_components", "permute"]
+__all__ = ["backup", "sweep", "policy_sweep", "tarjan", "bellman_sweep", "policy_row_ptr", "rows_sweep", "halo",
+           "encode_rows", "block_sweep", "solve_range", "tree_order", "tree_evaluate", "solve_tree",
+           "solve_components", "permute"]
 
 
 # ---------------------------------------------------------------------- agents.gauss_seidel
@@ -177,22 +177,6 @@ def tarjan(indptr, indices, live):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def bellman_sweep(indptr, indices, data, R, lo, hi, V, gamma, A, policy):  # pragma: no cover - compiled
-    # one Gauss-Seidel Bellman sweep of states lo..hi-1 in order, the greedy policy with it;
-    # returns (the largest change, whether any state's greedy action changed)
-    delta, changed = 0.0, False
-    for s in range(lo, hi):
-        bq, arg = backup(indptr, indices, data, R, V, gamma, A, s)  # values below TINY stored as 0
-        if abs(bq - V[s]) > delta:
-            delta = abs(bq - V[s])
-        V[s] = bq
-        if policy[s] != arg:
-            changed = True
-        policy[s] = arg
-    return delta, changed
-
-
-@njit(cache=True, nogil=True)
 def policy_row_ptr(indptr, A, S):  # pragma: no cover - compiled
     # slots of the policy's rows: state s gets max_a (entries of row (s, a)) of them
     pptr = np.zeros(S + 1, np.int64)
@@ -205,6 +189,19 @@ def policy_row_ptr(indptr, A, S):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _block(lo, hi, b, blocks):  # pragma: no cover - compiled
+    # block b of `blocks` contiguous blocks cutting lo..hi-1: (first state, one past the last)
+    return lo + (hi - lo) * b // blocks, lo + (hi - lo) * (b + 1) // blocks
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _other_block(j, lo, hi, blo, bhi):  # pragma: no cover - compiled
+    # whether state j is in lo..hi-1 but not in the block blo..bhi-1: a blocked sweep reads its
+    # value as the sweep began
+    return j >= lo and j < hi and (j < blo or j >= bhi)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _write_row(indptr, indices, data, R, A, s, a, rows, lo, hi, blo, bhi, S):  # pragma: no cover - compiled
     # copy row (s, a) into state s's slots of the policy's rows (padded with 0 * V[s]); in pcolx a
     # state of lo..hi-1 outside s's block blo..bhi-1 is S + its place in the halo (see encode_rows)
@@ -214,7 +211,7 @@ def _write_row(indptr, indices, data, R, A, s, a, rows, lo, hi, blo, bhi, S):  #
     for k in range(indptr[row], indptr[row + 1]):
         j = indices[k]
         pcol[k0] = j
-        pcolx[k0] = j if (j >= blo and j < bhi) or j < lo or j >= hi else S + hidx[j]
+        pcolx[k0] = S + hidx[j] if _other_block(j, lo, hi, blo, bhi) else j
         pval[k0] = data[k]
         k0 += 1
     for k in range(k0, pptr[s + 1]):
@@ -226,19 +223,24 @@ def _write_row(indptr, indices, data, R, A, s, a, rows, lo, hi, blo, bhi, S):  #
 
 
 @njit(cache=True, nogil=True)
-def bellman_rows_sweep(indptr, indices, data, R, lo, hi, V, gamma, A, policy, rows):  # pragma: no cover - compiled
-    # bellman_sweep, also copying each state's greedy row into the policy's rows where it changed
+def bellman_sweep(indptr, indices, data, R, lo, hi, V, gamma, A, policy, rows,
+                  keep_rows):  # pragma: no cover - compiled
+    # one Gauss-Seidel Bellman sweep of states lo..hi-1 in order, the greedy policy with it, and
+    # (keep_rows) each state's greedy row copied into the policy's rows where its action changed;
+    # returns (the largest change, whether any state's greedy action changed)
     written = rows[4]
-    delta = 0.0
+    delta, changed = 0.0, False
     for s in range(lo, hi):
-        bq, arg = backup(indptr, indices, data, R, V, gamma, A, s)
+        bq, arg = backup(indptr, indices, data, R, V, gamma, A, s)  # values below TINY stored as 0
         if abs(bq - V[s]) > delta:
             delta = abs(bq - V[s])
         V[s] = bq
+        if policy[s] != arg:
+            changed = True
         policy[s] = arg
-        if written[s] != arg:
+        if keep_rows and written[s] != arg:
             _write_row(indptr, indices, data, R, A, s, arg, rows, lo, hi, lo, hi, V.shape[0])
-    return delta
+    return delta, changed
 
 
 @njit(cache=True, nogil=True)
@@ -268,11 +270,10 @@ def halo(indptr, indices, A, lo, hi, blocks, seen):  # pragma: no cover - compil
     out = np.empty(hi - lo, np.int64)
     n = 0
     for b in range(blocks):
-        blo = lo + (hi - lo) * b // blocks
-        bhi = lo + (hi - lo) * (b + 1) // blocks
+        blo, bhi = _block(lo, hi, b, blocks)
         for k in range(indptr[blo * A], indptr[bhi * A]):
             j = indices[k]
-            if j >= lo and j < hi and (j < blo or j >= bhi) and not seen[j]:
+            if _other_block(j, lo, hi, blo, bhi) and not seen[j]:
                 seen[j] = True
                 out[n] = j
                 n += 1
@@ -290,11 +291,10 @@ def encode_rows(lo, hi, blocks, halo, rows, S):  # pragma: no cover - compiled
     for i in range(halo.shape[0]):
         hidx[halo[i]] = i
     for b in range(blocks):
-        blo = lo + (hi - lo) * b // blocks
-        bhi = lo + (hi - lo) * (b + 1) // blocks
+        blo, bhi = _block(lo, hi, b, blocks)
         for k in range(pptr[blo], pptr[bhi]):
             j = pcol[k]
-            pcolx[k] = j if (j >= blo and j < bhi) or j < lo or j >= hi else S + hidx[j]
+            pcolx[k] = S + hidx[j] if _other_block(j, lo, hi, blo, bhi) else j
 
 
 @njit(cache=True, nogil=True)
@@ -311,7 +311,7 @@ def _sweep_block(indptr, indices, data, R, lo, hi, blo, bhi, V, Vold, X, gamma, 
             acc = 0.0
             for k in range(indptr[row], indptr[row + 1]):
                 j = indices[k]
-                acc += data[k] * (V[j] if (j >= blo and j < bhi) or j < lo or j >= hi else Vold[j])
+                acc += data[k] * (Vold[j] if _other_block(j, lo, hi, blo, bhi) else V[j])
             q = R[row] + gamma * acc
             if q > best:
                 best, arg = q, a
@@ -348,8 +348,7 @@ def block_sweep(indptr, indices, data, R, lo, hi, V, Vold, X, edge, gamma, A, po
             X[S + i] = V[edge[i]]
     changes = np.zeros(blocks)
     for b in prange(blocks):
-        blo = lo + (hi - lo) * b // blocks
-        bhi = lo + (hi - lo) * (b + 1) // blocks
+        blo, bhi = _block(lo, hi, b, blocks)
         changes[b] = _sweep_block(indptr, indices, data, R, lo, hi, blo, bhi, V, Vold, X, gamma, A, policy, rows,
                                   bellman)
     return changes.max()
@@ -377,7 +376,7 @@ def solve_range(indptr, indices, data, R, lo, hi, V, gamma, A, policy, tol, m, c
             delta = block_sweep(indptr, indices, data, R, lo, hi, V, Vold, X, edge, gamma, A, policy, rows, nb, True,
                                 it == 0)
         else:
-            delta = bellman_rows_sweep(indptr, indices, data, R, lo, hi, V, gamma, A, policy, rows)
+            delta = bellman_sweep(indptr, indices, data, R, lo, hi, V, gamma, A, policy, rows, True)[0]
         work += hi - lo
         it += 1
         bound = gamma * delta / (1.0 - gamma)
@@ -533,14 +532,15 @@ def tree_evaluate(indptr, indices, data, R, lo, hi, V, gamma, A, policy, parent,
 
 
 @njit(cache=True, nogil=True)
-def solve_tree(indptr, indices, data, R, lo, hi, V, gamma, A, policy, tol, parent, order, a, b, up, down):  # pragma: no cover
+def solve_tree(indptr, indices, data, R, lo, hi, V, gamma, A, policy, rows, tol, parent, order, a, b, up,
+               down):  # pragma: no cover - compiled
     # policy iteration on a tree component: a Bellman sweep, then the greedy policy's values
     # exactly (tree_evaluate), until a sweep certifies tol; returns (work, done). Not done:
     # the greedy policy stopped changing, or TREE_PI_CAP iterations, before tol was reached
     # (a tol below the values' rounding): Gauss-Seidel sweeps take it from there
     work = 0.0
     for _ in range(TREE_PI_CAP):
-        delta, changed = bellman_sweep(indptr, indices, data, R, lo, hi, V, gamma, A, policy)
+        delta, changed = bellman_sweep(indptr, indices, data, R, lo, hi, V, gamma, A, policy, rows, False)
         work += hi - lo
         if gamma * delta / (1.0 - gamma) <= tol:
             return work, True
@@ -597,8 +597,8 @@ def solve_components(indptr, indices, data, R, ptr, V, gamma, A, policy, tol, m,
         work += read
         if is_tree:
             trees += 1
-            w, done = solve_tree(indptr, indices, data, R, lo, hi, V, gamma, A, policy, tol / 2, parent, order,
-                                 diag, rhs, up, down)
+            w, done = solve_tree(indptr, indices, data, R, lo, hi, V, gamma, A, policy, rows, tol / 2, parent,
+                                 order, diag, rhs, up, down)
             work += w
             if done:
                 continue

@@ -199,7 +199,7 @@ def test_bellman_sweeps_keep_the_greedy_policys_rows_up_to_date(blocks):
         V = X[:S]
         before = policy.copy()
         if blocks == 1:
-            kernels.bellman_rows_sweep(P.indptr, indices, P.data, R, 0, S, V, 0.9, A, policy, rows)
+            kernels.bellman_sweep(P.indptr, indices, P.data, R, 0, S, V, 0.9, A, policy, rows, True)
         else:
             kernels.block_sweep(P.indptr, indices, P.data, R, 0, S, V, Vold, X, halo, 0.9, A, policy, rows, blocks,
                                 True, False)
