@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from gridlab.findings import sweep_findings
 from gridlab.report import CSS, _table
 
 __all__ = ["render", "sweep_findings", "interval_figure", "profile_figure", "curves_figure"]
@@ -90,33 +91,6 @@ def curves_figure(curves: list[dict[str, Any]]) -> Any | None:
     for ax in axes.ravel()[len(worlds):]:
         ax.set_visible(False)
     return fig
-
-
-def sweep_findings(agg: dict[str, Any]) -> list[str]:
-    """What a sweep's aggregate supports, in sentences: a ranking only where the 95% intervals of
-    the IQM do not overlap, a probability of improvement only where its interval excludes one half.
-
-    Example:
-        >>> sweep_findings(run_sweep(spec, "runs/sweep"))  # doctest: +SKIP
-    """
-    ranked = sorted((m for m in agg if "iqm" in agg[m]), key=lambda m: -agg[m]["iqm"][0])
-    sentences = []
-    for a, b in zip(ranked, ranked[1:]):
-        if agg[a]["iqm"][1] > agg[b]["iqm"][2]:
-            sentences.append(f"{a.upper()} scores above {b.upper()}: their IQM intervals do not overlap "
-                             f"({agg[a]['iqm'][1]:.3f}-{agg[a]['iqm'][2]:.3f} vs {agg[b]['iqm'][1]:.3f}-{agg[b]['iqm'][2]:.3f}).")
-        else:
-            sentences.append(f"{a.upper()} and {b.upper()} cannot be told apart at this number of runs: their IQM "
-                             "intervals overlap.")
-    for a in ranked:
-        for b, (p, lo, hi) in agg[a].get("probability_of_improvement", {}).items():
-            if lo > 0.5:
-                sentences.append(f"On a world drawn from this set, a run of {a.upper()} beats a run of {b.upper()} with "
-                                 f"probability {p:.2f} (95% CI {lo:.2f}-{hi:.2f}, above one half).")
-    for m, a in agg.items():
-        if a["runs_left_out"]:
-            sentences.append(f"{m.upper()}: {a['runs_left_out']} run(s) left out of the aggregate because a trial failed.")
-    return sentences
 
 
 def render(spec: Any, rows: list[dict[str, Any]], curves: list[dict[str, Any]], agg: dict[str, Any]) -> str:

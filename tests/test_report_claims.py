@@ -29,7 +29,7 @@ def _world(png, **families):
 def test_models_within_the_floor_of_each_other_are_not_ranked(png):
     at_floor = {"tv": 0.031, "forward_kl": 0.006, "reverse_kl": 0.004, "rollout_tv": [0.02, 0.03, 0.04, 0.045]}
     html = report._world_section(_world(png, vae=at_floor, gan={**at_floor, "tv": 0.04}))
-    assert "within the noise floor of each other" in html and "closest to the true dynamics" not in html
+    assert "within 0.03 of each other in mean TV" in html and "closest to the true dynamics" not in html
     assert "no KL direction can be said to dominate" in html and "mode covering" not in html
     assert "compounding errors are not visible" in html and "Errors compound" not in html
     assert "perfect model (noise floor)" in html
@@ -40,8 +40,8 @@ def test_clear_differences_are_stated_with_the_floor_beside_them(png):
         png,
         vae={"tv": 0.05, "forward_kl": 0.01, "reverse_kl": 0.05, "rollout_tv": [0.05, 0.1, 0.2, 0.3]},
         gan={"tv": 0.20, "forward_kl": 0.3, "reverse_kl": 0.05, "rollout_tv": [0.2, 0.2, 0.2, 0.2]}))
-    assert "VAE is closest to the true dynamics" in html and "0.030 for a perfect model" in html
-    assert "VAE: KL(Q||P) well above KL(P||Q)" in html and "GAN: KL(P||Q) well above KL(Q||P)" in html
+    assert "VAE is closest to the true dynamics: mean TV 0.05 over live (state, action) pairs against 0.2 for GAN" in html
+    assert "VAE: KL(Q||P) at least 1.5 times KL(P||Q)" in html and "GAN: KL(P||Q) at least 1.5 times KL(Q||P)" in html
     assert "Errors compound in imagination: VAE" in html
 
 
@@ -76,19 +76,19 @@ def _metrics(**kw):
 def test_an_agent_that_lost_most_of_v_star_is_said_not_to_have_learned_and_not_ranked():
     text = " ".join(report.agent_findings({"ppo": _metrics(return_gap=0.001, relative_gap=0.00125),
                                            "dqn": _metrics(return_gap=0.8, relative_gap=1.0)}))
-    assert "DQN has not learned the task at this budget" in text and "loses 100% of V*(s0)" in text
+    assert "DQN has not learned the task at this budget" in text and "(100% of |V*(s0)| = 0.8)" in text
     assert "came closest" not in text and "tie" not in text  # one learner left: nothing to rank
-    assert "PPO's final policy (seed 0) loses 0.0010" in text
+    assert "PPO's final policy (seed 0) loses 0.001 of return" in text
     both = " ".join(report.agent_findings({"ppo": _metrics(relative_gap=0.9, return_gap=0.72),
                                            "dqn": _metrics(relative_gap=1.0, return_gap=0.8)}))
     assert "PPO has not learned" in both and "DQN has not learned" in both and "closest" not in both
 
 
-@pytest.mark.parametrize("visited, claim", [(0.05, "accurate where its policy goes"),
+@pytest.mark.parametrize("visited, claim", [(0.01, "accurate where its policy goes"),
                                             (0.18, "off even where its policy goes")])
 def test_the_critic_sentence_follows_its_error_under_its_own_visitation(visited, claim):
     text = " ".join(report.agent_findings({"ppo": _metrics(rmse_vs_pi_visited=visited)}))
-    assert claim in text and f"{visited:.3f}" in text
+    assert claim in text and f"rmse {visited:g}" in text
 
 
 def test_world_model_findings_read_score_results_directly():
@@ -96,7 +96,8 @@ def test_world_model_findings_read_score_results_directly():
     text = " ".join(report.world_model_findings({
         "vae": {"tv": 0.031, "forward_kl": 0.006, "reverse_kl": 0.004, "mode_recall": 1.0,
                 "rollout_tv": [0.02, 0.03, 0.04, 0.045], "noise_floor": floor}}))
-    assert "VAE is closest" in text and "no KL direction can be said to dominate" in text
+    assert "VAE scores mean TV 0.031" in text and "closest" not in text  # one model: nothing to rank
+    assert "no KL direction can be said to dominate" in text
 
 
 def _pixel_result(tv, psnr, hallucinated):
@@ -108,9 +109,10 @@ def _pixel_result(tv, psnr, hallucinated):
 def test_pixel_findings_name_a_disagreement_only_beyond_the_floor_and_flag_averaged_frames():
     text = " ".join(report.pixel_findings({"vae": _pixel_result(0.05, 11.0, 0.001),
                                            "blur": _pixel_result(0.60, 14.0, 0.6)}))
-    assert "disagree: BLUR has the best PSNR, but VAE is closer to the true dynamics by 0.550" in text
-    assert "BLUR: samples closer on average to the true frames than a perfect model's, by more than" in text
-    assert "VAE 0.0010, BLUR 0.6000 of the samples" in text
+    assert "disagree: BLUR has the better PSNR (14 against 11 dB" in text
+    assert "but VAE is closer to the true dynamics (TV 0.05 against 0.6" in text
+    assert "BLUR (14 dB): samples closer on average to the true frames than a perfect model's" in text
+    assert "VAE 0.001, BLUR 0.6 of the samples" in text
     # 12.1 dB is above a perfect model's 12.0 by less than its sampling noise (0.2 dB): no claim
     close = " ".join(report.pixel_findings({"vae": _pixel_result(0.05, 12.1, 0.0), "gan": _pixel_result(0.06, 11.5, 0.0)}))
     assert "do not disagree beyond sampling noise" in close and "closer on average" not in close
