@@ -115,6 +115,7 @@ class EntropySchedule(BaseCallback):
             raise ValueError(f"EntropySchedule needs 0 <= start < end <= 1, got start={start!r}, end={end!r}")
         self.final, self.start, self.end = float(final), float(start), float(end)
         self.initial: float | None = None
+        self.total_timesteps = 0
 
     def coefficient(self, initial: float, done: float) -> float:
         """The coefficient once a share ``done`` of training is done."""
@@ -125,9 +126,12 @@ class EntropySchedule(BaseCallback):
             raise ValueError(f"EntropySchedule needs a fixed numeric ent_coef; {type(self.model).__name__} has "
                              f"{getattr(self.model, 'ent_coef', None)!r}")
         self.initial = float(self.model.ent_coef)
+        # learn()'s locals, which SB3 hands every callback: the timestep count training ends at
+        # (previous timesteps included when learn continues a model), as SB3's own progress reads it
+        self.total_timesteps = int(self.locals["total_timesteps"])
 
     def _on_rollout_start(self) -> None:
-        self.model.ent_coef = self.coefficient(self.initial, 1.0 - self.model._current_progress_remaining)
+        self.model.ent_coef = self.coefficient(self.initial, self.num_timesteps / max(self.total_timesteps, 1))
 
     def _on_step(self) -> bool:
         return True

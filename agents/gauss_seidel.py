@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from agents.solver_constants import TINY  # noqa: F401  (agents.gauss_seidel.TINY, as documented)
 from envs.mdp import TabularMDP
 
 __all__ = ["gs_sweep", "gs_policy_sweep", "kernels_loaded", "load_kernels"]
 
 _KERNEL = None
-# values below this are stored as 0, far below any certified bound: gamma^d far from a reward would
-# otherwise become a subnormal float, whose arithmetic is ~100x slower on x86 (agents.topological)
-TINY = 1e-200
 
 
 def _kernel():
@@ -60,7 +58,7 @@ def kernels_loaded() -> bool:
 
 
 def gs_sweep(mdp: TabularMDP, V: np.ndarray, gamma: float, order: np.ndarray, policy: np.ndarray) -> float:
-    """One in-place Gauss-Seidel Bellman sweep over the states in ``order``; returns max |change|.
+    """One in-place Gauss-Seidel Bellman sweep over the states in ``order``; returns ``max |change|``.
 
     The greedy action of each swept state is written into ``policy``.
     """

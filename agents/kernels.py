@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from agents.gauss_seidel import TINY
-from agents.topological import BLOCK_MIN, CLOSED_M, POLICY_STOP, TREE_PI_CAP
+from agents.solver_constants import BLOCK_MIN, CLOSED_M, POLICY_STOP, TINY, TREE_PI_CAP
 
 __all__ = ["backup", "sweep", "policy_sweep", "tarjan", "bellman_sweep", "policy_row_ptr", "rows_sweep", "halo",
            "encode_rows", "block_sweep", "solve_range", "tree_order", "tree_evaluate", "solve_tree",

@@ -38,7 +38,7 @@ import envs  # noqa: F401  (registers the suite)
 from agents.algos import ALGOS, load_algo
 from agents.callbacks import ExactEvalCallback
 from envs.resources import resolve_device
-from envs.rundir import atomic_run_dir
+from envs.rundir import atomic_run_dir, regular_file
 
 __all__ = ["ALGOS", "load_hyperparams", "env_wrapper", "preset_callbacks", "train", "load", "load_model", "PRESETS_DIR"]
 
@@ -102,9 +102,7 @@ def load_hyperparams(env_id: str, algo: str, hyperparams: dict[str, Any] | str |
     if hyperparams is None:
         return hp
     if isinstance(hyperparams, (str, Path)):
-        path = Path(hyperparams)
-        if not path.is_file():
-            raise ValueError(f"hyperparameter file {str(path)!r} does not exist")
+        path = regular_file(hyperparams, "hyperparameter file")
         user = _read_yaml(path)
         if env_id in user or "default" in user:
             return _zoo_block(user, env_id, str(path))

@@ -76,22 +76,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from agents.solver_constants import BLOCK_MIN, CLOSED_M, MAX_BLOCKS, POLICY_STOP, TREE_PI_CAP  # noqa: F401
 from envs.mdp import TabularMDP
 
 __all__ = ["components", "solve", "load_kernels", "kernels_loaded"]
 
 _KERNEL = None
-# policy sweeps stop once one changes V by at most this fraction of the last Bellman sweep's change
-POLICY_STOP = 0.1
-CLOSED_M = 16
-# policy iterations on a tree component before Gauss-Seidel sweeps take over (policy iteration
-# needs a handful: see the module doc)
-TREE_PI_CAP = 100
-# a component is swept in parallel blocks (one per thread) of at least this many states
-BLOCK_MIN = 20_000
-# the most blocks (threads) a sweep is cut into by default: up to 4 the work is within 2% of one
-# block's at 10^6 states, with 8 up to 12% more (BENCHMARKS.md)
-MAX_BLOCKS = 8
 
 
 def components(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray]:

@@ -2,14 +2,14 @@
 
 Cell characters:
 
-====  ===========================================================================
-``#``  wall (not a state)
-``.``  floor
-``S``  start (one or more; the initial distribution is uniform over them)
-``G``  goal: terminal, pays ``goal_reward`` on entry
-``H``  hole: terminal, pays ``hole_reward`` on entry
+===========  =============================================================================
+``#``        wall (not a state)
+``.``        floor
+``S``        start (one or more; the initial distribution is uniform over them)
+``G``        goal: terminal, pays ``goal_reward`` on entry
+``H``        hole: terminal, pays ``hole_reward`` on entry
 ``^ > v <``  one-way door: floor that can only be entered moving in the arrow's direction
-====  ===========================================================================
+===========  =============================================================================
 """
 
 from __future__ import annotations

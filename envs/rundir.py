@@ -1,4 +1,5 @@
-"""Run directories and files that are never half-written: built under a temporary name, renamed when complete.
+"""Run directories and files that are never half-written: built under a temporary name, renamed when complete;
+and :func:`regular_file`, the check every file a user names passes before it is read.
 
 Shared by every package that writes runs (``agents``, ``generative``, ``gridlab``), so it sits in the lowest layer.
 """
@@ -7,12 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_run_dir", "atomic_file", "atomic_write_text"]
+__all__ = ["atomic_run_dir", "atomic_file", "atomic_write_text", "regular_file"]
 
 
 @contextmanager
@@ -74,3 +76,38 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     with atomic_file(path) as tmp:
         tmp.write_text(text)
     return Path(path)
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
+
+
+def regular_file(path: str | Path, what: str) -> Path:
+    """``path`` as a ``Path`` if it is a regular file (or a link to one); else a ``ValueError`` that
+    names what it is instead: missing, a directory, a device (``/dev/null``), a pipe, a socket.
+
+    Reading a pipe would block and a device reads as empty, so a file a user names is checked
+    before it is opened.
+
+    Arguments:
+        path: the file.
+        what: what the file should be, for the message ("hyperparameter file").
+
+    Example:
+        >>> regular_file("/dev/null", "hyperparameter file")
+        Traceback (most recent call last):
+        ...
+        ValueError: hyperparameter file '/dev/null' is a character device, not a regular file
+    """
+    p = Path(path)
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        kind = "a link to nothing" if p.is_symlink() else None
+        raise ValueError(f"{what} {str(p)!r} " + (f"is {kind}" if kind else "does not exist")) from None
+    except OSError as e:
+        raise ValueError(f"{what} {str(p)!r} cannot be read ({e.strerror})") from None
+    if stat.S_ISREG(mode):
+        return p
+    kind = next((name for test, name in _KINDS if test(mode)), "not a file")
+    raise ValueError(f"{what} {str(p)!r} is {kind}, not a regular file")

@@ -20,13 +20,15 @@ reset it afterwards.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 
-from envs.mdp import TabularMDP
+if TYPE_CHECKING:  # for annotations only: envs.mdp calls check_model, so importing it here would be a cycle
+    from envs.mdp import TabularMDP
 
 __all__ = ["ModelCheck", "check_model"]
 
@@ -57,11 +59,13 @@ def check_model(env: Any, mdp: TabularMDP, steps: int = 300, seed: int = 0, alph
 
     Example:
         >>> import gymnasium as gym
+        >>> from envs import TabularMDP
         >>> env = gym.make("FrozenLake-v1")
         >>> check_model(env, TabularMDP.from_gym(env, verify=0)).steps
         300
     """
-    if not isinstance(mdp, TabularMDP):
+    defined = sys.modules.get("envs.mdp")  # loaded wherever a TabularMDP exists; importing it here would be a cycle
+    if defined is None or not isinstance(mdp, defined.TabularMDP):
         raise TypeError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
     if int(steps) < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")

@@ -1,7 +1,10 @@
-"""Transition data for world models: ``collect_transitions`` and ``TransitionDataset``."""
+"""Transition data for world models: ``collect_transitions`` and ``TransitionDataset``, and the
+warning (:class:`ThinDataWarning`) when data leave (state, action) pairs unseen."""
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -14,7 +17,14 @@ from envs.gridworld import GridWorldEnv
 from envs.resources import require_memory
 from envs.vector import GridWorldVectorEnv
 
-__all__ = ["TransitionDataset", "collect_transitions", "policy_actions"]
+__all__ = ["TransitionDataset", "collect_transitions", "policy_actions", "ThinDataWarning", "unseen_pairs",
+           "samples_to_cover", "warn_unseen_pairs"]
+
+
+class ThinDataWarning(UserWarning):
+    """Data that leave live (state, action) pairs without a transition, or a training budget far
+    beyond what the data support: a world model then learns nothing of those pairs, or fits the
+    samples rather than the world, and its exact score says so only after the fact."""
 
 
 @dataclass
@@ -51,6 +61,14 @@ class TransitionDataset:
     def _take(self, idx: torch.Tensor) -> "TransitionDataset":
         return TransitionDataset(self.obs[idx], self.action[idx], self.next_obs[idx], self.reward[idx],
                                  self.terminated[idx], self.state[idx], self.next_state[idx], self.env_kwargs)
+
+    def unseen_pairs(self, mdp: Any | None = None) -> tuple[int, int]:
+        """``(unseen, live)``: how many of the world's live (state, action) pairs have no transition here.
+
+        Arguments:
+            mdp: the world's ``TabularMDP``; built from ``env_kwargs`` when not given.
+        """
+        return unseen_pairs(self.state.cpu().numpy(), self.action.cpu().numpy(), mdp if mdp is not None else self.make_env().mdp)
 
     def make_env(self) -> GridWorldEnv:
         """The world the data came from."""
@@ -102,6 +120,43 @@ def policy_actions(policy: Policy, obs: np.ndarray, states: np.ndarray, n_action
     return actions
 
 
+def unseen_pairs(states: np.ndarray, actions: np.ndarray, mdp: Any) -> tuple[int, int]:
+    """``(unseen, live)``: the live (state, action) pairs of ``mdp`` that no ``(states[i], actions[i])`` covers.
+
+    Example:
+        >>> from envs import GridWorldEnv
+        >>> mdp = GridWorldEnv("S.G").mdp  # two live states, four actions
+        >>> unseen_pairs(np.array([0, 0, 1]), np.array([0, 1, 1]), mdp)
+        (5, 8)
+    """
+    seen = np.zeros((mdp.n_states, mdp.n_actions), dtype=bool)
+    seen[np.asarray(states, dtype=np.int64), np.asarray(actions, dtype=np.int64)] = True
+    live = seen[mdp.live]
+    return int((~live).sum()), int(live.size)
+
+
+def samples_to_cover(pairs: int, confidence: float = 0.99) -> int:
+    r"""Uniform draws that cover all ``pairs`` with probability about ``confidence``: the smallest
+    :math:`n` with :math:`K (1 - 1/K)^n \le 1 - \text{confidence}` (a union bound, coupon collector).
+
+    Example:
+        >>> samples_to_cover(100)
+        917
+    """
+    if pairs <= 1:
+        return 1
+    return math.ceil(math.log((1 - confidence) / pairs) / math.log1p(-1 / pairs))
+
+
+def warn_unseen_pairs(unseen: int, live: int, n: int, stacklevel: int = 2) -> None:
+    """Warn (:class:`ThinDataWarning`) when ``unseen`` of ``live`` (state, action) pairs have no transition among ``n``."""
+    if unseen:
+        warnings.warn(f"{unseen:,} of {live:,} live (state, action) pairs have no transition in these {n:,} samples: a "
+                      "world model learns nothing of them and its samples there are guesses; with uniform starts and "
+                      f"actions about {samples_to_cover(live):,} samples cover every pair with probability 0.99",
+                      ThinDataWarning, stacklevel=stacklevel + 1)
+
+
 def collect_transitions(
     env: gym.Env,
     n: int,
@@ -119,10 +174,14 @@ def collect_transitions(
             state -> action array ``(S,)`` (or ``(S, A)`` probabilities).
         seed: seed of the sampling.
         start: ``"uniform"``: each transition starts from a live state drawn uniformly, so every
-            (state, action) pair is covered (what a world model of P(s'|s,a) needs); ``"rollout"``:
+            (state, action) pair is covered (what a world model of ``P(s'|s,a)`` needs); ``"rollout"``:
             consecutive steps of episodes from the env's start distribution (the policy's own
             state visitation), with the vector env's autoreset.
         batch: transitions per vector step.
+
+    Warns:
+        ThinDataWarning: when the samples leave live (state, action) pairs without a transition,
+            naming how many (``start="rollout"`` leaves those the policy never tries).
 
     Example:
         >>> import gymnasium as gym, envs
@@ -165,6 +224,7 @@ def collect_transitions(
         got += int(keep.sum())
         obs, info = next_obs, next_info
     cat = [np.concatenate([c[i] for c in chunks])[:n] for i in range(7)]
+    warn_unseen_pairs(*unseen_pairs(cat[5], cat[1], base.mdp), n)
     obs_dtype = torch.uint8 if frames else torch.float32
     return TransitionDataset(
         obs=torch.as_tensor(cat[0], dtype=obs_dtype), action=torch.as_tensor(cat[1], dtype=torch.int64),

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 
 from envs.rundir import atomic_file, atomic_run_dir, atomic_write_text
-from generative.data import TransitionDataset, collect_transitions
+from generative.data import ThinDataWarning, TransitionDataset, collect_transitions
 from generative.world_model import WorldModel, train_world_model
 
 __all__ = ["train", "load", "save_score", "HELD_OUT"]
@@ -56,7 +57,9 @@ def train(env_id: str, family: str = "vae", *, env_kwargs: dict[str, Any] | None
     run_dir = Path(out_dir) if out_dir else Path("runs") / f"world_{family}_{env_id.split('/')[-1]}_s{seed}_{time.strftime('%Y%m%d-%H%M%S')}"
     env = gym.make(env_id, **kwargs)
     with atomic_run_dir(run_dir) as tmp:
-        data = collect_transitions(env, samples, seed=seed)
+        with warnings.catch_warnings():  # train_world_model warns of the pairs its training split leaves unseen
+            warnings.simplefilter("ignore", ThinDataWarning)
+            data = collect_transitions(env, samples, seed=seed)
         train_data, held = data.split(1.0 - HELD_OUT, seed=seed)
         model = train_world_model(train_data, family, seed=seed, device=device, epochs=epochs, steps=steps,
                                   progress=progress)

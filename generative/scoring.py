@@ -6,7 +6,7 @@ Everything is averaged uniformly over live pairs, and the per-pair numbers are k
 
 Definitions (see ``generative.metrics`` for the divergences and their smoothing):
 
-- ``mode_recall``: share of true successors s' (P(s'|s,a) > 0) that get at least
+- ``mode_recall``: share of true successors s' (``P(s'|s,a) > 0``) that get at least
   ``MODE_SHARE = 0.25`` of their true probability from the model.
 - ``hallucinated_mass``: model mass on observations that decode to no state, or to a state the
   true dynamics cannot reach from (s, a).

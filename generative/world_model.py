@@ -8,6 +8,7 @@ next observations in the env's own format, imagines rollouts, and is saved and l
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,12 +20,14 @@ from envs.gridworld import GridWorldEnv
 from envs.resources import resolve_device as _resolve
 from envs.rundir import atomic_file
 from generative.codec import ObsCodec, codec_from_dict
-from generative.data import TransitionDataset, policy_actions
+from generative.data import ThinDataWarning, TransitionDataset, policy_actions, warn_unseen_pairs
 from generative.family import WorldModelFamily
 from generative.nn import adam, mlp
 from generative.registry import load_family
 
-__all__ = ["WorldModel", "train_world_model", "resolve_device"]
+__all__ = ["WorldModel", "train_world_model", "resolve_device", "MAX_PASSES"]
+
+MAX_PASSES = 100  # more passes over each transition than this, and a model fits its samples, not the world
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -101,6 +104,12 @@ class WorldModel:
         if cfg.get("epochs") is None:
             cfg["epochs"] = max(1, -(-int(cfg["steps"]) // steps_per_epoch))
         total = cfg["epochs"] * steps_per_epoch
+        passes = total * min(bs, n) / n
+        if passes > MAX_PASSES:
+            warnings.warn(f"{total:,} gradient steps of batch {min(bs, n):,} pass over these {n:,} transitions "
+                          f"{passes:,.0f} times each, far more than they support (over {MAX_PASSES}): the model fits "
+                          "these samples rather than the world; collect more transitions or train fewer steps",
+                          ThinDataWarning, stacklevel=3)
         bar = _progress(cfg["epochs"], f"{self.family} world model", progress)
         t0 = time.perf_counter()
         step = 0
@@ -271,6 +280,11 @@ def train_world_model(data: TransitionDataset, family: str = "vae", seed: int = 
             ``train_seconds``).
         **hparams: the family's architecture arguments.
 
+    Warns:
+        ThinDataWarning: when ``data`` leave live (state, action) pairs without a transition
+            (naming how many), and when the budget passes over each transition more than
+            ``MAX_PASSES`` times.
+
     Example:
         >>> import gymnasium as gym, envs
         >>> from generative import collect_transitions
@@ -280,6 +294,8 @@ def train_world_model(data: TransitionDataset, family: str = "vae", seed: int = 
         (3, 3)
     """
     load_family(family)  # an unknown family is named before any work
+    if data.env_kwargs:
+        warn_unseen_pairs(*data.unseen_pairs(), len(data))
     t0 = time.perf_counter()
     if data.env_kwargs.get("obs_mode") == "pixels":
         from generative.frames import FrameCodec

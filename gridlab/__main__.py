@@ -1,3 +1,6 @@
+"""``python -m gridlab``: the ``gridlab`` command."""
+
 from gridlab.cli import entry
 
-entry()
+if __name__ == "__main__":
+    entry()

@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -383,12 +384,18 @@ def _handle_interrupts() -> None:
     sys.unraisablehook = hook
 
 
+def _warning_line(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> str:
+    """A warning as the command prints it: one line, no source location."""
+    return f"gridlab: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit status (0, 2 for bad input, 130 when interrupted)."""
     from gridlab.envspec import UsageError
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.formatwarning = _warning_line
     try:
         return int(args.func(args) or 0)
     except (UsageError, MemoryError) as e:  # a MemoryError is refused up front with its estimate (envs.resources)

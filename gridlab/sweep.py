@@ -44,7 +44,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from envs.rundir import atomic_file, atomic_write_text
+from envs.rundir import atomic_file, atomic_write_text, regular_file
 
 __all__ = ["SweepSpec", "run_sweep", "ray_session", "progress_callback", "quiet_fit", "aggregate", "iqm", "score_distribution", "probability_of_improvement",
            "KINDS", "parse_seeds"]
@@ -180,7 +180,7 @@ class SweepSpec:
         import yaml
 
         try:
-            data = yaml.safe_load(Path(path).read_text())
+            data = yaml.safe_load(regular_file(path, "sweep file").read_text())
         except yaml.YAMLError as e:
             raise ValueError(f"{path}: not a YAML sweep file ({str(e).splitlines()[0]})") from None
         if not isinstance(data, dict):

@@ -62,7 +62,7 @@ def profile_figure(agg: dict[str, Any]) -> Any:
 
 
 def curves_figure(curves: list[dict[str, Any]]) -> Any | None:
-    """Exact return gap / |V*(s0)| over training, per world: median over seeds with a min-max band."""
+    """Exact return gap / ``|V*(s0)|`` over training, per world: median over seeds with a min-max band."""
     from envs.plotting import PAGE_WIDTH, new_figure
 
     worlds = list(dict.fromkeys(c["world"] for c in curves))

@@ -30,7 +30,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from envs.rundir import atomic_file, atomic_write_text
+from envs.rundir import atomic_file, atomic_write_text, regular_file
 
 __all__ = ["SEARCH_SPACES", "DISTRIBUTIONS", "check_space", "tune_preset", "MIN_SEEDS"]
 
@@ -157,8 +157,9 @@ def tune_preset(world: str, algo: str, out: str | Path, seeds: tuple[int, ...] =
         progress: one line per finished configuration on stderr.
 
     Returns:
-        ``{"best": values, "best_score": mean score, "preset_score": the preset's mean score or
-        None when the space does not hold the preset's values, "trials": rows}``.
+        A dict with ``best`` (the winning values), ``best_score`` (their mean score),
+        ``preset_score`` (the preset's mean score, or None when the space does not hold the
+        preset's values) and ``trials`` (one row per configuration).
 
     Raises:
         ValueError: a bad world, algorithm, space, seed list or directory, before any trial starts.
@@ -180,7 +181,7 @@ def tune_preset(world: str, algo: str, out: str | Path, seeds: tuple[int, ...] =
         raise ValueError(f"unknown algorithm {algo!r}; expected one of {', '.join(ALGOS)}")
     if isinstance(space, (str, Path)):
         try:
-            space = yaml.safe_load(Path(space).read_text())
+            space = yaml.safe_load(regular_file(space, "search space file").read_text())
         except (OSError, yaml.YAMLError) as e:
             raise ValueError(f"{space}: not a readable YAML search space ({str(e).splitlines()[0]})") from None
     space = dict(SEARCH_SPACES[algo] if space is None else space)

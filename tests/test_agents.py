@@ -256,3 +256,28 @@ def test_a_presets_callback_must_name_an_sb3_callback():
         sb3.preset_callbacks({"callback": [{"agents.callbacks.EntropySchedule": {"start": 0.9, "end": 0.5}}]})
     with pytest.raises(ValueError, match="unexpected keyword argument 'finl'"):
         sb3.preset_callbacks({"callback": [{"agents.callbacks.EntropySchedule": {"finl": 0}}]})
+
+
+def test_the_entropy_schedule_follows_the_timesteps_done_over_the_trainings_total():
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+
+    from agents.callbacks import EntropySchedule
+
+    class Record(BaseCallback):  # after the schedule: the coefficient each rollout trains with
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def _on_rollout_start(self):
+            self.seen.append((self.num_timesteps, self.model.ent_coef))
+
+        def _on_step(self):
+            return True
+
+    model = PPO("MlpPolicy", gym.make("gridlab/OpenRoom-v0", obs_mode="onehot"), ent_coef=0.08, seed=0, device="cpu",
+                **TINY_PPO)
+    record = Record()
+    model.learn(256, callback=CallbackList([EntropySchedule(final=0.0, start=0.0, end=1.0), record]))
+    assert [t for t, _ in record.seen] == list(range(0, 256, 32))
+    assert [c for _, c in record.seen] == pytest.approx([0.08 * (1 - t / 256) for t in range(0, 256, 32)])

@@ -138,3 +138,15 @@ def test_solving_again_says_it_replaces_the_previous_result(capsys, tmp_path):
     assert "replacing" not in capsys.readouterr().out
     assert main(argv) == 0
     assert "values.json (replacing the previous solve's)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("make, kind", [
+    (lambda tmp: "/dev/null", "is a character device, not a regular file"),
+    (lambda tmp: str(tmp), "is a directory, not a regular file"),
+    (lambda tmp: str(tmp / "none.yml"), "does not exist"),
+    (lambda tmp: (__import__("os").mkfifo(tmp / "pipe"), str(tmp / "pipe"))[1], "is a named pipe, not a regular file"),
+])
+def test_a_hyperparameter_path_that_is_not_a_regular_file_is_named_for_what_it_is(capsys, tmp_path, make, kind):
+    path = make(tmp_path)
+    _one_line(capsys, 2, ["train", "gridlab/OpenRoom-v0", "--steps", "64", "--hyperparams", path],
+              f"hyperparameter file {path!r} {kind}")

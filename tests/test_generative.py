@@ -298,3 +298,40 @@ def test_the_noise_floor_names_a_bad_count(name):
     kwargs = {"n_samples": 10, "horizon": 2, "n_rollouts": 10, "replicates": 1, name: 0}
     with pytest.raises(ValueError, match=f"{name} must be an integer >= 1, got 0"):
         noise_floor(GridWorldEnv("S.G").mdp, **kwargs)
+
+
+def test_too_few_transitions_warn_naming_the_unseen_pairs():
+    from generative.data import ThinDataWarning
+
+    env = gym.make("gridlab/Grid-v0", layout="S.G", obs_mode="onehot")  # 2 live states x 4 actions
+    with pytest.warns(ThinDataWarning, match=r"^[5-7] of 8 live \(state, action\) pairs have no transition in these 3 samples"):
+        data = collect_transitions(env, 3, seed=0)
+    unseen, live = data.unseen_pairs()
+    assert live == 8 and unseen == 8 - len({(int(s), int(a)) for s, a in zip(data.state, data.action)})
+    with pytest.warns(ThinDataWarning, match=r"pass over these 3 transitions 200 times each, far more than they support"):
+        train_world_model(data, "vae", steps=200, progress=False, device="cpu")
+
+
+def test_enough_transitions_and_a_fitting_budget_warn_nothing():
+    import warnings
+
+    from generative.data import ThinDataWarning
+
+    env = gym.make("gridlab/Grid-v0", layout="S.G", obs_mode="onehot")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ThinDataWarning)
+        data = collect_transitions(env, 400, seed=0)
+        train_world_model(data, "vae", steps=20, batch_size=64, progress=False, device="cpu")
+
+
+def test_world_train_on_five_samples_says_so_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "gridlab", "world", "train", "gridlab/OpenRoom-v0", "--family", "vae",
+                           "--samples", "5", "--epochs", "1", "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if "warning" in line.lower()]
+    assert len(warned) == 1 and warned[0].startswith("gridlab: warning: 92 of 96 live (state, action) pairs have no "
+                                                     "transition in these 4 samples"), done.stderr
