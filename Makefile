@@ -1,15 +1,15 @@
-# `make run` runs the main job, `make test` the test suite; both create or reuse .venv.
+# `make run` runs the main job, `make test` the test suite, `make docs` the documentation site; all create or reuse .venv.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test docs bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,docs]'
 	$(BIN)/python -c "from agents.topological import load_kernels; print(f'solver kernels ready in {load_kernels():.0f} s (compiled once; numba caches them)')"
 	touch $(STAMP)
 
@@ -18,6 +18,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -b html -n -W --keep-going -q docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.solver_sizes
@@ -29,4 +33,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.sweeps
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info docs/_build docs/reference/_generated

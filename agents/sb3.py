@@ -4,7 +4,7 @@ A run directory holds:
 
 - ``model.zip``: the SB3 model;
 - ``config.json``: env id and kwargs, algo, gamma, seed, hyperparameters, package versions;
-- ``tb/``: TensorBoard logs (SB3's own, plus ``exact/*`` from :class:`ExactEvalCallback`);
+- ``tb/``: TensorBoard logs (SB3's own, plus ``exact/*`` from :class:`~agents.callbacks.ExactEvalCallback`);
 - ``exact_eval.csv``: the exact metrics over training;
 - ``monitor/`` and ``eval/``: SB3's ``Monitor`` episodes and ``EvalCallback`` results.
 

@@ -30,7 +30,9 @@ class GridlabCli(SphinxDirective):
             section += nodes.title(text=name)
             parser.prog = name
             text = parser.format_help()
-            section += nodes.literal_block(text, text)
+            block = nodes.literal_block(text, text)
+            block["language"] = "text"  # help text, not code: no highlighting
+            section += block
             out.append(section)
         return out
 

@@ -27,6 +27,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax served with the pages: the docs read with no network
     "sphinx.ext.viewcode",
     "cli_reference",  # docs/cli_reference.py: the `gridlab` commands' help, read from the parser itself
 ]
@@ -45,16 +46,27 @@ autosummary_generate = True
 autosummary_imported_members = False
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
-autodoc_typehints = "signature"
-autodoc_preserve_defaults = True
+autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented_params"
+autodoc_preserve_defaults = False
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
-napoleon_custom_sections = [("Rules", "notes_style"), ("Warns", "params_style"), ("Class attributes", "params_style")]
+napoleon_custom_sections = [("Rules", "notes_style"), ("Class attributes", "params_style")]
 
 html_theme = "furo"
 html_title = "gridlab"
 html_static_path: list[str] = []
 suppress_warnings = ["myst.header"]  # BENCHMARKS.md, included whole, starts below level 1 in places
+# every cross-reference must resolve (a renamed function breaks the build), except to the libraries
+# the lab builds on, whose inventories would need a network at build time
+nitpicky = True
+nitpick_ignore_regex = [
+    (r"py:.*", r"(numpy|np|torch|gymnasium|gym|scipy|sp|pathlib|stable_baselines3|sb3_contrib|abc|typing|collections"
+               r"|numba|ray|optuna|panel|matplotlib|zuko|yaml|argparse)(\..*)?"),
+    (r"py:class", r".*\._\w+"),  # private classes in signatures are not documented
+    (r"py:class", r"Path|Any|Callable|Iterator"),  # names of the standard library as annotations write them
+]
+napoleon_attr_annotations = False  # dataclass fields' types are in their signatures already
 autodoc_inherit_docstrings = False  # Gymnasium's own Env.step etc. are written for its site, not ours
 
 

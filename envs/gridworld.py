@@ -191,7 +191,7 @@ class GridWorldEnv(gym.Env):
 
     @property
     def init_kwargs(self) -> dict[str, Any]:
-        """Enough to rebuild this world anywhere: ``GridWorldEnv(**env.init_kwargs)`` (saved with world models)."""
+        """The arguments that rebuild this world anywhere, ``GridWorldEnv(**env.init_kwargs)`` (saved with world models)."""
         pixels = {"cell_px": self.frames.cell_px, "pixel_noise": self.frames.pixel_noise,
                   "distractors": self.frames.distractors} if self.frames is not None else {}
         return {"layout": str(self.layout), "slip": self.slip, "goal_reward": self.goal_reward,
@@ -219,7 +219,7 @@ class GridWorldEnv(gym.Env):
 
     @cached_property
     def P(self) -> dict[int, dict[int, list[tuple[float, int, float, bool]]]]:
-        """The exact model in toy_text's form: ``P[s][a] = [(prob, next_state, reward, terminated)]``."""
+        """The exact model in toy_text's form, ``P[s][a] = [(prob, next_state, reward, terminated)]``."""
         return self.mdp.to_gym_dict()
 
     # ------------------------------------------------------------------ observations

@@ -127,7 +127,7 @@ class PixelFrames:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        """A frame's shape: (height, width, 3)."""
+        """The shape of a frame, (height, width, 3)."""
         return self.background.shape
 
     def _cells(self, x: np.ndarray) -> np.ndarray:

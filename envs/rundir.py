@@ -1,5 +1,5 @@
 """Run directories and files that are never half-written: built under a temporary name, renamed when complete;
-and :func:`regular_file`, the check every file a user names passes before it is read.
+and :func:`~envs.rundir.regular_file`, the check every file a user names passes before it is read.
 
 Shared by every package that writes runs (``agents``, ``generative``, ``gridlab``), so it sits in the lowest layer.
 """

@@ -107,7 +107,7 @@ class GridWorldVectorEnv(gym.vector.VectorEnv):
 
     @property
     def autoreset_pending(self) -> np.ndarray:
-        """``(num_envs,)`` bool: copies whose next :meth:`step` is an autoreset (Gymnasium's
+        """``(num_envs,)`` bool: copies whose next ``step`` is an autoreset (Gymnasium's
         next-step autoreset mode) rather than a transition; a copy, safe to keep."""
         return self._needs_reset.copy()
 

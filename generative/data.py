@@ -1,5 +1,5 @@
 """Transition data for world models: ``collect_transitions`` and ``TransitionDataset``, and the
-warning (:class:`ThinDataWarning`) when data leave (state, action) pairs unseen."""
+warning (:class:`~generative.data.ThinDataWarning`) when data leave (state, action) pairs unseen."""
 
 from __future__ import annotations
 

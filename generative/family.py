@@ -1,4 +1,4 @@
-r"""The contract every world-model family fulfils: :class:`WorldModelFamily`.
+r"""The contract every world-model family fulfils: :class:`~generative.family.WorldModelFamily`.
 
 A family is a torch module that learns a conditional distribution :math:`p(x \mid c)` over
 encoded observations ``x`` (``ObsCodec``) given a context ``c`` (observation features and the

@@ -128,7 +128,7 @@ class FrameCodec:
 
     @property
     def dim(self) -> int:
-        """Number of kept codes: the categorical dimension the family models."""
+        """The number of kept codes, the categorical dimension the family models."""
         return int(len(self.kept))
 
     @property
@@ -148,7 +148,7 @@ class FrameCodec:
             min_share: a code is kept when at least this share of the frames is encoded to it.
             **hparams: ``codes`` (codebook size K), ``latent``, ``channels``, ``steps``,
                 ``batch_size``, ``lr``, ``beta``, ``refine`` (k-means iterations after training,
-                0 for none) (:data:`FRAME_CODEC_DEFAULTS`).
+                0 for none) (``FRAME_CODEC_DEFAULTS``).
         """
         unknown = set(hparams) - set(FRAME_CODEC_DEFAULTS)
         if unknown:

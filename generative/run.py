@@ -1,4 +1,5 @@
-"""A world model's run directory: :func:`train` into it, :func:`load` from it, :func:`save_score` beside it.
+"""A world model's run directory: :func:`~generative.run.train` into it, :func:`~generative.run.load` from it, :func:`~generative.run.save_score`
+beside it.
 
 It mirrors ``agents.sb3.train`` / ``agents.sb3.load`` for agents. A run directory holds
 

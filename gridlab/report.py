@@ -10,7 +10,7 @@ from typing import Any
 
 from gridlab.findings import agent_findings, pixel_findings, world_model_findings
 
-__all__ = ["render", "agent_findings", "world_model_findings", "pixel_findings"]
+__all__ = ["render"]  # the findings are gridlab.findings'; imported here for older imports
 
 CSS = """
 body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;

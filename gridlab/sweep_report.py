@@ -13,7 +13,7 @@ import numpy as np
 from gridlab.findings import sweep_findings
 from gridlab.report import CSS, _table
 
-__all__ = ["render", "sweep_findings", "interval_figure", "profile_figure", "curves_figure"]
+__all__ = ["render", "interval_figure", "profile_figure", "curves_figure"]
 
 TITLES = {"iqm": "IQM", "median": "median", "mean": "mean", "optimality_gap": "optimality gap"}
 

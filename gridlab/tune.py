@@ -34,10 +34,11 @@ from envs.rundir import atomic_file, atomic_write_text, regular_file
 
 __all__ = ["SEARCH_SPACES", "DISTRIBUTIONS", "check_space", "tune_preset", "MIN_SEEDS"]
 
-MIN_SEEDS = 3  # a mean over fewer seeds picks the configuration with the luckiest seed
+#: The fewest seeds a configuration is scored over (a mean over fewer picks the configuration with the luckiest seed).
+MIN_SEEDS = 3
 
-# A search space maps a preset key to one distribution: {"loguniform": [lo, hi]}, {"uniform": [lo, hi]},
-# {"int": [lo, hi]} (both ends included) or {"choice": [values...]}.
+#: The distributions a search space may use, mapping a preset key to one of ``{"loguniform": [lo, hi]}``, ``{"uniform": [lo, hi]}``,
+#: ``{"int": [lo, hi]}`` (both ends included) or ``{"choice": [values...]}``.
 DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")
 _ON_POLICY = {
     "learning_rate": {"loguniform": [1e-4, 3e-3]},
@@ -53,6 +54,7 @@ _VALUE_BASED = {
     "exploration_final_eps": {"choice": [0.01, 0.05, 0.1]},
     "train_freq": {"choice": [1, 4, 8]},
 }
+#: The default search space of each algorithm (``--space FILE`` gives another).
 SEARCH_SPACES: dict[str, dict[str, dict[str, list]]] = {
     "ppo": {**_ON_POLICY, "n_epochs": {"choice": [4, 10, 15]}, "n_steps": {"choice": [64, 128, 256]},
             "clip_range": {"choice": [0.1, 0.2, 0.3]}},
