@@ -27,7 +27,7 @@ from typing import Any
 
 __all__ = ["agent_findings", "world_model_findings", "pixel_findings", "sweep_findings", "rounded", "quoted",
            "critic_tolerance", "TIE", "FAILED", "ACCURATE_ABS", "ACCURATE_REL", "NEAR_OPTIMAL", "RARE_VISITS",
-           "TV_TIE", "KL_TIE", "KL_FACTOR"]
+           "TV_TIE", "KL_TIE", "KL_FACTOR", "SCORE_TIE"]
 
 TIE = 1e-3  # return gaps within 0.1% of |V*(s0)| of each other are a tie
 FAILED = 0.5  # a final policy losing half of |V*(s0)| or more has not learned the task
@@ -38,6 +38,7 @@ RARE_VISITS = 1e-3  # states carrying under 0.1% of the discounted visitation ar
 TV_TIE = 1e-3  # mean TVs within max(noise floor, this) of each other are a tie
 KL_TIE = 1e-3  # a KL direction dominates only where the larger exceeds max(2 x the floor's, this)
 KL_FACTOR = 1.5  # ... and is at least this many times the other
+SCORE_TIE = 0.01  # normalised scores (1 optimal, 0 uniform-random) within this of each other are a tie
 
 
 def quoted(x: float) -> str:
@@ -368,8 +369,9 @@ def sweep_findings(agg: dict[str, Any]) -> list[str]:
             ``probability_of_improvement[other]`` as ``(p, lo, hi)``.
 
     Rules, on the numbers as printed (:func:`rounded`): methods are taken in order of their IQM;
-    one is said to score above the next only where their 95% intervals of the IQM do not overlap,
-    and a probability of improvement is stated only where its interval lies above one half.
+    two whose IQMs are within ``SCORE_TIE`` of the normalised score tie; otherwise one is said to
+    score above the next only where their 95% intervals of the IQM do not overlap. A probability of
+    improvement is stated only where its interval lies above one half and the two IQMs do not tie.
 
     Example:
         >>> sweep_findings({"ppo": {"iqm": (0.95, 0.91, 0.98), "runs_left_out": 0},
@@ -379,9 +381,15 @@ def sweep_findings(agg: dict[str, Any]) -> list[str]:
     iqm = {m: tuple(rounded(x) for x in a["iqm"]) for m, a in agg.items() if "iqm" in a}
     ranked = sorted(iqm, key=lambda m: -iqm[m][0])
     sentences = []
+    def tie(a: str, b: str) -> bool:
+        return abs(iqm[a][0] - iqm[b][0]) <= SCORE_TIE
+
     for a, b in zip(ranked, ranked[1:]):
         interval = f"({a.upper()} [{quoted(iqm[a][1])}, {quoted(iqm[a][2])}] vs {b.upper()} [{quoted(iqm[b][1])}, {quoted(iqm[b][2])}])"
-        if iqm[a][1] > iqm[b][2]:
+        if tie(a, b):
+            sentences.append(f"{a.upper()} and {b.upper()} tie: their IQMs ({quoted(iqm[a][0])} and {quoted(iqm[b][0])}) "
+                             f"are within {SCORE_TIE:g} of the normalised score, too close to rank.")
+        elif iqm[a][1] > iqm[b][2]:
             sentences.append(f"{a.upper()} scores above {b.upper()}: their IQM intervals do not overlap {interval}.")
         else:
             sentences.append(f"{a.upper()} and {b.upper()} cannot be told apart at this number of runs: their IQM "
@@ -389,7 +397,7 @@ def sweep_findings(agg: dict[str, Any]) -> list[str]:
     for a in ranked:
         for b, triple in agg[a].get("probability_of_improvement", {}).items():
             p, lo, hi = (rounded(x) for x in triple)
-            if lo > 0.5:
+            if lo > 0.5 and b in iqm and not tie(a, b):
                 sentences.append(f"On a world drawn from this set, a run of {a.upper()} beats a run of {b.upper()} with "
                                  f"probability {quoted(p)} (95% CI [{quoted(lo)}, {quoted(hi)}], above one half).")
     for m, a in agg.items():

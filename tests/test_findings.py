@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gridlab import findings
-from gridlab.findings import ACCURATE_ABS, ACCURATE_REL, FAILED, KL_FACTOR, KL_TIE, NEAR_OPTIMAL, RARE_VISITS, TIE, TV_TIE
+from gridlab.findings import (ACCURATE_ABS, ACCURATE_REL, FAILED, KL_FACTOR, KL_TIE, NEAR_OPTIMAL, RARE_VISITS, SCORE_TIE,
+                              TIE, TV_TIE)
 
 NUM = r"(-?(?:inf|nan|\d+(?:\.\d*)?(?:e[+-]?\d+)?))"
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -252,19 +253,25 @@ def aggregates(draw) -> dict[str, dict]:
 
 @SETTINGS
 @given(aggregates())
-def test_sweep_sentences_rank_only_disjoint_intervals(agg):
+def test_sweep_sentences_rank_only_disjoint_intervals_beyond_the_tie(agg):
     sentences = findings.sweep_findings(agg)
+    point = {m.upper(): findings.rounded(a["iqm"][0]) for m, a in agg.items() if "iqm" in a}
     for s in sentences:
         intervals = [tuple(float(x) for x in m) for m in re.findall(rf"\(\w+ \[{NUM}, {NUM}\] vs \w+ \[{NUM}, {NUM}\]\)", s)]
         if "scores above" in s:
             (la, ha, lb, hb), = intervals
-            assert la > hb, s
+            a, b = re.match(r"(\w+) scores above (\w+)", s).groups()
+            assert la > hb and point[a] - point[b] > SCORE_TIE, s
+        if " tie: their IQMs" in s:
+            pa, pb = nums("their IQMs ({n} and {n})", s)[0]
+            assert abs(pa - pb) <= SCORE_TIE, s
         if "cannot be told apart" in s:
             (la, ha, lb, hb), = intervals
             assert la <= hb and lb <= ha, s
         if "beats a run of" in s:
             (p, lo, hi), = [tuple(float(x) for x in m) for m in re.findall(rf"probability {NUM} \(95% CI \[{NUM}, {NUM}\]", s)]
-            assert lo > 0.5 and lo <= p <= hi, s
+            a, b = re.search(r"a run of (\w+) beats a run of (\w+)", s).groups()
+            assert lo > 0.5 and lo <= p <= hi and abs(point[a] - point[b]) > SCORE_TIE, s
     for m, a in agg.items():
         assert ("iqm" in a) != any(s.startswith(f"{m.upper()}: no run finished") for s in sentences)
 
