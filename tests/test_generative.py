@@ -308,8 +308,11 @@ def test_too_few_transitions_warn_naming_the_unseen_pairs():
         data = collect_transitions(env, 3, seed=0)
     unseen, live = data.unseen_pairs()
     assert live == 8 and unseen == 8 - len({(int(s), int(a)) for s, a in zip(data.state, data.action)})
-    with pytest.warns(ThinDataWarning, match=r"pass over these 3 transitions 200 times each, far more than they support"):
-        train_world_model(data, "vae", steps=200, progress=False, device="cpu")
+    with pytest.warns(ThinDataWarning) as caught:
+        train_world_model(data, "vae", steps=2000, progress=False, device="cpu")
+    said = [str(w.message) for w in caught]
+    assert len(said) == 2 and said[0].startswith(f"{unseen} of 8 live (state, action) pairs have no transition")
+    assert "pass over these 3 transitions 2,000 times each, far more than they support" in said[1]
 
 
 def test_enough_transitions_and_a_fitting_budget_warn_nothing():
