@@ -175,7 +175,8 @@ def _critic_sentence(k: str, r: dict[str, Any]) -> str:
         return f"{K}'s critic is off: rmse {quoted(overall)} vs V^pi over all live states, worst state {quoted(worst)}."
     if visited > tol:
         return (f"{K}'s critic is off even where its policy goes (rmse {quoted(visited)} vs V^pi under its own state "
-                f"visitation, {quoted(overall)} over all live states): it has not fitted the value of its own policy.")
+                f"visitation, {quoted(overall)} over all live states; an accurate critic misses by at most {quoted(tol)} "
+                "here).")
     if overall > tol:
         return (f"{K}'s critic is accurate where its policy goes (rmse {quoted(visited)} vs V^pi under its own state "
                 f"visitation) and off elsewhere (rmse {quoted(overall)} over all live states, worst state {quoted(worst)}).")

@@ -1,5 +1,5 @@
 """The demo's report: one self-contained HTML page (figures embedded), its sentences computed from the
-results by :mod:`gridlab.findings` (re-exported here, where the notebooks import them)."""
+results by :mod:`gridlab.findings` (importable from here too, as they were before that module)."""
 
 from __future__ import annotations
 

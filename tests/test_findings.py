@@ -75,7 +75,8 @@ def critic_checks(text: str, v0: float) -> None:
         assert not small(overall), text
     if "off even where its policy goes" in text:
         (visited,), = nums("off even where its policy goes (rmse {n}", text)
-        assert not small(visited), text
+        (quoted_tol,), = nums("misses by at most {n} here", text)
+        assert not small(visited) and close(quoted_tol, tol) and visited > quoted_tol, text
     if "at its worst state" in text:
         (worst,), = nums("off by {n} at its worst state", text)
         assert not small(worst), text
