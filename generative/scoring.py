@@ -362,24 +362,23 @@ def sequence_log_prob(mdp: TabularMDP, states: np.ndarray, policy: Any = "unifor
         >>> float(np.exp(sequence_log_prob(mdp, np.array([0, 1, 2]), np.array([1, 1, 1]))[0]))
         1.0
     """
+    from envs.pomdp import TabularPOMDP
+
     seqs = np.atleast_2d(np.asarray(states, dtype=np.int64))
     P_pi, _ = mdp.policy_matrix(policy)
-    PT = P_pi.T.tocsr()
-    N, T1 = seqs.shape
     S = mdp.n_states
-    out = np.zeros(N)
-    emission = np.zeros((N, S))
-    valid = seqs[:, 0] >= 0
-    emission[valid, seqs[valid, 0]] = 1.0
-    alpha = mdp.initial[None, :] * emission
-    for t in range(T1):
-        if t > 0:
-            emission[:] = 0.0
-            valid = seqs[:, t] >= 0
-            emission[valid, seqs[valid, t]] = 1.0
-            alpha = (PT @ alpha.T).T * emission
-        norm = alpha.sum(axis=1)
-        with np.errstate(divide="ignore"):
-            out += np.log(norm)
-        alpha = np.divide(alpha, norm[:, None], out=np.zeros_like(alpha), where=norm[:, None] > 0)
-    return out
+    # the chain under the policy as a one-action POMDP whose observation is the state itself, or
+    # "none" (index S), which no state emits: the forward algorithm is then its filter
+    emits = np.zeros((1, S, S + 1))
+    emits[0, np.arange(S), np.arange(S)] = 1.0
+    chain = TabularPOMDP(TabularMDP(P_pi, np.zeros((S, 1)), np.zeros(S, dtype=bool), mdp.initial,
+                                    gamma=mdp.gamma, validate=False), emits)
+    obs = np.where(seqs >= 0, seqs, S)
+    first = obs[:, 0]
+    with np.errstate(divide="ignore"):
+        start_log = np.log(np.append(mdp.initial, 0.0)[first])  # log P(o_0): the start distribution at o_0
+    b0 = np.zeros((len(seqs), S))
+    b0[first < S, first[first < S]] = 1.0
+    b0[first == S] = mdp.initial  # already impossible; any belief will do
+    result = chain.filter(np.zeros_like(obs[:, 1:]), obs[:, 1:], b0=b0)
+    return start_log + result.log_prob

@@ -1,0 +1,304 @@
+"""POMDPs exactly: the model and its checks, the belief as the forward algorithm (against brute
+force over state paths), Cassandra's file format both ways, and certified bounds (Tiger's
+published optimum; exact finite-horizon brackets of random tiny POMDPs)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agents.pomdp import blind_lower_bound, fib_bound, qmdp_bound, solve
+from envs.pomdp import TabularPOMDP
+from envs.pomdp_file import PomdpFileError, read_pomdp, write_pomdp
+from envs.pomdp_worlds import tiger
+
+TIGER_V_STAR = 19.3714  # Cassandra's published value (discount 0.95, uniform start), to 4 decimals
+
+
+def random_pomdp(seed: int, S: int = 3, A: int = 2, Z: int = 2, gamma: float = 0.6, sparse: bool = True) -> TabularPOMDP:
+    rng = np.random.default_rng(seed)
+
+    def rows(*shape):
+        x = rng.random(shape) ** 3 * (rng.random(shape) < 0.7 if sparse else 1.0)
+        x[..., 0] += 1e-3 * (x.sum(axis=-1) == 0)
+        return x / x.sum(axis=-1, keepdims=True)
+
+    return TabularPOMDP.from_arrays(rows(A, S, S), rng.uniform(-1, 1, (S, A)), rows(A, S, Z), b0=rows(S), gamma=gamma)
+
+
+def brute_force(m: TabularPOMDP, actions: list[int], observations: list[int]) -> tuple[float, np.ndarray]:
+    """P(o_1..T | a_1..T) and the last belief, by summing over every state path."""
+    T = np.stack([Ta.toarray() for Ta in m.T])
+    total, last = 0.0, np.zeros(m.n_states)
+    for path in itertools.product(range(m.n_states), repeat=len(actions) + 1):
+        p = m.b0[path[0]]
+        for t, (a, o) in enumerate(zip(actions, observations)):
+            p *= T[a, path[t], path[t + 1]] * m.O[a, path[t + 1], o]
+        total += p
+        last[path[-1]] += p
+    return total, last / total if total > 0 else last
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 4))
+def test_the_filter_is_the_forward_algorithm_summed_over_every_state_path(seed, steps):
+    m = random_pomdp(seed, sparse=False)
+    rng = np.random.default_rng(seed)
+    acts = rng.integers(m.n_actions, size=(6, steps))
+    obs = rng.integers(m.n_observations, size=(6, steps))
+    result = m.filter(acts, obs)
+    for n in range(6):
+        p, last = brute_force(m, list(acts[n]), list(obs[n]))
+        assert np.exp(result.log_prob[n]) == pytest.approx(p, rel=1e-9, abs=1e-300)
+        assert result.beliefs[n, -1] == pytest.approx(last, abs=1e-12)
+
+
+def test_an_impossible_observation_is_reported_never_nan():
+    m = TabularPOMDP.from_arrays(np.array([np.eye(2)]), np.zeros((2, 1)), np.array([[[1.0, 0.0], [1.0, 0.0]]]))
+    result = m.filter([[0, 0], [0, 0]], [[0, 0], [0, 1]])
+    assert list(result.impossible_at) == [0, 2] and list(result.possible) == [True, False]
+    assert result.log_prob[1] == -np.inf and np.isfinite(result.beliefs).all()
+    with pytest.raises(ValueError, match=r"sequence 1, step 2: observation '1' has probability 0 after action '0'"):
+        m.filter([[0, 0], [0, 0]], [[0, 0], [0, 1]], strict=True)
+    with pytest.raises(ValueError, match="observation '1' has probability 0"):
+        m.belief_update(m.b0, 0, 1)
+
+
+def test_a_belief_that_does_not_sum_to_one_is_refused():
+    m = tiger()
+    with pytest.raises(ValueError, match=r"belief must sum to 1 \(within 1e-09\), got 0.9"):
+        m.belief_update([0.5, 0.4], 0, 0)
+
+
+def test_tigers_belief_moves_with_each_observation_as_bayes_rule_says():
+    m = tiger()
+    b = m.belief_update(m.b0, "listen", "tiger-left")
+    assert b == pytest.approx([0.85, 0.15])
+    b = m.belief_update(b, "listen", "tiger-left")
+    assert b == pytest.approx([0.85 ** 2 / (0.85 ** 2 + 0.15 ** 2), 0.15 ** 2 / (0.85 ** 2 + 0.15 ** 2)])
+    assert m.belief_update(b, "open-left", "tiger-right") == pytest.approx([0.5, 0.5])  # the tiger is placed anew
+
+
+def test_the_chain_forward_algorithm_of_the_world_models_is_the_filter():
+    from envs import GridWorldEnv
+    from generative.scoring import sequence_log_prob
+
+    mdp = GridWorldEnv("S..\n.#.\n..G", slip=0.2).mdp
+    rng = np.random.default_rng(0)
+    seqs = np.array([_walk(mdp, rng, 6) for _ in range(20)])
+    seqs[3, 2] = -1  # an observation of no state
+    got = sequence_log_prob(mdp, seqs)
+    P, _ = mdp.policy_matrix("uniform")
+    P = P.toarray()
+    for n in range(20):
+        if (seqs[n] < 0).any():
+            assert got[n] == -np.inf
+            continue
+        want = np.log(mdp.initial[seqs[n, 0]]) + sum(np.log(P[s, t]) for s, t in zip(seqs[n, :-1], seqs[n, 1:]))
+        assert got[n] == pytest.approx(want, rel=1e-12)
+
+
+def _walk(mdp, rng, steps):
+    P, _ = mdp.policy_matrix("uniform")
+    P = P.toarray()
+    s = rng.choice(mdp.n_states, p=mdp.initial)
+    out = [s]
+    for _ in range(steps):
+        s = rng.choice(mdp.n_states, p=P[s])
+        out.append(s)
+    return out
+
+
+# ---------------------------------------------------------------------- the .pomdp format
+TIGER_FILE = """# the tiger problem, written from Kaelbling, Littman & Cassandra (1998)
+discount: 0.95
+values: reward
+states: tiger-left tiger-right
+actions: listen open-left
+  open-right
+observations: tiger-left tiger-right
+
+start: uniform
+
+T: listen
+identity
+
+T: open-left
+uniform
+
+T: open-right : * reset
+
+O: listen
+0.85 0.15
+0.15 0.85
+
+O: open-left
+uniform
+
+O: open-right : tiger-left
+0.5 0.5
+O: open-right : tiger-right : tiger-left 0.5
+O: open-right : tiger-right : tiger-right 0.5
+
+R: listen : * : * : * -1
+R: open-left : tiger-left : * : * -100
+R: open-left : tiger-right : * : * 10
+R: open-right : * : * : * 10
+R: open-right : tiger-right : * : * -100
+"""
+
+
+def test_a_pomdp_file_reads_as_the_tiger_built_from_its_definition(tmp_path):
+    path = tmp_path / "tiger.pomdp"
+    path.write_text(TIGER_FILE)
+    m, want = read_pomdp(path), tiger()
+    assert m.states == want.states and m.actions == want.actions and m.observations == want.observations
+    assert m.gamma == want.gamma and np.array_equal(m.b0, want.b0)
+    for a in range(3):
+        assert np.array_equal(m.T[a].toarray(), want.T[a].toarray())
+    assert np.allclose(m.O, want.O, rtol=0, atol=1e-15)  # the file's 0.15 against 1 - 0.85
+    assert np.array_equal(m.R, want.R)
+
+
+def test_costs_per_observation_reduce_exactly_to_the_expected_reward(tmp_path):
+    path = tmp_path / "m.pomdp"
+    path.write_text("discount: 0.9\nvalues: cost\nstates: 2\nactions: 1\nobservations: 2\nstart: 1\n"
+                    "T: 0\n0.25 0.75\n0.5 0.5\nO: 0\n0.2 0.8\n1.0 0.0\n"
+                    "R: 0 : 0 : * : * 4.0\nR: 0 : 0 : 1 : 0 10.0\nR: 0 : 1\n1.0 2.0\n3.0 4.0\n")
+    m = read_pomdp(path)
+    assert np.array_equal(m.b0, [0.0, 1.0])
+    # state 0: costs 4 everywhere but 10 on (s'=1, o=0), where O(0|1) = 1: -(0.25*4 + 0.75*10)
+    assert m.R[0, 0] == pytest.approx(-(0.25 * 4 + 0.75 * 10))
+    # state 1: cost row per s': -(0.5*(0.2*1 + 0.8*2) + 0.5*(1.0*3))
+    assert m.R[1, 0] == pytest.approx(-(0.5 * (0.2 * 1 + 0.8 * 2) + 0.5 * 3))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 5), st.integers(1, 3), st.integers(1, 4))
+def test_a_written_file_reads_back_bit_for_bit(tmp_path_factory, seed, S, A, Z):
+    m = random_pomdp(seed, S, A, Z, gamma=0.95)
+    back = read_pomdp(write_pomdp(m, tmp_path_factory.mktemp("rt") / "m.pomdp"))
+    assert back.gamma == m.gamma and np.array_equal(back.b0, m.b0)
+    assert all(np.array_equal(back.T[a].toarray(), m.T[a].toarray()) for a in range(A))
+    assert np.array_equal(back.O, m.O) and np.array_equal(back.R, m.R)
+
+
+def test_a_row_off_by_rounding_is_renormalised_and_one_off_by_more_is_refused(tmp_path):
+    head = "discount: 0.9\nvalues: reward\nstates: 3\nactions: 1\nobservations: 1\nO: 0\nuniform\nR: 0 : * : * : * 1.0\n"
+    ok = tmp_path / "ok.pomdp"
+    ok.write_text(head + "T: 0\n0.333 0.333 0.334\n0.3333 0.3333 0.3333\n0.0 0.0 1.0\n")
+    assert read_pomdp(ok).T[0].toarray()[1] == pytest.approx([1 / 3] * 3)
+    bad = tmp_path / "bad.pomdp"
+    bad.write_text(head + "T: 0\n0.3 0.3 0.3\n0.3333 0.3333 0.3333\n0.0 0.0 1.0\n")
+    with pytest.raises(PomdpFileError, match=r"bad.pomdp:\d+: T\(0, 0, \.\) sums to 0.9, not 1 \(tolerance 0.001\)"):
+        read_pomdp(bad)
+
+
+@pytest.mark.parametrize("body, message", [
+    ("T: 0\n0.5 0.5\n0.5\nO: 0\nuniform\n", r":9: a T matrix holds 3 numbers where 4 were expected \(a truncated matrix\?\)"),
+    ("T: 0\n1.5 -0.5\n0.5 0.5\nO: 0\nuniform\n", r"a probability outside \[0, 1\]"),
+    ("T: go\nidentity\nO: 0\nuniform\n", r":6: unknown action 'go'"),
+    ("T: 0\nidentity\n", r"no line gives O\(0, 0, \.\)"),
+    ("T: 0\nidentity\nO: 0 : 0 : 0 1.5\n", r":8: a O probability must be in \[0, 1\], got 1.5"),
+    ("T: 0\nidentity\nO: 0\nuniform\nQ: 0\n", r":10: expected a 'T:', 'O:' or 'R:' line, got 'Q'"),
+])
+def test_a_malformed_file_names_the_file_the_line_and_the_fault(tmp_path, body, message):
+    path = tmp_path / "m.pomdp"
+    path.write_text("discount: 0.9\nvalues: reward\nstates: 2\nactions: 1\nobservations: 1\n" + body)
+    with pytest.raises(PomdpFileError, match=message) as err:
+        read_pomdp(path)
+    assert str(err.value).startswith(f"{path}:") and "\n" not in str(err.value)
+
+
+def test_a_file_without_its_preamble_is_refused(tmp_path):
+    path = tmp_path / "m.pomdp"
+    path.write_text("discount: 0.9\nstates: 2\nactions: 1\nT: 0\nidentity\n")
+    with pytest.raises(PomdpFileError, match="the preamble has no 'observations:' line"):
+        read_pomdp(path)
+
+
+def test_start_include_and_exclude_are_uniform_over_the_states_named(tmp_path):
+    head = "discount: 0.9\nvalues: reward\nstates: a b c d\nactions: 1\nobservations: 1\n"
+    tail = "T: 0\nidentity\nO: 0\nuniform\n"
+    for start, want in (("start include: a c\n", [0.5, 0, 0.5, 0]), ("start exclude: a\n", [0, 1 / 3, 1 / 3, 1 / 3]),
+                        ("start: c\n", [0, 0, 1, 0]), ("start: 0.1 0.2 0.3 0.4\n", [0.1, 0.2, 0.3, 0.4])):
+        path = tmp_path / "m.pomdp"
+        path.write_text(head + start + tail)
+        assert read_pomdp(path).b0 == pytest.approx(want)
+
+
+# ---------------------------------------------------------------------- certified bounds
+def test_tigers_bounds_bracket_its_published_optimum_within_1e_3():
+    sol = solve(tiger(), tol=1e-3, time_limit=60)
+    assert sol.stop_reason == "gap" and sol.gap <= 1e-3
+    assert sol.lower <= TIGER_V_STAR + 5e-5 and sol.upper >= TIGER_V_STAR - 5e-5
+    assert sol.upper <= sol.fib <= sol.qmdp
+
+
+def _bracket(m: TabularPOMDP, b: np.ndarray, depth: int, leaf: float) -> float:
+    """The depth-H optimum with ``leaf`` as the value beyond: exact, by the belief tree."""
+    if depth == 0:
+        return leaf
+    best = -np.inf
+    for a in range(m.n_actions):
+        pred = m.predict(b, a)
+        value = float(b @ m.R[:, a])
+        for o in range(m.n_observations):
+            joint = pred * m.O[a, :, o]
+            p = joint.sum()
+            if p > 0:
+                value += m.gamma * p * _bracket(m, joint / p, depth - 1, leaf)
+        best = max(best, value)
+    return best
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([0.4, 0.5, 0.6]))
+def test_the_bounds_bracket_the_exact_optimum_of_random_tiny_pomdps(seed, gamma):
+    m = random_pomdp(seed, S=3, A=2, Z=2, gamma=gamma)
+    H = 7  # V* lies between the depth-7 optima with the worst and the best tail
+    lo = _bracket(m, m.b0, H, m.R.min() / (1 - gamma))
+    hi = _bracket(m, m.b0, H, m.R.max() / (1 - gamma))
+    sol = solve(m, tol=1e-4, time_limit=20)
+    assert np.isfinite([sol.lower, sol.upper]).all()
+    assert sol.lower <= hi + 1e-9 and sol.upper >= lo - 1e-9
+    assert sol.lower <= sol.upper and sol.stop_reason == "gap" and sol.gap <= 1e-4
+    assert sol.upper <= sol.fib + 1e-12 <= sol.qmdp + 2e-12
+    assert sol.lower >= float((blind_lower_bound(m) @ m.b0).max()) - 1e-12
+
+
+def test_the_controller_earns_at_least_the_lower_bound_in_simulation():
+    m = tiger()
+    sol = solve(m, tol=1e-2)
+    rng = np.random.default_rng(0)
+    T = np.stack([Ta.toarray() for Ta in m.T])
+    returns = []
+    for _ in range(400):
+        s, total, discount = rng.choice(2, p=m.b0), 0.0, 1.0
+        sol.policy.reset()
+        o = None
+        for _ in range(200):  # 0.95^200 * 100 / 0.05 < 0.1: the rest of the return is negligible
+            a = sol.policy.act(o)
+            total += discount * m.R[s, a]
+            s = rng.choice(2, p=T[a, s])
+            o = rng.choice(2, p=m.O[a, s])
+            discount *= m.gamma
+        returns.append(total)
+    mean, se = np.mean(returns), np.std(returns) / np.sqrt(len(returns))
+    assert mean + 3 * se >= sol.lower - 0.1
+
+
+def test_solve_refuses_a_discount_of_one():
+    m = TabularPOMDP.from_arrays(np.array([np.eye(2)]), np.zeros((2, 1)), np.full((1, 2, 1), 1.0), gamma=1.0)
+    with pytest.raises(ValueError, match="solve needs a discount below 1, got 1"):
+        solve(m)
+
+
+def test_the_upper_bounds_are_ordered_and_above_the_lower():
+    m = tiger()
+    q, f = (m.b0 @ qmdp_bound(m)).max(), (m.b0 @ fib_bound(m)).max()
+    assert f <= q and (blind_lower_bound(m) @ m.b0).max() <= f
