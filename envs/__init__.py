@@ -3,7 +3,9 @@
 ``import envs`` registers the suite under the ``gridlab/`` namespace. Rooms: ``layouts``,
 ``gridworld``, ``mdp`` (``TabularMDP``, also read from any toy_text env), ``verify`` (a model
 checked against its env), ``vector`` (native vector envs), ``registration`` (the suite),
-``plotting``, and two helpers every package shares: ``rundir`` (atomic run directories and files)
+``plotting``; partially observable worlds: ``pomdp`` (``TabularPOMDP``, its belief filter),
+``pomdp_file`` (Cassandra's ``.pomdp`` format), ``pomdp_worlds`` (Tiger, the T-maze) and
+``pomdp_env`` (``POMDPEnv``); and two helpers every package shares: ``rundir`` (atomic run directories and files)
 and ``resources`` (memory limits, ``device="auto"``). The lowest layer: it imports no other
 gridlab package.
 
@@ -17,7 +19,9 @@ Example:
 from envs.gridworld import ACTIONS, OBS_MODES, GridWorldEnv, MazeEnv
 from envs.layouts import parse_layout, random_maze, open_room
 from envs.mdp import TabularMDP
-from envs.registration import SUITE, ready_made_ids, register_suite, required_kwargs
+from envs.pomdp import TabularPOMDP
+from envs.pomdp_env import POMDPEnv
+from envs.registration import POMDP_SUITE, SUITE, ready_made_ids, register_suite, required_kwargs
 from envs.verify import ModelCheck, check_model
 
 __all__ = [
@@ -26,6 +30,9 @@ __all__ = [
     "GridWorldEnv",
     "MazeEnv",
     "TabularMDP",
+    "TabularPOMDP",
+    "POMDPEnv",
+    "POMDP_SUITE",
     "ModelCheck",
     "check_model",
     "SUITE",

@@ -1,4 +1,4 @@
-"""Classic POMDPs written from their published definitions (no other project's files copied).
+r"""Classic POMDPs written from their published definitions (no other project's files copied).
 
 - :func:`tiger`: Kaelbling, Littman & Cassandra (1998), "Planning and acting in partially
   observable stochastic domains", Artificial Intelligence 101. A tiger is behind one of two
@@ -6,6 +6,14 @@
   tiger's door costs 100, the other pays 10, and either resets the problem (the tiger placed
   uniformly again, the observation then uninformative). At discount 0.95 from the uniform
   belief :math:`V^*(b_0) = 19.3714` (Cassandra's published value).
+- :func:`t_maze`: the T-maze memory task after Bakker (2002), "Reinforcement learning with long
+  short-term memory", NIPS 14. The goal is up or down at the end of a corridor of cells
+  ``0..L``; the agent starts in cell 0 and sees which way only on entering cell 1, then
+  "corridor" until the junction, cell ``L``. At the junction up or down ends the episode, paying
+  4 on the goal's side and -0.1 on the other; bumping into a wall costs -0.1. With memory,
+  :math:`V^*(b_0) = 4\gamma^{L}` (walk right ``L`` cells, then turn the right way); without, a
+  deterministic policy turns the same way whatever the cue. (The cue is in cell 1, not in the
+  start cell, because an observation follows an action: the first is seen after the first move.)
 
 Example:
     >>> m = tiger()
@@ -19,7 +27,7 @@ import numpy as np
 
 from envs.pomdp import TabularPOMDP
 
-__all__ = ["tiger"]
+__all__ = ["tiger", "t_maze"]
 
 
 def tiger(listen_accuracy: float = 0.85, gamma: float = 0.95) -> TabularPOMDP:
@@ -39,3 +47,52 @@ def tiger(listen_accuracy: float = 0.85, gamma: float = 0.95) -> TabularPOMDP:
     return TabularPOMDP.from_arrays(T, R, O, b0=[0.5, 0.5], gamma=gamma, states=("tiger-left", "tiger-right"),
                                     actions=("listen", "open-left", "open-right"),
                                     observations=("tiger-left", "tiger-right"), info={"source": "tiger"})
+
+
+def t_maze(length: int = 6, gamma: float = 0.98) -> TabularPOMDP:
+    """The T-maze (module doc): states ``c<i>-up`` / ``c<i>-down`` for corridor cell ``i`` in
+    ``0..length`` (cell ``length`` is the junction) and the goal's side, then one terminal ``end``.
+
+    Arguments:
+        length: the junction's cell ``L`` (cells ``0..L``; the cue in cell 1), >= 2.
+        gamma: the discount, in (0, 1).
+
+    Example:
+        >>> m = t_maze(3)
+        >>> m.n_states, m.observations
+        (9, ('cue-up', 'cue-down', 'corridor', 'junction', 'end'))
+    """
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 2:
+        raise ValueError(f"length must be an integer >= 2, got {length!r}")
+    L = int(length)
+    names = [f"c{i}-{side}" for i in range(L + 1) for side in ("up", "down")] + ["end"]
+    S, end = len(names), len(names) - 1
+    up, right, down, left = range(4)
+    T, R = np.zeros((4, S, S)), np.zeros((S, 4))
+    O = np.zeros((4, S, 5))
+    for i in range(L + 1):
+        for g, side in enumerate(("up", "down")):
+            s = 2 * i + g
+            T[right, s, 2 * min(i + 1, L) + g] = 1.0
+            T[left, s, 2 * max(i - 1, 0) + g] = 1.0
+            R[s, right] = -0.1 if i == L else 0.0
+            R[s, left] = -0.1 if i == 0 else 0.0
+            for a, arm in ((up, 0), (down, 1)):
+                if i == L:  # the junction: either arm ends the episode
+                    T[a, s, end] = 1.0
+                    R[s, a] = 4.0 if arm == g else -0.1
+                else:
+                    T[a, s, s] = 1.0
+                    R[s, a] = -0.1
+            o = g if i == 1 else (3 if i == L else 2)  # entering cell 1: cue-up / cue-down; the junction; corridor
+            O[:, s, o] = 1.0
+    T[:, end, end] = 1.0
+    O[:, end, 4] = 1.0
+    terminal = np.zeros(S, dtype=bool)
+    terminal[end] = True
+    b0 = np.zeros(S)
+    b0[[0, 1]] = 0.5
+    return TabularPOMDP.from_arrays(T, R, O, b0=b0, gamma=gamma, terminal=terminal, states=tuple(names),
+                                    actions=("up", "right", "down", "left"),
+                                    observations=("cue-up", "cue-down", "corridor", "junction", "end"),
+                                    info={"source": f"t_maze(length={L})"})

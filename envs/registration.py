@@ -9,7 +9,7 @@ import gymnasium as gym
 
 from envs import layouts
 
-__all__ = ["SUITE", "register_suite", "required_kwargs", "ready_made_ids", "load_entry_point"]
+__all__ = ["SUITE", "POMDP_SUITE", "register_suite", "required_kwargs", "ready_made_ids", "load_entry_point"]
 
 # id -> (entry point, kwargs, max_episode_steps)
 SUITE: dict[str, tuple[str, dict, int]] = {
@@ -25,6 +25,13 @@ SUITE: dict[str, tuple[str, dict, int]] = {
     "gridlab/RiskyShortcut-v0": ("envs.gridworld:GridWorldEnv", {"layout": layouts.RISKY_SHORTCUT, "slip": 0.1}, 200),
     "gridlab/OneWay-v0": ("envs.gridworld:GridWorldEnv", {"layout": layouts.ONE_WAY}, 100),
     "gridlab/Grid-v0": ("envs.gridworld:GridWorldEnv", {}, 500),
+}
+
+
+# partially observable worlds: id -> (POMDPEnv's model builder, its kwargs, max_episode_steps)
+POMDP_SUITE: dict[str, tuple[str, dict, int]] = {
+    "gridlab/Tiger-v0": ("envs.pomdp_worlds:tiger", {}, 100),
+    "gridlab/TMaze-v0": ("envs.pomdp_worlds:t_maze", {"length": 6}, 100),
 }
 
 
@@ -71,8 +78,13 @@ def ready_made_ids() -> list[str]:
 
 
 def register_suite() -> None:
-    """Register every id of ``SUITE`` with Gymnasium, each with its native vector env (idempotent)."""
+    """Register every id of ``SUITE`` with Gymnasium, each with its native vector env, and every id
+    of ``POMDP_SUITE`` as a :class:`~envs.pomdp_env.POMDPEnv` of its model (idempotent)."""
     for env_id, (entry_point, kwargs, steps) in SUITE.items():
         if env_id not in gym.registry:
             gym.register(id=env_id, entry_point=entry_point, vector_entry_point=VECTOR_ENTRY_POINTS[entry_point],
                          kwargs=kwargs, max_episode_steps=steps)
+    for env_id, (builder, kwargs, steps) in POMDP_SUITE.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point="envs.pomdp_env:POMDPEnv", kwargs={"pomdp": builder, **kwargs},
+                         max_episode_steps=steps)

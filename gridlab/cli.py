@@ -41,6 +41,7 @@ def _checked(parse: Callable[[str], Any], ok: Callable[[Any], bool], expected: s
 _count = _checked(int, lambda v: v >= 1, "an integer >= 1")
 _tolerance = _checked(float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
 _discount = _checked(float, lambda v: 0.0 < v <= 1.0, "a discount in (0, 1]")  # also refuses nan
+_seconds = _checked(float, lambda v: math.isfinite(v) and v > 0, "a number of seconds > 0")
 _nonnegative = _checked(int, lambda v: v >= 0, "an integer >= 0")
 _seed = _checked(int, lambda v: 0 <= v < 2**32, "a seed in [0, 2**32)")  # numpy's and SB3's range
 
@@ -53,7 +54,7 @@ def _directory(text: str) -> str:
 
 
 def _cmd_envs(args: argparse.Namespace) -> int:
-    from envs import SUITE, required_kwargs
+    from envs import POMDP_SUITE, SUITE, required_kwargs
     from gridlab.envspec import make_env
 
     print(f"{'env id':28s} {'size':>7s} {'states':>6s} {'slip':>5s} {'max steps':>9s}")
@@ -64,6 +65,10 @@ def _cmd_envs(args: argparse.Namespace) -> int:
             continue
         base = make_env(env_id).unwrapped
         print(f"{env_id:28s} {f'{base.height}x{base.width}':>7s} {base.n_states:6d} {base.slip:5.2f} {steps:9d}")
+    print(f"\n{'partially observable':28s} {'actions':>7s} {'states':>6s} {'obs':>5s} {'max steps':>9s}")
+    for env_id, (_, _, steps) in POMDP_SUITE.items():
+        m = make_env(env_id).unwrapped.pomdp
+        print(f"{env_id:28s} {m.n_actions:7d} {m.n_states:6d} {m.n_observations:5d} {steps:9d}")
     return 0
 
 
@@ -75,7 +80,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     if args.out:
         check_writable(args.out)
     if args.all:
-        rows = solve.solve_suite(args.gamma, args.tol)
+        rows = solve.solve_suite(args.gamma, args.tol or 1e-6)
         print(solve.format_suite(rows))
         if args.out:
             Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -84,6 +89,9 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     if not args.env_id:
         raise UsageError("solve needs an ENV_ID or --all")
     kwargs = parse_kwargs(args.kw)
+    if solve.is_pomdp(args.env_id, kwargs):
+        return solve.solve_pomdp_command(args.env_id, kwargs, args.gamma, args.tol or 1e-3, args.time_limit, args.out)
+    args.tol = args.tol or 1e-6
     env, sol = solve.solve_one(args.env_id, kwargs, args.gamma, args.method, args.tol)
     print(solve.describe(env, sol))
     verdict = (f"certified |V - V*| <= {sol.error_bound:.2e}" if sol.converged else
@@ -244,12 +252,15 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("envs", help="list the registered worlds")
     e.set_defaults(func=_cmd_envs)
     s = sub.add_parser("solve", help="solve a world exactly (value/policy iteration)")
-    s.add_argument("env_id", nargs="?", help="a registered id, e.g. gridlab/FourRooms-v0 or FrozenLake-v1")
+    s.add_argument("env_id", nargs="?", help="a registered id, e.g. gridlab/FourRooms-v0, FrozenLake-v1 or "
+                                             "gridlab/Tiger-v0, or a Cassandra .pomdp file")
     s.add_argument("--all", action="store_true", help="solve the whole registered suite and print a table")
     s.add_argument("--gamma", type=_discount, default=None, help="discount in (0, 1]; default: the world's own (0.99)")
     s.add_argument("--method", choices=["auto", *METHODS], default="auto",
                    help="auto picks by size and gamma; " + "; ".join(f"{m.name}: {m.title}" for m in METHODS.values()))
-    s.add_argument("--tol", type=_tolerance, default=1e-6, help="certified bound on |V - V*| (vi, mpi)")
+    s.add_argument("--tol", type=_tolerance, default=None,
+                   help="certified bound on |V - V*| (default 1e-6); for a POMDP the gap at b0 (default 1e-3)")
+    s.add_argument("--time-limit", type=_seconds, default=60.0, help="a POMDP solve's time limit in seconds (default 60)")
     s.add_argument("--kw", action="append", metavar="KEY=VALUE", help="env keyword argument (repeatable); layout rows split on '/'")
     s.add_argument("--out", type=_directory, help="output directory (default runs/solve/<id>)")
     s.set_defaults(func=_cmd_solve)

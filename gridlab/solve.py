@@ -15,7 +15,8 @@ from envs import GridWorldEnv, ready_made_ids
 from envs.plotting import PAGE_WIDTH, format_policy_grid, format_value_grid, value_figure
 from gridlab.envspec import make_env, model_of
 
-__all__ = ["solve_one", "solve_suite", "write_solution"]
+__all__ = ["solve_one", "solve_suite", "write_solution", "is_pomdp", "load_pomdp", "solve_pomdp_command",
+           "write_alphas"]
 
 
 def solve_one(env_id: str, kwargs: dict[str, Any], gamma: float | None, method: str, tol: float) -> tuple[Any, dp.Solution]:
@@ -99,3 +100,73 @@ def format_suite(rows: list[dict[str, Any]]) -> str:
         line += "".join(f" {r[m]['iterations']:7d} {r[m]['ms']:8.1f}" for m in methods)
         lines.append(line + f" {bound:8.1e}")
     return "\n".join(lines)
+
+
+def is_pomdp(target: str, kwargs: dict[str, Any]) -> bool:
+    """Whether ``gridlab solve TARGET`` names a POMDP: a ``.pomdp`` file or a registered POMDP id."""
+    import gymnasium as gym
+
+    if target.endswith(".pomdp"):
+        return True
+    spec = gym.registry.get(target)
+    return spec is not None and spec.entry_point == "envs.pomdp_env:POMDPEnv"
+
+
+def load_pomdp(target: str, kwargs: dict[str, Any], gamma: float | None) -> Any:
+    """The :class:`~envs.pomdp.TabularPOMDP` of a ``.pomdp`` file or of a registered POMDP id."""
+    from envs.pomdp import TabularPOMDP
+    from envs.pomdp_file import read_pomdp
+    from gridlab.envspec import UsageError
+
+    try:
+        if target.endswith(".pomdp"):
+            if kwargs:
+                raise UsageError(f"--kw is for registered ids; {target} is a file")
+            pomdp = read_pomdp(target)
+        else:
+            pomdp = make_env(target, kwargs).unwrapped.pomdp
+    except ValueError as e:  # a malformed file names its line; a missing one says so
+        raise UsageError(str(e)) from None
+    if gamma is not None and gamma != pomdp.gamma:
+        pomdp = TabularPOMDP(type(pomdp.mdp)(pomdp.mdp.P, pomdp.R, pomdp.mdp.terminal, pomdp.b0, gamma=gamma),
+                             pomdp.O, pomdp.states, pomdp.actions, pomdp.observations, pomdp.info)
+    return pomdp
+
+
+def write_alphas(path: Path, sol: Any) -> Path:
+    """The lower bound's alpha vectors in pomdp-solve's ``.alpha`` format: per vector its action, then its values."""
+    text = "".join(f"{int(a)}\n{' '.join(repr(float(v)) for v in alpha)}\n\n"
+                   for a, alpha in zip(sol.alpha_actions, sol.alphas))
+    return atomic_write_text(path, text)
+
+
+def solve_pomdp_command(target: str, kwargs: dict[str, Any], gamma: float | None, tol: float, time_limit: float,
+                        out: str | None) -> int:
+    """``gridlab solve`` on a POMDP: the bounds at b0, the gap, QMDP and FIB, and the alpha vectors written."""
+    from agents import pomdp as pomdp_solver
+    from gridlab.envspec import UsageError
+
+    model = load_pomdp(target, kwargs, gamma)
+    try:
+        sol = pomdp_solver.solve(model, tol=tol, time_limit=time_limit)
+    except ValueError as e:
+        raise UsageError(f"{target}: {e}") from None
+    print(f"{target}: {model.n_states} states, {model.n_actions} actions, {model.n_observations} observations, "
+          f"discount {model.gamma:g}")
+    print(f"V*(b0) in [{sol.lower:.6f}, {sol.upper:.6f}], gap {sol.gap:.2e} "
+          f"(stopped: {sol.stop_reason}; {sol.trials} searches, {sol.seconds:.2f} s)")
+    print(f"upper bounds at b0: QMDP {sol.qmdp:.6f}, FIB {sol.fib:.6f}, sawtooth over {sol.points} beliefs "
+          f"{sol.upper:.6f}; lower bound: {len(sol.alphas)} alpha vectors")
+    if sol.stop_reason != "gap":
+        print(f"the gap did not close to --tol {tol:g}: a longer --time-limit would narrow it")
+    name = Path(target).stem if target.endswith(".pomdp") else target.replace("/", "_")
+    where = Path(out or Path("runs") / "solve" / name)
+    where.mkdir(parents=True, exist_ok=True)
+    record = {"target": target, "kwargs": kwargs, "n_states": model.n_states, "n_actions": model.n_actions,
+              "n_observations": model.n_observations, "gamma": model.gamma, "lower": sol.lower, "upper": sol.upper,
+              "gap": sol.gap, "qmdp": sol.qmdp, "fib": sol.fib, "stop_reason": sol.stop_reason,
+              "seconds": sol.seconds, "alphas": len(sol.alphas), "belief_points": sol.points}
+    for path in (atomic_write_text(where / "bounds.json", json.dumps(record, indent=1)),
+                 write_alphas(where / "policy.alpha", sol)):
+        print(f"wrote {path}")
+    return 0

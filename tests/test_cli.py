@@ -55,6 +55,7 @@ def test_envs_lists_the_registered_ids(capsys):
     assert main(["envs"]) == 0
     out = capsys.readouterr().out
     assert "gridlab/SlipperyLake-v0" in out and "0.20" in out
+    assert "gridlab/Tiger-v0                   3      2     2       100" in out  # the POMDPs, with their sizes
 
 
 def test_importing_envs_and_dp_does_not_import_torch():

@@ -302,3 +302,73 @@ def test_the_upper_bounds_are_ordered_and_above_the_lower():
     m = tiger()
     q, f = (m.b0 @ qmdp_bound(m)).max(), (m.b0 @ fib_bound(m)).max()
     assert f <= q and (blind_lower_bound(m) @ m.b0).max() <= f
+
+
+# ---------------------------------------------------------------------- worlds
+@pytest.mark.parametrize("env_id", ["gridlab/Tiger-v0", "gridlab/TMaze-v0"])
+def test_the_pomdp_worlds_pass_gymnasiums_and_sb3s_checkers_and_sample_their_model(env_id):
+    import gymnasium as gym
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    import envs  # noqa: F401  (registers the ids)
+    from envs.pomdp_env import check_pomdp_env
+
+    env = gym.make(env_id)
+    check_env(env.unwrapped, skip_render_check=True)
+    sb3_check_env(gym.make(env_id))
+    assert env.reset(seed=0)[1] == {}  # no hidden state in info
+    assert check_pomdp_env(env, steps=3000) > 0
+
+
+def test_the_env_check_catches_an_env_that_does_not_follow_its_model():
+    from envs.pomdp_env import POMDPEnv, check_pomdp_env
+
+    env = POMDPEnv(tiger())
+    env.pomdp = tiger(listen_accuracy=0.6)  # the env keeps sampling 0.85; the model it reports says 0.6
+    with pytest.raises(ValueError, match=r"state 'tiger-(left|right)', action 'listen': the env's \(s', o\) frequencies"):
+        check_pomdp_env(env, steps=4000)
+
+
+@pytest.mark.parametrize("length", [2, 6, 10])
+def test_the_t_mazes_bounds_meet_at_its_optimum(length):
+    from envs.pomdp_worlds import t_maze
+
+    m = t_maze(length)
+    sol = solve(m, tol=1e-6, time_limit=30)
+    assert sol.lower <= 4 * m.gamma ** length <= sol.upper and sol.gap <= 1e-6
+    # and the controller walks right to the junction, then turns towards the cue it saw
+    sol.policy.reset()
+    names = [sol.policy.actions[sol.policy.act(None)]]
+    for o in ["cue-down"] + ["corridor"] * (length - 2) + ["junction"]:
+        names.append(sol.policy.actions[sol.policy.act(m.observations.index(o))])
+    assert names == ["right"] * length + ["down"]
+
+
+# ---------------------------------------------------------------------- the command
+def test_gridlab_solve_on_a_pomdp_id_prints_the_bounds_and_writes_the_alpha_vectors(tmp_path, capsys):
+    import json
+
+    from gridlab.cli import main
+
+    assert main(["solve", "gridlab/Tiger-v0", "--tol", "0.01", "--out", str(tmp_path / "t")]) == 0
+    out = capsys.readouterr().out
+    assert "V*(b0) in [" in out and "QMDP 189.000000, FIB 87.179487" in out
+    record = json.loads((tmp_path / "t" / "bounds.json").read_text())
+    assert record["lower"] <= TIGER_V_STAR <= record["upper"] and record["gap"] <= 0.01
+    blocks = (tmp_path / "t" / "policy.alpha").read_text().strip().split("\n\n")
+    assert len(blocks) == record["alphas"] and all(len(b.splitlines()[1].split()) == 2 for b in blocks)
+
+
+def test_gridlab_solve_reads_a_pomdp_file_and_names_a_bad_one_in_one_line(tmp_path, capsys):
+    from gridlab.cli import main
+
+    good = tmp_path / "tiger.pomdp"
+    good.write_text(TIGER_FILE)
+    assert main(["solve", str(good), "--tol", "0.01", "--out", str(tmp_path / "g")]) == 0
+    assert f"{good}: 2 states, 3 actions, 2 observations, discount 0.95" in capsys.readouterr().out
+    bad = tmp_path / "bad.pomdp"
+    bad.write_text(TIGER_FILE.replace("0.85 0.15\n0.15 0.85", "0.85 0.15\n0.15"))
+    assert main(["solve", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bad.pomdp:" in err and "truncated matrix" in err
