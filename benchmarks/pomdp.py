@@ -1,0 +1,83 @@
+"""Benchmark: partial observability. The belief filter's throughput (belief updates per second,
+batched over sequences) and the certified solver's time to a gap on Tiger and the T-maze.
+
+Run from the repository root: ``.venv/bin/python -m benchmarks.pomdp [--out benchmarks/results/pomdp.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import numpy as np
+
+from agents.pomdp import solve
+from benchmarks.results_file import write_rows
+from envs.pomdp import TabularPOMDP
+from envs.pomdp_worlds import t_maze, tiger
+
+TIGER_V_STAR = 19.3714
+
+
+def random_sparse_pomdp(S: int = 100, A: int = 4, Z: int = 16, successors: int = 5, seed: int = 0) -> TabularPOMDP:
+    """``S`` states, each action reaching ``successors`` random states; dense random emissions."""
+    rng = np.random.default_rng(seed)
+    T = np.zeros((A, S, S))
+    for a in range(A):
+        for s in range(S):
+            T[a, s, rng.choice(S, successors, replace=False)] = rng.random(successors)
+    T /= T.sum(axis=-1, keepdims=True)
+    O = rng.random((A, S, Z))
+    O /= O.sum(axis=-1, keepdims=True)
+    return TabularPOMDP.from_arrays(T, np.zeros((S, A)), O)
+
+
+def filter_rows(sequences: int = 10_000, steps: int = 50, repeats: int = 3) -> list[dict]:
+    m = random_sparse_pomdp()
+    rng = np.random.default_rng(1)
+    acts = rng.integers(m.n_actions, size=(sequences, steps))
+    obs = rng.integers(m.n_observations, size=(sequences, steps))
+    m.filter(acts[:1, :1], obs[:1, :1])  # the kernel loaded (or compiled) before timing
+    rows = []
+    for keep in ("last", "all"):
+        best = min(_timed(lambda: m.filter(acts, obs, keep=keep)) for _ in range(repeats))
+        rows.append({"what": f"filter keep={keep}", "states": m.n_states, "sequences": sequences, "steps": steps,
+                     "seconds": best, "updates_per_second": sequences * steps / best})
+        print(f"filter, keep={keep}: {sequences * steps / best:,.0f} belief updates/s "
+              f"({sequences:,} sequences x {steps} steps, best of {repeats}: {best:.2f} s)")
+    return rows
+
+
+def solver_rows() -> list[dict]:
+    rows = []
+    for name, model, truth in [("tiger", tiger(), TIGER_V_STAR)] + [
+            (f"t_maze(length={L})", t_maze(L), 4 * 0.98 ** L) for L in (6, 20)]:
+        for tol in (1e-2, 1e-3, 1e-4):
+            sol = solve(model, tol=tol, time_limit=120)
+            rows.append({"what": name, "tol": tol, "lower": sol.lower, "upper": sol.upper, "gap": sol.gap,
+                         "known_optimum": truth, "qmdp": sol.qmdp, "fib": sol.fib, "seconds": sol.seconds,
+                         "stop_reason": sol.stop_reason, "alphas": int(len(sol.alphas)), "points": sol.points})
+            print(f"{name:18s} tol {tol:g}: [{sol.lower:.5f}, {sol.upper:.5f}] (known {truth:.5f}), gap {sol.gap:.1e}, "
+                  f"{sol.seconds:.2f} s, {len(sol.alphas)} alphas, {sol.points} points, stop: {sol.stop_reason}")
+    return rows
+
+
+def _timed(run) -> float:
+    t = time.perf_counter()
+    run()
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default="benchmarks/results/pomdp.json")
+    args = parser.parse_args()
+    rows = filter_rows() + solver_rows()
+    write_rows(args.out, rows, key=lambda r: (r["what"], r.get("tol")), machine=platform.processor() or platform.machine(),
+               date=time.strftime("%Y-%m-%d"))
+    print("wrote", args.out)
+
+
+if __name__ == "__main__":
+    main()
