@@ -105,51 +105,59 @@ class POMDPEnv(gym.Env):
                 f"last observation {self.observation_names[self.last_observation]!r}")
 
 
-def check_pomdp_env(env: gym.Env, steps: int = 3000, seed: int = 0, alpha: float = 1e-6) -> int:
-    r"""Step ``env`` (a :class:`POMDPEnv`, wrapped or not) from sampled hidden states and actions, and
-    check what it does against its model: every (s', o) it draws must have
+def check_pomdp_env(env: gym.Env, steps: int = 3000, seed: int = 0, alpha: float = 1e-6, per_pair: int = 50) -> int:
+    r"""Step ``env`` (a :class:`POMDPEnv`, wrapped or not) from hidden states and actions and check
+    what it does against its model: every (s', o) it draws must have
     :math:`T(s'|s,a) O(o|s',a) > 0`, its reward must be :math:`R(s,a)` and its ``terminated`` flag
-    the model's; the joint frequencies of (s', o) per pair must pass a chi-square test at level
-    ``alpha`` (Bonferroni over the pairs tested). Returns the number of pairs tested; raises
-    ``ValueError`` naming the pair that differs.
+    the model's; and for ``steps // per_pair`` live (state, action) pairs drawn at random, the
+    joint frequencies of (s', o) over ``per_pair`` steps each must pass a chi-square test at level
+    ``alpha`` (Bonferroni over the pairs; outcomes expected fewer than 5 times pooled into one). A
+    model with fewer pairs spends all ``steps`` on them.
+    Returns the number of pairs tested; raises ``ValueError`` naming the pair that differs.
 
     Example:
         >>> from envs.pomdp_worlds import tiger
-        >>> check_pomdp_env(POMDPEnv(tiger()), steps=600) > 0
-        True
+        >>> check_pomdp_env(POMDPEnv(tiger()), steps=600)
+        6
     """
     import scipy.stats
 
     base = env.unwrapped
     if not isinstance(base, POMDPEnv):
         raise TypeError(f"check_pomdp_env needs a POMDPEnv, got {type(base).__name__}")
+    if int(steps) < per_pair or per_pair < 1:
+        raise ValueError(f"steps must be >= per_pair >= 1, got steps={steps}, per_pair={per_pair}")
     m = base.pomdp
-    live = np.flatnonzero(~m.mdp.terminal)
+    pairs = [(int(s), a) for s in np.flatnonzero(~m.mdp.terminal) for a in range(m.n_actions)]
     rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(pairs), size=min(len(pairs), int(steps) // per_pair), replace=False)
+    per_pair = int(steps) // len(chosen)  # every step spent: a small model's pairs get more than per_pair each
     base.reset(seed=seed)
-    counts: dict[tuple[int, int], np.ndarray] = {}
-    for _ in range(int(steps)):
-        s, a = int(rng.choice(live)), int(rng.integers(m.n_actions))
-        base.state = s
-        obs, reward, terminated, _, _ = base.step(a)
-        s2, o = base.state, base.last_observation
-        p = m.T[a][s].toarray().ravel()[s2] * m.O[a, s2, o]
+    for k in chosen:
+        s, a = pairs[k]
         where = f"state {m.states[s]!r}, action {m.actions[a]!r}"
-        if p <= 0:
-            raise ValueError(f"{where}: the env went to {m.states[s2]!r} seeing {m.observations[o]!r}, "
-                             "which the model gives probability 0")
-        if reward != float(m.R[s, a]) or terminated != bool(m.mdp.terminal[s2]):
-            raise ValueError(f"{where}: reward {reward} / terminated {terminated}, the model says "
-                             f"{float(m.R[s, a])} / {bool(m.mdp.terminal[s2])}")
-        counts.setdefault((s, a), np.zeros((m.n_states, m.n_observations)))[s2, o] += 1
-    tested = [(k, c) for k, c in counts.items() if c.sum() >= 20]
-    for (s, a), c in tested:
         want = (m.T[a][s].toarray().ravel()[:, None] * m.O[a]).ravel()
-        seen = want > 0
-        if seen.sum() < 2:
+        counts = np.zeros_like(want)
+        for _ in range(per_pair):
+            base.state = s
+            _, reward, terminated, _, _ = base.step(a)
+            s2, o = base.state, base.last_observation
+            if want[s2 * m.n_observations + o] <= 0:
+                raise ValueError(f"{where}: the env went to {m.states[s2]!r} seeing {m.observations[o]!r}, "
+                                 "which the model gives probability 0")
+            if reward != float(m.R[s, a]) or terminated != bool(m.mdp.terminal[s2]):
+                raise ValueError(f"{where}: reward {reward} / terminated {terminated}, the model says "
+                                 f"{float(m.R[s, a])} / {bool(m.mdp.terminal[s2])}")
+            counts[s2 * m.n_observations + o] += 1
+        expected = want * per_pair
+        big = expected >= 5
+        seen = np.append(counts[big], counts[~big].sum())
+        bins = np.append(expected[big], expected[~big].sum())
+        keep = bins > 0
+        if keep.sum() < 2:
             continue
-        p_value = scipy.stats.chisquare(c.ravel()[seen], want[seen] * c.sum()).pvalue
-        if p_value < alpha / max(len(tested), 1):
-            raise ValueError(f"state {m.states[s]!r}, action {m.actions[a]!r}: the env's (s', o) frequencies differ "
-                             f"from the model's (chi-square p = {p_value:.2g})")
-    return len(tested)
+        p_value = scipy.stats.chisquare(seen[keep], bins[keep]).pvalue
+        if p_value < alpha / len(chosen):
+            raise ValueError(f"{where}: the env's (s', o) frequencies differ from the model's (chi-square p = "
+                             f"{p_value:.2g})")
+    return len(chosen)

@@ -14,6 +14,10 @@ r"""Classic POMDPs written from their published definitions (no other project's 
   :math:`V^*(b_0) = 4\gamma^{L}` (walk right ``L`` cells, then turn the right way); without, a
   deterministic policy turns the same way whatever the cue. (The cue is in cell 1, not in the
   start cell, because an observation follows an action: the first is seen after the first move.)
+- :func:`wall_sensor_grid`: any gridworld layout seen through a wall sensor: after each move the
+  agent senses, for each of its four neighbours, whether it is a wall, each reading flipped
+  with probability ``sensor_noise`` (16 observations). The hidden MDP is the layout's
+  :class:`~envs.gridworld.GridWorldEnv` model, so aliased corridors make the belief spread.
 
 Example:
     >>> m = tiger()
@@ -27,7 +31,7 @@ import numpy as np
 
 from envs.pomdp import TabularPOMDP
 
-__all__ = ["tiger", "t_maze"]
+__all__ = ["tiger", "t_maze", "wall_sensor_grid"]
 
 
 def tiger(listen_accuracy: float = 0.85, gamma: float = 0.95) -> TabularPOMDP:
@@ -96,3 +100,44 @@ def t_maze(length: int = 6, gamma: float = 0.98) -> TabularPOMDP:
                                     actions=("up", "right", "down", "left"),
                                     observations=("cue-up", "cue-down", "corridor", "junction", "end"),
                                     info={"source": f"t_maze(length={L})"})
+
+
+def wall_sensor_grid(layout: str | list[str], sensor_noise: float = 0.1, gamma: float = 0.95, **grid_kwargs) -> TabularPOMDP:
+    """A gridworld seen through four noisy wall sensors (module doc).
+
+    Observation ``o`` is a 4-bit number, bit ``k`` set when the neighbour in direction ``k``
+    (0 up, 1 right, 2 down, 3 left, as the actions) reads as a wall; off the map counts as a wall.
+    :math:`O(o \\mid s', a) = \\prod_k (1 - \\epsilon)^{[o_k = w_k(s')]}\\, \\epsilon^{[o_k \\ne w_k(s')]}`.
+
+    Arguments:
+        layout: the map (``envs.layouts``' characters).
+        sensor_noise: the probability :math:`\\epsilon` that one reading is flipped, in [0, 0.5].
+        gamma: the discount.
+        **grid_kwargs: ``slip``, ``goal_reward``, ``hole_reward``, ``step_reward`` of the hidden
+            :class:`~envs.gridworld.GridWorldEnv`.
+
+    Example:
+        >>> m = wall_sensor_grid("S.#\\n..G", sensor_noise=0.0)
+        >>> m.n_states, m.n_observations, m.observations[m.O[0, 0].argmax()]
+        (5, 16, 'up+left')
+    """
+    from envs.gridworld import GridWorldEnv
+
+    if not 0.0 <= sensor_noise <= 0.5:
+        raise ValueError(f"sensor_noise must be in [0, 0.5], got {sensor_noise}")
+    world = GridWorldEnv(layout, gamma=gamma, **grid_kwargs)
+    grid = world.layout.grid
+    H, W = grid.shape
+    walls = np.zeros((world.n_states, 4), dtype=bool)
+    for s, (r, c) in enumerate(world.state_rc):
+        for k, (dr, dc) in enumerate(((-1, 0), (0, 1), (1, 0), (0, -1))):
+            rr, cc = r + dr, c + dc
+            walls[s, k] = not (0 <= rr < H and 0 <= cc < W) or grid[rr, cc] == "#"
+    bits = (np.arange(16)[:, None] >> np.arange(4)[None, :]) & 1  # (16, 4): observation o's readings
+    match = bits[None, :, :] == walls[:, None, :]  # (S, 16, 4)
+    O_s = np.where(match, 1.0 - sensor_noise, sensor_noise).prod(axis=2)  # (S, 16)
+    names = tuple("+".join(d for k, d in enumerate(("up", "right", "down", "left")) if o >> k & 1) or "open"
+                  for o in range(16))
+    return TabularPOMDP(world.mdp, np.broadcast_to(O_s, (world.mdp.n_actions, *O_s.shape)).copy(),
+                        states=tuple(f"r{r}c{c}" for r, c in world.state_rc), actions=("up", "right", "down", "left"),
+                        observations=names, info={"source": "wall_sensor_grid", "sensor_noise": sensor_noise})

@@ -32,6 +32,8 @@ SUITE: dict[str, tuple[str, dict, int]] = {
 POMDP_SUITE: dict[str, tuple[str, dict, int]] = {
     "gridlab/Tiger-v0": ("envs.pomdp_worlds:tiger", {}, 100),
     "gridlab/TMaze-v0": ("envs.pomdp_worlds:t_maze", {"length": 6}, 100),
+    "gridlab/FourRoomsWalls-v0": ("envs.pomdp_worlds:wall_sensor_grid",
+                                  {"layout": layouts.FOUR_ROOMS, "slip": 0.1, "sensor_noise": 0.1}, 200),
 }
 
 

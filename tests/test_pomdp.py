@@ -305,7 +305,7 @@ def test_the_upper_bounds_are_ordered_and_above_the_lower():
 
 
 # ---------------------------------------------------------------------- worlds
-@pytest.mark.parametrize("env_id", ["gridlab/Tiger-v0", "gridlab/TMaze-v0"])
+@pytest.mark.parametrize("env_id", ["gridlab/Tiger-v0", "gridlab/TMaze-v0", "gridlab/FourRoomsWalls-v0"])
 def test_the_pomdp_worlds_pass_gymnasiums_and_sb3s_checkers_and_sample_their_model(env_id):
     import gymnasium as gym
     from gymnasium.utils.env_checker import check_env
@@ -372,3 +372,33 @@ def test_gridlab_solve_reads_a_pomdp_file_and_names_a_bad_one_in_one_line(tmp_pa
     assert main(["solve", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "bad.pomdp:" in err and "truncated matrix" in err
+
+
+def test_a_wall_sensor_reads_each_neighbour_and_flips_each_reading_with_its_noise():
+    from envs.pomdp_worlds import wall_sensor_grid
+
+    m = wall_sensor_grid("S.#\n..G", sensor_noise=0.2)
+    corner = m.states.index("r0c0")  # walls up and left (off the map), open right and down
+    o_true = m.observations.index("up+left")
+    assert m.O[0, corner, o_true] == pytest.approx(0.8 ** 4)
+    assert m.O[0, corner, m.observations.index("up")] == pytest.approx(0.8 ** 3 * 0.2)  # one reading flipped
+    assert m.O[0, corner, m.observations.index("right+down")] == pytest.approx(0.2 ** 4)  # all four flipped
+    r0c1 = m.states.index("r0c1")  # the '#' to its right is a wall too
+    assert m.O[2, r0c1].argmax() == m.observations.index("up+right")
+    with pytest.raises(ValueError, match=r"sensor_noise must be in \[0, 0.5\], got 0.7"):
+        wall_sensor_grid("S.G", sensor_noise=0.7)
+
+
+def test_a_wall_reading_tells_aliased_corridor_cells_apart():
+    from envs.pomdp_worlds import wall_sensor_grid
+
+    m = wall_sensor_grid("SSS.G", sensor_noise=0.0)  # one row: up and down are walls everywhere
+    assert m.b0[:3] == pytest.approx([1 / 3] * 3)
+    left = m.actions.index("left")
+    at_the_wall = m.belief_update(m.b0, left, m.observations.index("up+down+left"))
+    assert at_the_wall[m.states.index("r0c0")] == pytest.approx(1.0)  # only the first cell has a wall on its left
+    in_between = m.belief_update(m.b0, left, m.observations.index("up+down"))
+    assert in_between[m.states.index("r0c1")] == pytest.approx(1.0)  # reached only from the third cell
+    # a move right from the start cells leaves the belief spread: no reading tells r0c1, r0c2, r0c3 apart
+    spread = m.belief_update(m.b0, m.actions.index("right"), m.observations.index("up+down"))
+    assert spread[[1, 2, 3]] == pytest.approx([1 / 3] * 3)
