@@ -402,3 +402,42 @@ def test_a_wall_reading_tells_aliased_corridor_cells_apart():
     # a move right from the start cells leaves the belief spread: no reading tells r0c1, r0c2, r0c3 apart
     spread = m.belief_update(m.b0, m.actions.index("right"), m.observations.index("up+down"))
     assert spread[[1, 2, 3]] == pytest.approx([1 / 3] * 3)
+
+
+# ---------------------------------------------------------------------- policies without memory
+def test_a_memoryless_policys_exact_value_matches_monte_carlo_returns_of_the_env():
+    from agents.pomdp_eval import memoryless_value
+    from envs.pomdp_env import POMDPEnv
+
+    m = tiger(gamma=0.8)
+    pi = np.zeros((m.n_observations + 1, m.n_actions))
+    pi[m.n_observations] = [1.0, 0.0, 0.0]  # start: listen
+    pi[0] = [0.6, 0.0, 0.4]                 # heard left: listen again, or open the right door
+    pi[1] = [0.6, 0.4, 0.0]                 # heard right: likewise, the left door
+    exact = memoryless_value(m, pi)
+    env, rng = POMDPEnv(m), np.random.default_rng(0)
+    returns = []
+    for episode in range(2000):
+        obs, _ = env.reset(seed=episode)
+        total, discount = 0.0, 1.0
+        for _ in range(60):  # 0.8^60 * 100 / 0.2 < 1e-3: the rest of the return is negligible
+            obs, reward, *_ = env.step(int(rng.choice(m.n_actions, p=pi[obs])))
+            total += discount * reward
+            discount *= m.gamma
+        returns.append(total)
+    mean, se = np.mean(returns), np.std(returns) / np.sqrt(len(returns))
+    assert abs(mean - exact) <= 4 * se + 1e-3, (mean, se, exact)
+
+
+def test_memory_is_worth_what_the_bounds_say_on_the_t_maze():
+    from agents.pomdp_eval import best_memoryless, memoryless_value
+    from envs.pomdp_worlds import t_maze
+
+    m = t_maze(2, gamma=0.9)
+    value, actions = best_memoryless(m)
+    sol = solve(m, tol=1e-9)
+    assert value == pytest.approx(0.5 * 4 * 0.9 ** 2)  # the down cue's branch shuttles forever, earning 0
+    assert value < sol.lower <= 4 * 0.9 ** 2 <= sol.upper
+    assert memoryless_value(m, actions) == value
+    with pytest.raises(ValueError, match=r"a memoryless policy is \(6, 4\) probabilities"):
+        memoryless_value(m, np.ones((5, 4)) / 4)

@@ -1,0 +1,123 @@
+r"""Exact values of policies without memory in a POMDP, and the best such policy of a small one.
+
+A memoryless policy :math:`\pi(a \mid o)` acts on the last observation alone (``"start"``,
+index ``Z``, before the first action, as :class:`~envs.pomdp_env.POMDPEnv` gives it). With it the
+pair (hidden state, last observation) is a Markov chain,
+
+.. math:: P\big((s', o') \mid (s, o)\big) = \sum_a \pi(a \mid o)\, T(s' \mid s, a)\, O(o' \mid s', a),
+          \qquad r(s, o) = \sum_a \pi(a \mid o) R(s, a),
+
+so its value is one sparse linear solve, :math:`(I - \gamma P_\pi) V = r`, read at
+:math:`(s \sim b_0, o = \text{start})`: exact, as :func:`agents.dp.policy_evaluation` is for MDPs.
+This is how far an agent that remembers nothing can get; :func:`agents.pomdp.solve` bounds what
+memory can add.
+
+Example:
+    >>> from envs.pomdp_worlds import t_maze
+    >>> m = t_maze(4)
+    >>> right_then_up = np.zeros((m.n_observations + 1, m.n_actions)); right_then_up[:, 1] = 1
+    >>> right_then_up[m.observations.index("junction")] = [1, 0, 0, 0]
+    >>> round(memoryless_value(m, right_then_up), 6) == round(0.98 ** 4 * (0.5 * 4 - 0.5 * 0.1), 6)
+    True
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from envs.pomdp import TabularPOMDP
+
+__all__ = ["memoryless_value", "best_memoryless", "MAX_ENUMERATED"]
+
+MAX_ENUMERATED = 100_000  # deterministic memoryless policies best_memoryless will enumerate at most
+
+
+def _policy_array(pomdp: TabularPOMDP, policy: np.ndarray) -> np.ndarray:
+    Z1, A = pomdp.n_observations + 1, pomdp.n_actions
+    pi = np.asarray(policy, dtype=np.float64)
+    if pi.shape == (Z1,):  # one action per observation
+        if pi.min() < 0 or pi.max() >= A or not np.all(pi == np.round(pi)):
+            raise ValueError(f"a deterministic policy gives an action in [0, {A}) per observation, got {policy!r}")
+        pi = np.eye(A)[pi.astype(np.int64)]
+    if pi.shape != (Z1, A):
+        raise ValueError(f"a memoryless policy is ({Z1}, {A}) probabilities (observations + 'start', actions) "
+                         f"or ({Z1},) actions, got shape {pi.shape}")
+    if np.any(pi < 0) or np.any(np.abs(pi.sum(axis=1) - 1.0) > 1e-9):
+        raise ValueError("each row of a memoryless policy must be a distribution over actions")
+    return pi
+
+
+def memoryless_value(pomdp: TabularPOMDP, policy: np.ndarray) -> float:
+    r""":math:`V^\pi(b_0)` of a memoryless policy, exactly (module doc).
+
+    Arguments:
+        pomdp: the model (discount below 1).
+        policy: ``(Z + 1, A)`` probabilities :math:`\pi(a \mid o)`, the last row for ``"start"``;
+            or ``(Z + 1,)`` actions for a deterministic policy.
+    """
+    if not pomdp.gamma < 1.0:
+        raise ValueError(f"memoryless_value needs a discount below 1, got {pomdp.gamma:g}")
+    pi = _policy_array(pomdp, policy)
+    S, Z, A = pomdp.n_states, pomdp.n_observations, pomdp.n_actions
+    Z1 = Z + 1
+    # chain index s * Z1 + o; P_pi built as a sum over actions of kron-structured blocks
+    blocks = []
+    for a in range(A):
+        w = pi[:, a]  # (Z1,): the probability of a after each last observation
+        if not w.any():
+            continue
+        TO = _sparse_to(pomdp, a)  # (S, S * Z): T(s'|s,a) O(o'|s',a)
+        # columns (s', o') with o' in 0..Z-1 moved to s' * Z1 + o' (the start observation never recurs)
+        cols = (np.arange(S * Z) // Z) * Z1 + np.arange(S * Z) % Z
+        TOfull = sp.csr_matrix((TO.data, cols[TO.indices], TO.indptr), shape=(S, S * Z1))
+        blocks.append(sp.kron(TOfull, sp.csr_matrix(w[:, None]), format="csr"))
+    P = sum(blocks[1:], blocks[0]).tocsr()
+    r = (pomdp.R[:, None, :] * pi[None, :, :]).sum(axis=2).reshape(S * Z1)
+    V = spla.spsolve((sp.identity(S * Z1, format="csr") - pomdp.gamma * P).tocsc(), r)
+    return float(pomdp.b0 @ V.reshape(S, Z1)[:, Z])
+
+
+def _sparse_to(pomdp: TabularPOMDP, a: int) -> sp.csr_matrix:
+    """``(S, S * Z)``: :math:`T(s'|s,a) O(o'|s',a)` at column ``s' * Z + o'``, built from T's entries."""
+    Ta = pomdp.T[a].tocoo()
+    Z = pomdp.n_observations
+    rows = np.repeat(Ta.row, Z)
+    cols = (np.repeat(Ta.col, Z) * Z + np.tile(np.arange(Z), Ta.nnz))
+    data = np.repeat(Ta.data, Z) * pomdp.O[a][Ta.col].ravel()
+    return sp.csr_matrix((data, (rows, cols)), shape=(pomdp.n_states, pomdp.n_states * Z))
+
+
+def best_memoryless(pomdp: TabularPOMDP) -> tuple[float, np.ndarray]:
+    r"""The best *deterministic* memoryless policy and its exact value, by enumerating all
+    :math:`A^{Z+1}` of them (refused above ``MAX_ENUMERATED``). A stochastic memoryless policy can
+    do better than every deterministic one in a POMDP (Singh, Jaakkola & Jordan 1994), so this is
+    a floor on what memoryless agents can reach, not a ceiling.
+
+    Returns:
+        ``(value, actions)``: :math:`V^\pi(b_0)` and the ``(Z + 1,)`` actions, one per observation.
+
+    Example:
+        >>> from envs.pomdp_worlds import t_maze
+        >>> m = t_maze(2, gamma=0.9)
+        >>> value, actions = best_memoryless(m)
+        >>> round(value, 6), [m.actions[actions[(*m.observations, "start").index(o)]] for o in ("start", "cue-up", "cue-down", "junction")]
+        (1.62, ['right', 'right', 'left', 'up'])
+
+        Walk right and turn up; after the down cue, step back and shuttle forever, which earns 0
+        rather than the wrong arm's -0.1: :math:`0.5 \cdot 4\gamma^2 = 1.62`, above the
+        :math:`\gamma^2 (0.5 \cdot 4 - 0.5 \cdot 0.1) = 1.5795` of turning up whatever the cue.
+    """
+    Z1, A = pomdp.n_observations + 1, pomdp.n_actions
+    if A ** Z1 > MAX_ENUMERATED:
+        raise ValueError(f"{A}^{Z1} = {A ** Z1:,} deterministic memoryless policies: more than the "
+                         f"{MAX_ENUMERATED:,} best_memoryless enumerates")
+    best, best_actions = -np.inf, None
+    for actions in itertools.product(range(A), repeat=Z1):
+        value = memoryless_value(pomdp, np.array(actions))
+        if value > best:
+            best, best_actions = value, np.array(actions)
+    return best, best_actions
