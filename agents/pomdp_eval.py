@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,9 +32,10 @@ import scipy.sparse.linalg as spla
 
 from envs.pomdp import TabularPOMDP
 
-__all__ = ["memoryless_value", "best_memoryless", "MAX_ENUMERATED"]
+__all__ = ["memoryless_value", "window_value", "best_memoryless", "MAX_ENUMERATED", "MAX_CHAIN"]
 
 MAX_ENUMERATED = 100_000  # deterministic memoryless policies best_memoryless will enumerate at most
+MAX_CHAIN = 2_000_000  # (state, window) pairs window_value builds at most
 
 
 def _policy_array(pomdp: TabularPOMDP, policy: np.ndarray) -> np.ndarray:
@@ -121,3 +123,83 @@ def best_memoryless(pomdp: TabularPOMDP) -> tuple[float, np.ndarray]:
         if value > best:
             best, best_actions = value, np.array(actions)
     return best, best_actions
+
+
+Window = tuple[tuple[int, int], ...]
+
+
+def window_value(pomdp: TabularPOMDP, policy: Callable[[Window], np.ndarray], k: int) -> float:
+    r""":math:`V^\pi(b_0)` of a policy acting on its last ``k`` (action, observation) pairs, exactly:
+    the frame-stacked agent's value.
+
+    The window starts as ``k`` copies of ``(-1, Z)`` (no action yet, the ``"start"``
+    observation); after acting ``a`` and seeing ``o`` the oldest pair drops out and ``(a, o)``
+    comes in. (hidden state, window) is then a Markov chain, built over the pairs reachable from
+    :math:`b_0` and solved exactly, as in :func:`memoryless_value`.
+
+    Arguments:
+        pomdp: the model (discount below 1).
+        policy: maps a window (a tuple of ``k`` ``(action, observation)`` pairs, oldest first) to
+            ``(A,)`` action probabilities.
+        k: the window's length, >= 1.
+
+    Raises:
+        ValueError: more than ``MAX_CHAIN`` reachable (state, window) pairs, or a policy that does
+            not return a distribution.
+
+    Example:
+        >>> from envs.pomdp_worlds import t_maze
+        >>> m = t_maze(2, gamma=0.9)
+        >>> def two_steps(window):  # at the junction the cue is still in the window
+        ...     (_, before), (_, now) = window
+        ...     turn = [0, 0, 0, 0]; turn[0 if before == 0 else 2] = 1
+        ...     return turn if now == 3 else [0, 1, 0, 0]
+        >>> round(window_value(m, two_steps, 2), 6)
+        3.24
+    """
+    if not pomdp.gamma < 1.0:
+        raise ValueError(f"window_value needs a discount below 1, got {pomdp.gamma:g}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    S, Z, A = pomdp.n_states, pomdp.n_observations, pomdp.n_actions
+    start: Window = ((-1, Z),) * int(k)
+    index: dict[tuple[int, Window], int] = {}
+    frontier = []
+    for s in np.flatnonzero(pomdp.b0 > 0):
+        index[(int(s), start)] = len(index)
+        frontier.append((int(s), start))
+    rows, cols, vals, rewards = [], [], [], []
+    cache: dict[Window, np.ndarray] = {}
+    T = [Ta.tocsr() for Ta in pomdp.T]
+    while frontier:
+        s, w = frontier.pop()
+        i = index[(s, w)]
+        if w not in cache:
+            pi = np.asarray(policy(w), dtype=np.float64)
+            if pi.shape != (A,) or np.any(pi < 0) or abs(pi.sum() - 1.0) > 1e-9:
+                raise ValueError(f"the policy must return {A} action probabilities summing to 1; for window {w} "
+                                 f"it returned {pi!r}")
+            cache[w] = pi
+        pi = cache[w]
+        rewards.append((i, float(pi @ pomdp.R[s])))
+        for a in np.flatnonzero(pi):
+            lo, hi = T[a].indptr[s], T[a].indptr[s + 1]
+            for s2, p in zip(T[a].indices[lo:hi], T[a].data[lo:hi]):
+                for o in np.flatnonzero(pomdp.O[a, s2]):
+                    key = (int(s2), w[1:] + ((int(a), int(o)),))
+                    if key not in index:
+                        if len(index) >= MAX_CHAIN:
+                            raise ValueError(f"more than {MAX_CHAIN:,} reachable (state, window) pairs: k = {k} is "
+                                             "too long a window for this model")
+                        index[key] = len(index)
+                        frontier.append(key)
+                    rows.append(i)
+                    cols.append(index[key])
+                    vals.append(pi[a] * p * pomdp.O[a, s2, o])
+    n = len(index)
+    P = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    r = np.zeros(n)
+    for i, value in rewards:
+        r[i] = value
+    V = spla.spsolve((sp.identity(n, format="csr") - pomdp.gamma * P).tocsc(), r)
+    return float(sum(pomdp.b0[s] * V[index[(int(s), start)]] for s in np.flatnonzero(pomdp.b0 > 0)))

@@ -441,3 +441,24 @@ def test_memory_is_worth_what_the_bounds_say_on_the_t_maze():
     assert memoryless_value(m, actions) == value
     with pytest.raises(ValueError, match=r"a memoryless policy is \(6, 4\) probabilities"):
         memoryless_value(m, np.ones((5, 4)) / 4)
+
+
+def test_a_window_of_one_observation_is_the_memoryless_value_and_a_longer_one_remembers_the_cue():
+    from agents.pomdp_eval import memoryless_value, window_value
+    from envs.pomdp_worlds import t_maze
+
+    m = tiger(gamma=0.8)
+    pi = np.array([[0.6, 0.0, 0.4], [0.6, 0.4, 0.0], [1.0, 0.0, 0.0]])  # heard left, heard right, start
+    assert window_value(m, lambda w: pi[w[-1][1]], 1) == pytest.approx(memoryless_value(m, pi), rel=1e-12)
+    maze = t_maze(4, gamma=0.9)
+    cue = {0: 0, 1: 2}  # cue-up -> up, cue-down -> down
+
+    def remember(window):  # right until the junction, then turn as the cue in the window says
+        seen = [o for _, o in window]
+        turn = next((cue[o] for o in seen if o in cue), 0)
+        return np.eye(4)[turn] if seen[-1] == 3 else np.eye(4)[1]
+
+    # four steps from cell 1 (the cue) to the junction (cell 4): a window of 4 still holds the cue, and is optimal
+    assert window_value(maze, remember, 4) == pytest.approx(4 * 0.9 ** 4, rel=1e-12)
+    # a window of 2 has lost it there: half the episodes turn the wrong way
+    assert window_value(maze, remember, 2) == pytest.approx(0.9 ** 4 * (0.5 * 4 - 0.5 * 0.1), rel=1e-12)
