@@ -29,7 +29,7 @@ from envs.gridworld import GridWorldEnv
 from envs.mdp import TabularMDP
 
 __all__ = ["Comparison", "compare", "time_limit", "extract", "discounted_visitation", "plot_learning_curves", "OPTIMAL_TOL",
-           "METRICS", "CURVES"]
+           "METRICS", "CURVES", "learned_at"]
 
 OPTIMAL_TOL = 1e-6  # an action is optimal when Q*(s, a) >= max_a Q*(s, a) - OPTIMAL_TOL
 
@@ -91,12 +91,17 @@ def extract(model: Any, env: Any) -> dict[str, np.ndarray | None]:
         ``pi``: ``(S, A)`` action probabilities (actor-critic: the distribution's probabilities;
         DQN and QR-DQN: the greedy policy).
     """
+    base = _base_env(env)
+    return learned_at(model, base.encode_batch(np.arange(base.n_states)), env)
+
+
+def learned_at(model: Any, obs: np.ndarray, env: Any = None) -> dict[str, np.ndarray | None]:
+    """:func:`extract`'s ``V``, ``Q`` and ``pi`` of an SB3 model at a batch of observations
+    (normalised first when the model or ``env`` carries a ``VecNormalize``)."""
     import torch
 
-    base = _base_env(env)
-    S = base.n_states
-    obs = base.encode_batch(np.arange(S))
-    norm = _vec_normalize(env) or _vec_normalize(model.get_env())
+    S = len(obs)
+    norm = (_vec_normalize(env) if env is not None else None) or _vec_normalize(model.get_env())
     if norm is not None and norm.norm_obs:
         obs = norm.normalize_obs(obs)
     policy = model.policy

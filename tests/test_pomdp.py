@@ -462,3 +462,34 @@ def test_a_window_of_one_observation_is_the_memoryless_value_and_a_longer_one_re
     assert window_value(maze, remember, 4) == pytest.approx(4 * 0.9 ** 4, rel=1e-12)
     # a window of 2 has lost it there: half the episodes turn the wrong way
     assert window_value(maze, remember, 2) == pytest.approx(0.9 ** 4 * (0.5 * 4 - 0.5 * 0.1), rel=1e-12)
+
+
+def test_a_trained_feed_forward_agent_is_judged_exactly_against_the_bounds_and_monte_carlo():
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+
+    import envs  # noqa: F401
+    from agents.pomdp_compare import compare_pomdp
+
+    env = gym.make("gridlab/TMaze-v0", length=2)
+    model = PPO("MlpPolicy", env, seed=0, device="cpu", n_steps=256, batch_size=64, n_epochs=4, ent_coef=0.05)
+    model.learn(3000)
+    c = compare_pomdp(model, env, tol=1e-6)
+    gamma = env.unwrapped.pomdp.gamma
+    assert c.lower == pytest.approx(4 * gamma ** 2) and c.upper == pytest.approx(4 * gamma ** 2)
+    assert c.uniform <= c.value <= c.upper + 1e-9 and c.best_memoryless < c.lower <= c.mdp_value + 1e-9
+    lo, hi = c.score_interval
+    assert lo <= hi <= 1.0 + 1e-9
+    rng, returns = np.random.default_rng(0), []
+    for episode in range(1500):  # the agent's own stochastic policy, in the real env
+        obs, _ = env.reset(seed=episode)
+        total, discount, done = 0.0, 1.0, False
+        while not done:
+            obs, reward, term, trunc, _ = env.step(int(rng.choice(4, p=c.policy[obs])))
+            total += discount * reward
+            discount *= gamma
+            done = term or trunc
+        returns.append(total)
+    mean, se = np.mean(returns), np.std(returns) / np.sqrt(len(returns))
+    horizon_loss = gamma ** 100 * 4  # the env's time limit cuts the episode; the exact value does not
+    assert abs(mean - c.value) <= 4 * se + horizon_loss
