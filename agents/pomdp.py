@@ -151,11 +151,14 @@ def qmdp_bound(pomdp: TabularPOMDP) -> np.ndarray:
     return sol.Q + sol.error_bound
 
 
-def fib_bound(pomdp: TabularPOMDP, tol: float = 1e-9, max_iter: int = 100_000) -> np.ndarray:
+def fib_bound(pomdp: TabularPOMDP, tol: float = 1e-9, max_iter: int = 100_000, qmdp: np.ndarray | None = None,
+              TO: list[Any] | None = None) -> np.ndarray:
     r"""``(S, A)``: the fast informed bound's vectors :math:`\alpha_a(s)` (module doc), an upper bound.
 
     Iterated from :func:`qmdp_bound` until a sweep changes them by at most ``tol`` (every iterate
-    is an upper bound, so stopping early loses tightness, never soundness).
+    is an upper bound, so stopping early loses tightness, never soundness). ``qmdp`` and ``TO``
+    (the products :math:`T(s'|s,a) O(o|s',a)` per action, ``_stack_to``) are the caller's when it
+    has them already.
 
     Example:
         >>> from envs.pomdp_worlds import tiger
@@ -163,9 +166,8 @@ def fib_bound(pomdp: TabularPOMDP, tol: float = 1e-9, max_iter: int = 100_000) -
         >>> bool((m.b0 @ fib_bound(m)).max() <= (m.b0 @ qmdp_bound(m)).max())
         True
     """
-    alpha = qmdp_bound(pomdp)
-    TO = [[pomdp.T[a].multiply(pomdp.O[a, :, o][None, :]).tocsr() for o in range(pomdp.n_observations)]
-          for a in range(pomdp.n_actions)]
+    alpha = qmdp_bound(pomdp) if qmdp is None else qmdp
+    TO = TO if TO is not None else [_stack_to(pomdp, a) for a in range(pomdp.n_actions)]
     for _ in range(max_iter):
         new = pomdp.R.copy()
         for a in range(pomdp.n_actions):
@@ -228,7 +230,7 @@ def _stack_to(pomdp: TabularPOMDP, a: int) -> np.ndarray | list[sp.csr_matrix]:
 class _Bounds:
     """The two bounds of one solve: alpha vectors below, sawtooth points above."""
 
-    def __init__(self, pomdp: TabularPOMDP, fib: np.ndarray) -> None:
+    def __init__(self, pomdp: TabularPOMDP, fib: np.ndarray, TO: list[Any]) -> None:
         self.m = pomdp
         S = pomdp.n_states
         self.fib = fib
@@ -238,8 +240,7 @@ class _Bounds:
         self.values = _Grow(np.empty((0, 1)))
         self.alphas = _Grow(blind_lower_bound(pomdp))
         self.actions = _Grow(np.arange(pomdp.n_actions, dtype=np.float64)[:, None])
-        # T(s'|s,a) O(o|s',a) as (Z, S, S') per action: dense while small, as the model's forward step
-        self.TO = [_stack_to(pomdp, a) for a in range(pomdp.n_actions)]
+        self.TO = TO  # T(s'|s,a) O(o|s',a) per action (_stack_to)
 
     def lower(self, B: np.ndarray) -> np.ndarray:
         return (B @ self.alphas.rows.T).max(axis=-1)
@@ -260,22 +261,20 @@ class _Bounds:
             out[i:i + chunk] = np.minimum(base[i:i + chunk], base[i:i + chunk] + (drop[None, :] * ratio).min(axis=1))
         return np.minimum(out, informed)
 
-    def successors(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``P(o | b, a)`` as ``(A, Z)`` and the next beliefs as ``(A, Z, S)`` (zeros where P = 0)."""
-        A, Z, S = self.m.n_actions, self.m.n_observations, self.m.n_states
-        probs, nxt = np.zeros((A, Z)), np.zeros((A, Z, S))
-        for a in range(A):
-            joint = self.m.predict(b, a)[None, :] * self.m.O[a].T  # (Z, S)
-            probs[a] = joint.sum(axis=1)
-            ok = probs[a] > 0
-            nxt[a, ok] = joint[ok] / probs[a, ok, None]
-        return probs, nxt
+    def successors(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The unnormalised next beliefs :math:`O(o|s',a) \\sum_s b(s) T(s'|s,a)` as ``(A, Z, S)``,
+        ``P(o | b, a)`` as ``(A, Z)`` and the next beliefs as ``(A, Z, S)`` (zeros where P = 0)."""
+        joint = np.stack([self.m.predict(b, a)[None, :] * self.m.O[a].T for a in range(self.m.n_actions)])
+        probs = joint.sum(axis=2)
+        nxt = np.divide(joint, probs[..., None], out=np.zeros_like(joint), where=probs[..., None] > 0)
+        return joint, probs, nxt
 
-    def q_upper(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        probs, nxt = self.successors(b)
+    def q_upper(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The upper bound's Q-values at ``b`` as ``(A,)``, then :meth:`successors`' three arrays."""
+        joint, probs, nxt = self.successors(b)
         U = self.upper(nxt.reshape(-1, self.m.n_states)).reshape(probs.shape)
         U = np.where(probs > 0, U, 0.0)
-        return b @ self.m.R + self.m.gamma * (probs * U).sum(axis=1), probs, nxt
+        return b @ self.m.R + self.m.gamma * (probs * U).sum(axis=1), joint, probs, nxt
 
     def add_point(self, b: np.ndarray, v: float) -> None:
         onehot = np.flatnonzero(b == 1.0)
@@ -304,7 +303,7 @@ class _Bounds:
 
     def backup(self, b: np.ndarray) -> None:
         """Both bounds backed up at ``b``."""
-        q, _, _ = self.q_upper(b)
+        q, joints, _, _ = self.q_upper(b)
         v = float(q.max())
         if v < float(self.upper(b)[0]) - 1e-12:
             self.add_point(b, v)
@@ -312,7 +311,7 @@ class _Bounds:
         best, best_value = None, -np.inf
         for a in range(self.m.n_actions):
             alpha = self.m.R[:, a].copy()
-            joint = self.m.predict(b, a)[None, :] * self.m.O[a].T  # (Z, S): the unnormalised next beliefs
+            joint = joints[a]  # (Z, S): the unnormalised next beliefs
             chosen = np.argmax(joint @ alphas.T, axis=1)  # the best vector after each observation
             seen = np.flatnonzero(joint.any(axis=1))
             if isinstance(self.TO[a], np.ndarray):
@@ -351,8 +350,9 @@ def solve(pomdp: TabularPOMDP, tol: float = 1e-3, time_limit: float = 60.0, max_
         raise ValueError(f"tol and time_limit must be > 0, got {tol} and {time_limit}")
     t0 = time.perf_counter()
     qmdp = qmdp_bound(pomdp)
-    fib = fib_bound(pomdp)
-    bounds = _Bounds(pomdp, fib)
+    TO = [_stack_to(pomdp, a) for a in range(pomdp.n_actions)]  # built once, for FIB and the backups
+    fib = fib_bound(pomdp, qmdp=qmdp, TO=TO)
+    bounds = _Bounds(pomdp, fib, TO)
     b0, gamma = pomdp.b0, pomdp.gamma
     first_gap = max(float(bounds.upper(b0)[0] - bounds.lower(b0)), tol)
     if max_depth is None:
@@ -374,7 +374,7 @@ def solve(pomdp: TabularPOMDP, tol: float = 1e-3, time_limit: float = 60.0, max_
         for t in range(max_depth):
             if float(bounds.upper(b)[0] - bounds.lower(b)) <= tol * gamma ** (-t):
                 break
-            q, probs, nxt = bounds.q_upper(b)
+            q, _, probs, nxt = bounds.q_upper(b)
             a = int(np.argmax(q))
             gaps = bounds.upper(nxt[a]) - bounds.lower(nxt[a])
             excess = np.where(probs[a] > 0, probs[a] * (gaps - tol * gamma ** (-(t + 1))), -np.inf)

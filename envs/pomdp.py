@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Sequence
 
 import numpy as np
@@ -113,14 +114,27 @@ class TabularPOMDP:
             if len(names) != n:
                 raise ValueError(f"{what} must name {n} entries, got {len(names)}")
         self.check_belief(self.mdp.initial, "the initial belief")
-        # T_a as S x S' CSR, one per action: rows s*A + a of P; and its transpose for the forward step,
-        # dense while small (a dense product is far cheaper than a sparse one's set-up at these sizes)
-        self.T = [self.mdp.P[a::A].tocsr() for a in range(A)]
-        dense = S * S * A <= DENSE_MAX
-        self._Td = [Ta.toarray() for Ta in self.T] if dense else None  # b @ T_a, row-major
-        self._Tt = [Ta.T.tocsr() for Ta in self.T]  # T_a^T @ b, for large sparse models
+        self.T = [self.mdp.P[a::A].tocsr() for a in range(A)]  # T_a as S x S' CSR: rows s*A + a of P
         self._Oz = np.ascontiguousarray(self.O.transpose(0, 2, 1))  # (A, Z, S): O(o | ., a) as a row
-        self._stacked: sp.csr_matrix | None = None  # every T_a^T stacked, built when a filter first runs
+
+    # the forms of T the forward step reads, each built on first use (the filter needs only the last)
+    @cached_property
+    def _Td(self) -> list[np.ndarray] | None:
+        """Dense T_a for ``b @ T_a`` while small (a dense product is far cheaper than a sparse one's set-up)."""
+        return [Ta.toarray() for Ta in self.T] if self.n_states ** 2 * self.n_actions <= DENSE_MAX else None
+
+    @cached_property
+    def _Tt(self) -> list[sp.csr_matrix]:
+        """T_a^T as CSR, for ``T_a^T @ b`` in large sparse models."""
+        return [Ta.T.tocsr() for Ta in self.T]
+
+    @cached_property
+    def _stacked(self) -> sp.csr_matrix:
+        r"""Every action's :math:`T_a^\top` stacked (row ``a*S + s'``), 64-bit indices, for the compiled filter."""
+        Tt = sp.vstack(self._Tt).tocsr()
+        Tt.sort_indices()
+        return sp.csr_matrix((Tt.data.astype(np.float64), Tt.indices.astype(np.int64), Tt.indptr.astype(np.int64)),
+                             shape=Tt.shape)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -279,7 +293,7 @@ class TabularPOMDP:
         impossible_at = np.zeros(N, dtype=np.int64)
         from envs.belief_kernel import forward  # numba: imported when a filter first runs
 
-        Tt = self._stacked_transpose()
+        Tt = self._stacked
         forward(Tt.indptr, Tt.indices, Tt.data, self._Oz, acts, obs, B, beliefs, keep == "all", log_prob, impossible_at)
         if strict and impossible_at.any():
             n = int(np.flatnonzero(impossible_at)[0])
@@ -287,15 +301,6 @@ class TabularPOMDP:
             raise ValueError(f"sequence {n}, step {t + 1}: observation {self.observations[obs[n, t]]!r} "
                              f"has probability 0 after action {self.actions[acts[n, t]]!r}")
         return FilterResult(beliefs, log_prob, impossible_at)
-
-    def _stacked_transpose(self) -> sp.csr_matrix:
-        """Every action's :math:`T_a^\top` stacked (row ``a*S + s'``), for the compiled filter."""
-        if self._stacked is None:
-            Tt = sp.vstack(self._Tt).tocsr()
-            Tt.sort_indices()
-            self._stacked = sp.csr_matrix((Tt.data.astype(np.float64), Tt.indices.astype(np.int64),
-                                           Tt.indptr.astype(np.int64)), shape=Tt.shape)
-        return self._stacked
 
     def _index(self, x: int | str, n: int, what: str) -> int:
         names = {"action": self.actions, "observation": self.observations, "state": self.states}[what]

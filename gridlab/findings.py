@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["agent_findings", "world_model_findings", "pixel_findings", "sweep_findings", "rounded", "quoted",
+__all__ = ["agent_findings", "world_model_findings", "pixel_findings", "sweep_findings", "rounded", "quoted", "english_list",
            "critic_tolerance", "TIE", "FAILED", "ACCURATE_ABS", "ACCURATE_REL", "NEAR_OPTIMAL", "RARE_VISITS",
            "TV_TIE", "KL_TIE", "KL_FACTOR", "SCORE_TIE"]
 
@@ -61,9 +61,18 @@ def rounded(x: float) -> float:
     return float(quoted(x))
 
 
+def english_list(items: list[str]) -> str:
+    """Items as a sentence lists them.
+
+    Example:
+        >>> english_list(["PPO"]), english_list(["PPO", "DQN", "A2C"])
+        ('PPO', 'PPO, DQN and A2C')
+    """
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _names(items: list[str]) -> str:
-    names = [k.upper() for k in items]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return english_list([k.upper() for k in items])
 
 
 def critic_tolerance(V_star_s0: float) -> float:

@@ -8,7 +8,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from gridlab.findings import agent_findings, pixel_findings, world_model_findings
+from gridlab.findings import agent_findings, english_list, pixel_findings, world_model_findings
 
 __all__ = ["render"]  # the findings are gridlab.findings'; imported here for older imports
 
@@ -30,10 +30,6 @@ img { max-width: 100%; border: 1px solid #eee; margin: 0.4em 0; }
 def _img(path: str, alt: str) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode()
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _table(head: list[str], rows: list[list[Any]]) -> str:
@@ -60,7 +56,7 @@ def _suite_section(res: dict[str, Any]) -> str:
             "Fastest: " + ", ".join(f"{METHODS[m].title} on {n} of {len(res['suite'])} worlds"
                                     for m, n in sorted(fastest.items(), key=lambda kv: -kv[1])) + ".")
     return ("<h2>1. Exact solutions of the suite</h2>"
-            f"<p>Every registered world solved with {_and([METHODS[m].title for m in methods])} "
+            f"<p>Every registered world solved with {english_list([METHODS[m].title for m in methods])} "
             "(gamma = 0.99; iterations / milliseconds).</p>"
             + _table(["world", "states", "slip", "V*(s0)", *[m.upper() for m in methods], "certified bound"], rows)
             + f'<p class="note">{html.escape(note)}</p>' + _img(res["suite_figure"], "V* of FourRooms"))
