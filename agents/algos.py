@@ -2,11 +2,12 @@
 
 The CLI lists the names without importing torch; ``agents.sb3.train`` loads the class. An
 algorithm also needs its presets, ``agents/hyperparams/<name>.yml`` in RL Zoo's format, and a
-policy ``agents.compare.extract`` can read (actor-critic, Q-network or quantile Q-network).
+policy ``agents.compare.extract`` can read (actor-critic, Q-network or quantile Q-network), or, on a
+POMDP, a recurrent policy ``agents.pomdp_compare`` reads.
 
 Example:
     >>> list(ALGOS)
-    ['ppo', 'a2c', 'dqn', 'qrdqn']
+    ['ppo', 'a2c', 'dqn', 'qrdqn', 'recurrentppo']
     >>> load_algo("ppo").__name__
     'PPO'
 """
@@ -15,9 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ALGOS", "register_algo", "load_algo"]
+__all__ = ["ALGOS", "ZOO_NAMES", "register_algo", "load_algo"]
 
 ALGOS: dict[str, Any] = {}  # name -> "module:Class", or the class itself
+#: RL Baselines3 Zoo's names for the algorithms it names differently (the zoo runs
+#: ``agents/hyperparams/recurrentppo.yml`` as ``rl_zoo3.train --algo ppo_lstm --conf-file ...``).
+ZOO_NAMES = {"recurrentppo": "ppo_lstm"}
 
 
 def register_algo(name: str, entry_point: Any) -> None:
@@ -49,3 +53,4 @@ register_algo("ppo", "stable_baselines3:PPO")
 register_algo("a2c", "stable_baselines3:A2C")
 register_algo("dqn", "stable_baselines3:DQN")
 register_algo("qrdqn", "sb3_contrib:QRDQN")  # quantile-regression DQN (sb3-contrib)
+register_algo("recurrentppo", "sb3_contrib:RecurrentPPO")  # PPO with an LSTM policy (sb3-contrib), for POMDPs

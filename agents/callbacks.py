@@ -10,10 +10,12 @@ from typing import Any, Callable
 from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.compare import compare
+from agents.pomdp_compare import compare_pomdp
 
-__all__ = ["ExactEvalCallback", "EntropySchedule", "EXACT_METRICS"]
+__all__ = ["ExactEvalCallback", "EntropySchedule", "EXACT_METRICS", "POMDP_METRICS"]
 
 EXACT_METRICS = ("return_gap", "relative_gap", "rmse_vs_pi", "rmse_vs_star", "policy_agreement")  # of compare.METRICS
+POMDP_METRICS = ("value_lower", "value_upper", "lower", "upper", "normalised_score", "normalised_score_upper")  # of POMDPComparison.metrics
 
 
 class ExactEvalCallback(BaseCallback):
@@ -23,6 +25,12 @@ class ExactEvalCallback(BaseCallback):
     (and ``exact/relative_gap``) through SB3's logger, so they reach TensorBoard, and appends a row to
     ``csv_path`` (columns ``timesteps`` then the metrics).
 
+    On a POMDP env (:class:`~envs.pomdp_env.POMDPEnv`) the comparison is
+    :func:`~agents.pomdp_compare.compare_pomdp` and the metrics are ``POMDP_METRICS``: the agent's
+    value interval, the certified bounds on :math:`V^*(b_0)` (solved once, when training starts)
+    and the normalised score's interval. A recurrent agent's value gets ``value_time_limit``
+    seconds of history tree, then 500 Monte Carlo episodes when that is still wider.
+
     Arguments:
         env: an env of the same world the model learns in (used for its exact model and encoding).
         eval_freq: evaluate every this many callback calls (each call is one step of all vector envs;
@@ -31,6 +39,8 @@ class ExactEvalCallback(BaseCallback):
         gamma: discount of the references; defaults to the model's.
         on_evaluation: called with each evaluation's row (``timesteps`` and the metrics), e.g. to
             report it to Ray Tune (``gridlab.sweep``).
+        bounds_time_limit: a POMDP's bounds: seconds of :func:`agents.pomdp.solve` (to a gap of 1e-3).
+        value_time_limit: a recurrent agent's history tree: seconds per evaluation.
 
     Example:
         >>> # model.learn(50_000, callback=ExactEvalCallback(env, eval_freq=500, csv_path="run/exact_eval.csv"))
@@ -38,11 +48,18 @@ class ExactEvalCallback(BaseCallback):
 
     def __init__(self, env: Any, eval_freq: int = 1000, csv_path: str | Path | None = None,
                  gamma: float | None = None, verbose: int = 0,
-                 on_evaluation: Callable[[dict[str, float]], None] | None = None) -> None:
+                 on_evaluation: Callable[[dict[str, float]], None] | None = None,
+                 bounds_time_limit: float = 60.0, value_time_limit: float = 1.0) -> None:
+        from envs.pomdp_env import POMDPEnv
+
         super().__init__(verbose)
         if eval_freq < 1:
             raise ValueError(f"eval_freq must be >= 1, got {eval_freq}")
         self.env, self.eval_freq, self.gamma, self.on_evaluation = env, eval_freq, gamma, on_evaluation
+        self.is_pomdp = isinstance(getattr(env, "unwrapped", env), POMDPEnv)
+        self.metrics = POMDP_METRICS if self.is_pomdp else EXACT_METRICS
+        self.bounds_time_limit, self.value_time_limit = bounds_time_limit, value_time_limit
+        self.references = None  # a POMDP's certified bounds and references, computed when training starts
         self.csv_path = Path(csv_path) if csv_path else None
         self.history: list[dict[str, float]] = []
         self._last_logged = -1
@@ -51,25 +68,37 @@ class ExactEvalCallback(BaseCallback):
         if self.csv_path:
             self.csv_path.parent.mkdir(parents=True, exist_ok=True)
             with self.csv_path.open("w", newline="") as f:
-                csv.writer(f).writerow(["timesteps", *EXACT_METRICS])
+                csv.writer(f).writerow(["timesteps", *self.metrics])
+        if self.is_pomdp and self.references is None:
+            from agents.pomdp_compare import pomdp_references
+
+            self.references = pomdp_references(self.env.unwrapped.pomdp, tol=1e-3, time_limit=self.bounds_time_limit)
         self.evaluate()
 
     def evaluate(self) -> dict[str, float]:
         """Run one exact comparison now, log it and return its metrics."""
         if self.num_timesteps == self._last_logged:
             return self.history[-1]
-        c = compare(self.model, self.env, gamma=self.gamma, horizon=None)  # EXACT_METRICS need no time limit
-        row = {"timesteps": float(self.num_timesteps), **{k: c.metrics()[k] for k in EXACT_METRICS}}
+        if self.is_pomdp:
+            c = compare_pomdp(self.model, self.env, references=self.references, tree_time_limit=self.value_time_limit,
+                              episodes=500, seed=self.num_timesteps)
+        else:
+            c = compare(self.model, self.env, gamma=self.gamma, horizon=None)  # EXACT_METRICS need no time limit
+        metrics = c.metrics()
+        row = {"timesteps": float(self.num_timesteps), **{k: metrics[k] for k in self.metrics}}
         self.history.append(row)
         self._last_logged = self.num_timesteps
-        for k in EXACT_METRICS:
+        for k in self.metrics:
             self.logger.record(f"exact/{k}", row[k])
         if self.csv_path:
             with self.csv_path.open("a", newline="") as f:
-                csv.writer(f).writerow([int(self.num_timesteps), *(row[k] for k in EXACT_METRICS)])
+                csv.writer(f).writerow([int(self.num_timesteps), *(row[k] for k in self.metrics)])
         if self.on_evaluation is not None:
             self.on_evaluation(dict(row))
-        if self.verbose:
+        if self.verbose and self.is_pomdp:
+            print(f"exact eval @ {self.num_timesteps}: value [{row['value_lower']:.4f}, {row['value_upper']:.4f}] "
+                  f"score >= {row['normalised_score']:.3f}")
+        elif self.verbose:
             print(f"exact eval @ {self.num_timesteps}: gap {row['return_gap']:.4f} rmse_vs_pi {row['rmse_vs_pi']:.4f}")
         return row
 

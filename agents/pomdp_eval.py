@@ -36,6 +36,7 @@ __all__ = ["memoryless_value", "window_value", "best_memoryless", "MAX_ENUMERATE
 
 MAX_ENUMERATED = 5_000  # deterministic memoryless policies best_memoryless enumerates at most (about 1.5 ms each)
 MAX_CHAIN = 2_000_000  # (state, window) pairs window_value builds at most
+DENSE_CHAIN = 600  # best_memoryless solves chains of up to this many (state, observation) pairs densely, in batches
 
 
 def _policy_array(pomdp: TabularPOMDP, policy: np.ndarray) -> np.ndarray:
@@ -113,16 +114,31 @@ def best_memoryless(pomdp: TabularPOMDP) -> tuple[float, np.ndarray]:
         rather than the wrong arm's -0.1: :math:`0.5 \cdot 4\gamma^2 = 1.62`, above the
         :math:`\gamma^2 (0.5 \cdot 4 - 0.5 \cdot 0.1) = 1.5795` of turning up whatever the cue.
     """
-    Z1, A = pomdp.n_observations + 1, pomdp.n_actions
+    Z1, A, S = pomdp.n_observations + 1, pomdp.n_actions, pomdp.n_states
     if A ** Z1 > MAX_ENUMERATED:
         raise ValueError(f"{A}^{Z1} = {A ** Z1:,} deterministic memoryless policies: more than the "
                          f"{MAX_ENUMERATED:,} best_memoryless enumerates")
-    best, best_actions = -np.inf, None
-    for actions in itertools.product(range(A), repeat=Z1):
-        value = memoryless_value(pomdp, np.array(actions))
-        if value > best:
-            best, best_actions = value, np.array(actions)
-    return best, best_actions
+    if not pomdp.gamma < 1.0:
+        raise ValueError(f"best_memoryless needs a discount below 1, got {pomdp.gamma:g}")
+    policies = np.array(list(itertools.product(range(A), repeat=Z1)), dtype=np.int64)
+    n = S * Z1
+    if n > DENSE_CHAIN:  # a large chain: one sparse solve per policy
+        values = np.array([memoryless_value(pomdp, actions) for actions in policies])
+    else:  # the chain's rows for each action once, then batches of dense solves
+        cols = (np.arange(S * (Z1 - 1)) // (Z1 - 1)) * Z1 + np.arange(S * (Z1 - 1)) % (Z1 - 1)
+        rows = np.zeros((A, S, n))
+        for a in range(A):
+            rows[a][:, cols] = _sparse_to(pomdp, a).toarray()  # (s, (s', o')): T(s'|s,a) O(o'|s',a)
+        values = np.empty(len(policies))
+        eye = np.eye(n)
+        for lo in range(0, len(policies), 256):
+            chunk = policies[lo:lo + 256]  # (B, Z1): the action after each last observation
+            P = rows[chunk[:, None, :], np.arange(S)[None, :, None]].reshape(len(chunk), n, n)
+            r = pomdp.R[np.arange(S)[None, :, None], chunk[:, None, :]].reshape(len(chunk), n)
+            V = np.linalg.solve(eye - pomdp.gamma * P, r[..., None])[..., 0]
+            values[lo:lo + 256] = V.reshape(len(chunk), S, Z1)[:, :, Z1 - 1] @ pomdp.b0
+    best = int(np.argmax(values))
+    return float(values[best]), policies[best]
 
 
 Window = tuple[tuple[int, int], ...]

@@ -35,8 +35,9 @@ import numpy as np
 import yaml
 
 import envs  # noqa: F401  (registers the suite)
-from agents.algos import ALGOS, load_algo
+from agents.algos import ALGOS, ZOO_NAMES, load_algo
 from agents.callbacks import ExactEvalCallback
+from envs.pomdp_env import POMDPEnv
 from envs.resources import resolve_device
 from envs.rundir import atomic_run_dir, regular_file
 
@@ -264,7 +265,7 @@ def train(
     algo: str = "ppo",
     total_timesteps: int | None = None,
     seed: int = 0,
-    gamma: float = 0.99,
+    gamma: float | None = None,
     env_kwargs: dict[str, Any] | None = None,
     hyperparams: dict[str, Any] | str | Path | None = None,
     n_envs: int | None = None,
@@ -278,10 +279,12 @@ def train(
 
     Arguments:
         env_id: a registered id, e.g. ``"gridlab/FourRooms-v0"``.
-        algo: ``"ppo"``, ``"a2c"``, ``"dqn"`` (SB3) or ``"qrdqn"`` (sb3-contrib's quantile-regression DQN).
+        algo: ``"ppo"``, ``"a2c"``, ``"dqn"`` (SB3), ``"qrdqn"`` (sb3-contrib's quantile-regression DQN) or,
+            on a POMDP, ``"recurrentppo"`` (sb3-contrib's PPO with an LSTM policy).
         total_timesteps: environment steps; defaults to the preset's ``n_timesteps``.
         seed: seeds the model, the vector envs and the evaluation (same seed, same result on CPU).
-        gamma: the agent's discount (also the default gamma of its exact comparison).
+        gamma: the agent's discount (also the default gamma of its exact comparison); default a
+            POMDP's own discount (its exact comparison is at that discount), else 0.99.
         env_kwargs: keyword arguments of the env (``slip``, ``obs_mode``, ``layout``...).
         hyperparams: overrides of the shipped presets: a dict or a YAML file in RL Zoo's format.
         n_envs: number of parallel envs; defaults to the preset's.
@@ -303,6 +306,10 @@ def train(
     cls = load_algo(algo)
     if env_id not in gym.registry:
         raise ValueError(f"unknown env id {env_id!r}")
+    env_kwargs = dict(env_kwargs or {})
+    exact_env = gym.make(env_id, **env_kwargs)
+    if gamma is None:
+        gamma = exact_env.unwrapped.pomdp.gamma if isinstance(exact_env.unwrapped, POMDPEnv) else 0.99
     if not 0.0 < gamma <= 1.0:
         raise ValueError(f"gamma must be in (0, 1], got {gamma}")
     hp = load_hyperparams(env_id, algo, hyperparams)
@@ -315,7 +322,6 @@ def train(
     extra_callbacks = preset_callbacks(hp)
     total = int(total_timesteps if total_timesteps is not None else hp.get("n_timesteps", 100_000))
     n = int(n_envs if n_envs is not None else hp.get("n_envs", 1))
-    env_kwargs = dict(env_kwargs or {})
     device = resolve_device(device)
 
     run_dir = Path(out_dir) if out_dir else Path("runs") / f"{algo}_{env_id.split('/')[-1]}_s{seed}_{time.strftime('%Y%m%d-%H%M%S')}"
@@ -324,7 +330,6 @@ def train(
         venv = make_vec_env(env_id, n_envs=n, seed=seed, env_kwargs=env_kwargs, monitor_dir=str(tmp / "monitor"),
                             wrapper_class=wrapper)  # training envs only: evaluation starts where the env does
         eval_env = make_vec_env(env_id, n_envs=1, seed=seed + 10_000, env_kwargs=env_kwargs)
-        exact_env = gym.make(env_id, **env_kwargs)
         model = cls(hp.get("policy", "MlpPolicy"), venv, gamma=gamma, seed=seed, device=device,
                     tensorboard_log=str(tmp / "tb"), verbose=0, **_model_kwargs(hp))
         every = int(eval_freq or hp.get("eval_freq") or max(total // 20, 1))
@@ -381,6 +386,7 @@ def _load_zoo_run(run_dir: Path, params: Path, device: str) -> tuple[Any, gym.En
     args = _read_zoo_yaml(params / "args.yml")
     hp = _read_zoo_yaml(params / "config.yml")
     algo, env_id = str(args.get("algo")), str(args.get("env"))
+    algo = {zoo: ours for ours, zoo in ZOO_NAMES.items()}.get(algo, algo)  # the zoo's ppo_lstm is recurrentppo
     env_kwargs = dict(args.get("env_kwargs") or {})
     zips = sorted(run_dir.glob("*.zip"))
     if not zips:
@@ -407,7 +413,7 @@ def load_model(path: str | Path, algo: str, env: gym.Env, hyperparams: dict[str,
 
     Arguments:
         path: the ``.zip`` file.
-        algo: ``"ppo"``, ``"a2c"``, ``"dqn"`` or ``"qrdqn"``.
+        algo: a registered algorithm (``agents.algos.ALGOS``).
         env: the env the model acts in (its spaces are used).
         hyperparams: the hyperparameters it was trained with (for schedules; default SB3's).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.

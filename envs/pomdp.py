@@ -75,7 +75,8 @@ class TabularPOMDP:
             ``O[a, s']`` sums to 1.
         states, actions, observations: names (default ``"0"``, ``"1"``, ...), as a ``.pomdp`` file
             gives them.
-        info: free-form provenance (``source``, ``values``: ``"reward"`` or ``"cost"``).
+        info: free-form provenance (``source``, ``values``: ``"reward"`` or ``"cost"``); a gridworld POMDP
+            also gives its map, ``layout`` (rows of text), and ``state_rc``, each state's (row, column).
 
     Example:
         >>> T = np.array([np.eye(2)]); O = np.array([[[1.0, 0.0], [0.0, 1.0]]])

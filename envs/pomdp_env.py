@@ -8,6 +8,17 @@ gets: ``info`` holds no state (``env.unwrapped.state`` gives it, for debugging a
 Before any action there is no observation in Cassandra's convention; the env returns an extra one,
 ``"start"`` (index ``Z``), at reset, so the observation space has ``Z + 1`` values.
 
+With ``frame_stack=k`` the observation is instead the last ``k`` (action, observation) pairs, oldest
+first, each a one-hot action (``A + 1`` values, the last meaning "none yet") beside a one-hot
+observation (``Z + 1``): the frame-stacked agent's input. At reset the window holds ``k`` copies of
+(none, ``"start"``), as :func:`agents.pomdp_eval.window_value` starts it, so such an agent's value is
+exact.
+
+``env.unwrapped.belief`` is the exact belief over hidden states after the history so far (the forward
+filter, :meth:`~envs.pomdp.TabularPOMDP.filter`, run on demand); ``render_mode="rgb_array"`` draws it,
+on the grid for a gridworld POMDP (its ``info["layout"]`` and ``info["state_rc"]``), as a row of cells
+otherwise, with the hidden state outlined.
+
 Example:
     >>> from envs.pomdp_worlds import tiger
     >>> env = POMDPEnv(tiger())
@@ -29,6 +40,10 @@ from envs.pomdp import TabularPOMDP
 __all__ = ["POMDPEnv", "OBS_MODES", "check_pomdp_env"]
 
 OBS_MODES = ("index", "onehot")
+BELIEF_COLOUR = (25, 70, 160)  # render_belief: the most probable state's cell
+STATE_COLOUR = (220, 30, 30)  # render_belief: the outline of the hidden state's cell
+WALL_COLOUR = (60, 60, 60)
+GRID_LINE = 200
 
 
 class POMDPEnv(gym.Env):
@@ -38,13 +53,16 @@ class POMDPEnv(gym.Env):
     - ``pomdp``: the model, a callable returning it, or ``"module:builder"`` (as a registration gives
       it); further keyword arguments go to the builder.
     - ``obs_mode``: ``"index"`` (``Discrete(Z + 1)``) or ``"onehot"`` (``Box(0, 1, (Z + 1,))``).
-    - ``render_mode``: ``"ansi"`` for a line with the hidden state and the last observation.
+    - ``frame_stack``: 0 (the observation alone) or ``k >= 1``: the last ``k`` (action, observation)
+      pairs, ``Box(0, 1, (k * (A + Z + 2),))`` (module doc); ``obs_mode`` is then ignored.
+    - ``render_mode``: ``"ansi"`` for a line with the hidden state and the last observation;
+      ``"rgb_array"`` for a picture of the exact belief.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, pomdp: TabularPOMDP | Any, obs_mode: str = "index", render_mode: str | None = None,
-                 **builder_kwargs: Any) -> None:
+                 frame_stack: int = 0, **builder_kwargs: Any) -> None:
         if isinstance(pomdp, str):  # "module:builder", as a registration gives it
             from envs.registration import load_entry_point
 
@@ -58,17 +76,51 @@ class POMDPEnv(gym.Env):
         if obs_mode not in OBS_MODES:
             raise ValueError(f"obs_mode must be one of {OBS_MODES}, got {obs_mode!r}")
         if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
-        self.pomdp, self.obs_mode, self.render_mode = pomdp, obs_mode, render_mode
+            raise ValueError(f"render_mode must be None, 'ansi' or 'rgb_array', got {render_mode!r}")
+        if isinstance(frame_stack, bool) or not isinstance(frame_stack, (int, np.integer)) or frame_stack < 0:
+            raise ValueError(f"frame_stack must be an integer >= 0, got {frame_stack!r}")
+        self.pomdp, self.obs_mode, self.render_mode, self.frame_stack = pomdp, obs_mode, render_mode, int(frame_stack)
         self.observation_names = (*pomdp.observations, "start")
         n = pomdp.n_observations + 1
-        self.observation_space = spaces.Discrete(n) if obs_mode == "index" else spaces.Box(0.0, 1.0, (n,), np.float32)
+        if self.frame_stack:
+            width = self.frame_stack * (pomdp.n_actions + 1 + n)
+            self.observation_space = spaces.Box(0.0, 1.0, (width,), np.float32)
+        else:
+            self.observation_space = spaces.Discrete(n) if obs_mode == "index" else spaces.Box(0.0, 1.0, (n,), np.float32)
         self.action_space = spaces.Discrete(pomdp.n_actions)
         self._T = [Ta.tocsr() for Ta in pomdp.T]
         self._O_cum = np.cumsum(pomdp.O, axis=2)
         self._b0_cum = np.cumsum(pomdp.b0)
         self.state = 0
         self.last_observation = pomdp.n_observations
+        self.window: tuple[tuple[int, int], ...] = ((-1, n - 1),) * self.frame_stack
+        self._history: list[tuple[int, int]] = []
+        self._belief = (0, pomdp.b0)  # (steps of the history it follows, belief)
+
+    def encode_window(self, window: tuple[tuple[int, int], ...]) -> np.ndarray:
+        """The frame-stacked observation of a window of ``(action, observation)`` pairs (action -1:
+        none yet), oldest first, as :func:`agents.pomdp_eval.window_value` passes it."""
+        A, n = self.pomdp.n_actions, self.pomdp.n_observations + 1
+        x = np.zeros((len(window), A + 1 + n), dtype=np.float32)
+        for i, (a, o) in enumerate(window):
+            x[i, a if a >= 0 else A] = 1.0
+            x[i, A + 1 + o] = 1.0
+        return x.ravel()
+
+    @property
+    def belief(self) -> np.ndarray:
+        """The exact belief over hidden states after this episode's actions and observations."""
+        done, b = self._belief
+        if done < len(self._history):
+            acts, obs = zip(*self._history[done:])
+            b = self.pomdp.filter(acts, obs, b0=b, keep="last").beliefs[0, -1]
+            self._belief = (len(self._history), b)
+        return b
+
+    def _observe(self, o: int) -> Any:
+        if not self.frame_stack:
+            return self._encode(o)
+        return self.encode_window(self.window)
 
     def _encode(self, o: int) -> Any:
         if self.obs_mode == "index":
@@ -84,7 +136,9 @@ class POMDPEnv(gym.Env):
         super().reset(seed=seed)
         self.state = self._draw(self._b0_cum)
         self.last_observation = self.pomdp.n_observations
-        return self._encode(self.last_observation), {}
+        self.window = ((-1, self.last_observation),) * self.frame_stack
+        self._history, self._belief = [], (0, self.pomdp.b0)
+        return self._observe(self.last_observation), {}
 
     def step(self, action: int) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         if not self.action_space.contains(action):
@@ -96,13 +150,46 @@ class POMDPEnv(gym.Env):
         o = self._draw(self._O_cum[a, s2])
         reward = float(self.pomdp.R[s, a])
         self.state, self.last_observation = s2, o
-        return self._encode(o), reward, bool(self.pomdp.mdp.terminal[s2]), False, {}
+        self._history.append((a, o))
+        if self.frame_stack:
+            self.window = self.window[1:] + ((a, o),)
+        return self._observe(o), reward, bool(self.pomdp.mdp.terminal[s2]), False, {}
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode == "rgb_array":
+            return self.render_belief()
         if self.render_mode != "ansi":
             return None
         return (f"state {self.pomdp.states[self.state]!r}, "
                 f"last observation {self.observation_names[self.last_observation]!r}")
+
+    def render_belief(self, cell: int = 16) -> np.ndarray:
+        """An ``(H*cell, W*cell, 3)`` uint8 picture of :attr:`belief`: each hidden state's cell from
+        white (probability 0) to dark blue (the largest probability), the hidden state outlined in
+        red. A gridworld POMDP is drawn on its map (walls dark grey); any other as one row of states."""
+        b = self.belief
+        layout, rc = self.pomdp.info.get("layout"), self.pomdp.info.get("state_rc")
+        if layout is not None and rc is not None:
+            rows = [str(r) for r in layout]
+            H, W = len(rows), max(map(len, rows))
+            walls = np.array([[ch == "#" for ch in r.ljust(W, "#")] for r in rows])
+            where = np.asarray(rc, dtype=np.int64)
+        else:
+            H, W, walls = 1, self.pomdp.n_states, np.zeros((1, self.pomdp.n_states), dtype=bool)
+            where = np.stack([np.zeros(W, np.int64), np.arange(W)], axis=1)
+        shade = np.zeros((H, W))
+        shade[where[:, 0], where[:, 1]] = b / max(float(b.max()), 1e-12)
+        dark = np.array(BELIEF_COLOUR, dtype=np.float64)
+        colours = 255.0 - shade[..., None] * (255.0 - dark)
+        colours[walls] = WALL_COLOUR
+        img = np.kron(colours.astype(np.uint8), np.ones((cell, cell, 1), np.uint8))
+        img[::cell, :, :] = GRID_LINE
+        img[:, ::cell, :] = GRID_LINE
+        r, c = where[self.state]
+        t = max(cell // 8, 1)
+        box = img[r * cell:(r + 1) * cell, c * cell:(c + 1) * cell]
+        box[:t], box[-t:], box[:, :t], box[:, -t:] = STATE_COLOUR, STATE_COLOUR, STATE_COLOUR, STATE_COLOUR
+        return img
 
 
 def check_pomdp_env(env: gym.Env, steps: int = 3000, seed: int = 0, alpha: float = 1e-6, per_pair: int = 50) -> int:

@@ -140,4 +140,6 @@ def wall_sensor_grid(layout: str | list[str], sensor_noise: float = 0.1, gamma: 
                   for o in range(16))
     return TabularPOMDP(world.mdp, np.broadcast_to(O_s, (world.mdp.n_actions, *O_s.shape)).copy(),
                         states=tuple(f"r{r}c{c}" for r, c in world.state_rc), actions=("up", "right", "down", "left"),
-                        observations=names, info={"source": "wall_sensor_grid", "sensor_noise": sensor_noise})
+                        observations=names, info={"source": "wall_sensor_grid", "sensor_noise": sensor_noise,
+                                                          "layout": ["".join(row) for row in grid],
+                                                          "state_rc": [tuple(map(int, rc)) for rc in world.state_rc]})

@@ -30,16 +30,30 @@ def train_run(env_id: str, algo: str, steps: int | None, seed: int, gamma: float
     return model.run_dir
 
 
-def compare_run(run_dir: str, gamma: float | None = None, weighting: str = "uniform") -> tuple[Any, list[Path]]:
-    """Compare a saved run exactly; writes ``comparison.json``, ``comparison.png`` and ``learning_curves.png``."""
+def compare_run(run_dir: str, gamma: float | None = None, weighting: str = "uniform",
+                time_limit: float = 60.0) -> tuple[Any, list[Path]]:
+    """Compare a saved run exactly; writes ``comparison.json``, ``comparison.png`` and ``learning_curves.png``.
+
+    A run on a POMDP is judged by :func:`agents.pomdp_compare.compare_pomdp` (``gamma`` and
+    ``weighting`` do not apply; ``time_limit`` bounds its solve and a recurrent agent's history tree).
+    """
     from agents import sb3
     from agents.compare import compare, plot_learning_curves
+    from agents.pomdp_compare import compare_pomdp, plot_pomdp_learning_curves
+    from envs.pomdp_env import POMDPEnv
     from envs.rundir import atomic_write_text
 
     path = Path(run_dir)
     try:
         model, env = sb3.load(path, device="cpu")
-        c = compare(model, env, gamma=gamma, weighting=weighting)
+        if isinstance(env.unwrapped, POMDPEnv):
+            if gamma is not None:
+                raise ValueError("a POMDP run is compared at its model's own discount; --gamma does not apply")
+            c = compare_pomdp(model, env, time_limit=time_limit, tree_time_limit=time_limit,
+                              seed=int(model.config.get("seed") or 0))
+            plot_learning_curves = plot_pomdp_learning_curves  # noqa: F811 (the POMDP run's curves)
+        else:
+            c = compare(model, env, gamma=gamma, weighting=weighting)
     except ValueError as e:
         raise UsageError(str(e)) from None
     written = []

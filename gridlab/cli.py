@@ -135,8 +135,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from gridlab.agents_cmd import compare_run
 
     _one_torch_thread()
-    c, written = compare_run(args.run_dir, args.gamma, args.weighting)
-    print(f"exact comparison of {args.run_dir} (gamma={c.gamma}, errors over live states, {c.weighting} weights)")
+    from agents.pomdp_compare import POMDPComparison
+
+    c, written = compare_run(args.run_dir, args.gamma, args.weighting, args.time_limit)
+    if isinstance(c, POMDPComparison):
+        print(f"exact comparison of {args.run_dir} on a POMDP (values at b0, the model's discount)")
+    else:
+        print(f"exact comparison of {args.run_dir} (gamma={c.gamma}, errors over live states, {c.weighting} weights)")
     print(c.table())
     for p in written:
         print(f"wrote {p}")
@@ -270,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--algo", choices=list(ALGOS), default="ppo", help="a registered algorithm (SB3, sb3-contrib)")
     t.add_argument("--steps", type=_count, default=None, help="timesteps (default: the preset's n_timesteps)")
     t.add_argument("--seed", type=_seed, default=0, help="seed of the model, the envs and the evaluation (default 0)")
-    t.add_argument("--gamma", type=_discount, default=0.99, help="the agent's discount in (0, 1] (default 0.99)")
+    t.add_argument("--gamma", type=_discount, default=None,
+                   help="the agent's discount in (0, 1] (default: a POMDP's own discount, else 0.99)")
     t.add_argument("--n-envs", type=_count, default=None, help="parallel training envs (default: the preset's n_envs)")
     t.add_argument("--hyperparams", help="YAML file in RL Zoo's format overriding the shipped presets")
     t.add_argument("--kw", action="append", metavar="KEY=VALUE", help="env keyword argument (repeatable)")
@@ -284,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--gamma", type=_discount, default=None, help="default: the agent's own gamma")
     c.add_argument("--weighting", choices=["uniform", "visitation"], default="uniform",
                    help="weights of the rmse over states: uniform, or the policy's exact discounted visitation")
+    c.add_argument("--time-limit", type=_seconds, default=60.0,
+                   help="a POMDP run: seconds for the certified bounds, and for a recurrent agent's history tree (default 60)")
     c.set_defaults(func=_cmd_compare)
 
     w = sub.add_parser("world", help=f"generative world models ({', '.join(families)}) scored against the true dynamics")

@@ -61,6 +61,7 @@ SEARCH_SPACES: dict[str, dict[str, dict[str, list]]] = {
     "a2c": {**_ON_POLICY, "n_steps": {"choice": [5, 16, 32]}},
     "dqn": dict(_VALUE_BASED),
     "qrdqn": dict(_VALUE_BASED),
+    "recurrentppo": {**_ON_POLICY, "n_epochs": {"choice": [4, 10]}, "n_steps": {"choice": [64, 128, 256]}},
 }
 
 

@@ -27,6 +27,7 @@ import argparse, json, sys, tempfile, warnings
 import yaml
 import envs
 from agents import sb3
+from agents.algos import ZOO_NAMES
 from rl_zoo3.exp_manager import ExperimentManager
 warnings.simplefilter("ignore")
 out = []
@@ -34,7 +35,7 @@ for algo in sb3.ALGOS:
     path = sb3.PRESETS_DIR / f"{algo}.yml"
     ids = [k for k in yaml.safe_load(path.read_text()) if k != "default"] + ["gridlab/Maze-v0"]
     for env_id in ids:
-        manager = ExperimentManager(argparse.Namespace(), algo, env_id, tempfile.mkdtemp(), n_timesteps=64,
+        manager = ExperimentManager(argparse.Namespace(), ZOO_NAMES.get(algo, algo), env_id, tempfile.mkdtemp(), n_timesteps=64,
                                     device="cpu", config=str(path), verbose=0, eval_freq=-1)
         hp, _ = manager.read_hyperparameters()
         model, _ = manager.setup_experiment()
@@ -68,3 +69,19 @@ def test_a_zoo_training_run_is_compared_exactly(tmp_path):
     c = compare(model, env)
     assert c.horizon == gym.spec("gridlab/FourRooms-v0").max_episode_steps
     assert 0.0 <= c.return_gap <= c.V_star_s0 and 0.0 <= c.policy_agreement <= 1.0
+
+
+def test_a_zoo_recurrent_ppo_run_on_a_pomdp_is_judged_against_the_certified_bounds(tmp_path):
+    from agents.pomdp_compare import compare_pomdp
+
+    cmd = [sys.executable, "-m", "rl_zoo3.train", "--algo", "ppo_lstm", "--env", "gridlab/TMaze-v0",
+           "--gym-packages", "envs", "--conf-file", str(sb3.PRESETS_DIR / "recurrentppo.yml"), "-n", "2048",
+           "--env-kwargs", "length:2", "--hyperparams", "n_envs:2", "-f", str(tmp_path), "--seed", "0",
+           "--device", "cpu", "--eval-freq", "-1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    model, env = sb3.load(tmp_path / "ppo_lstm" / "gridlab-TMaze-v0_1", device="cpu")
+    assert model.config["algo"] == "recurrentppo" and type(model).__name__ == "RecurrentPPO"
+    c = compare_pomdp(model, env, deterministic=True, tree_time_limit=5)
+    assert c.kind == "recurrent" and c.lower == pytest.approx(4 * 0.98 ** 2, abs=1e-3)
+    assert c.value_lower <= c.value_upper <= c.upper + 1e-9

@@ -134,7 +134,7 @@ def test_the_fast_aggregates_equal_rliables():
 @pytest.mark.parametrize("change, message", [
     ({"worlds": ("gridlab/Nope-v0",)}, "unknown world 'gridlab/Nope-v0'"),
     ({"worlds": ("gridlab/Grid-v0",)}, "unknown world 'gridlab/Grid-v0'"),  # needs a layout
-    ({"methods": ("sac",)}, "unknown algorithm 'sac'; expected one of ppo, a2c, dqn, qrdqn"),
+    ({"methods": ("sac",)}, "unknown algorithm 'sac'; expected one of ppo, a2c, dqn, qrdqn, recurrentppo"),
     ({"kind": "world", "methods": ("diffusion",)}, "unknown family 'diffusion'"),
     ({"hyperparams": {"learnin_rate": [1e-3]}}, "unknown hyperparameter 'learnin_rate' for ppo"),
     ({"hyperparams": {"learning_rate": 1e-3}}, "must be a non-empty list"),
