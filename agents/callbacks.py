@@ -15,7 +15,8 @@ from agents.pomdp_compare import compare_pomdp
 __all__ = ["ExactEvalCallback", "EntropySchedule", "EXACT_METRICS", "POMDP_METRICS"]
 
 EXACT_METRICS = ("return_gap", "relative_gap", "rmse_vs_pi", "rmse_vs_star", "policy_agreement")  # of compare.METRICS
-POMDP_METRICS = ("value_lower", "value_upper", "lower", "upper", "normalised_score", "normalised_score_upper")  # of POMDPComparison.metrics
+POMDP_METRICS = ("value_lower", "value_upper", "lower", "upper", "normalised_score", "normalised_score_upper",
+                 "relative_gap")  # of POMDPComparison.metrics
 
 
 class ExactEvalCallback(BaseCallback):

@@ -104,14 +104,18 @@ class POMDPComparison:
 
     def metrics(self) -> dict[str, float]:
         """Flat numbers for logs and sweeps; ``normalised_score`` is the score interval's lower end
-        (what the agent certainly reaches, or, for ``"monte carlo"``, at 95% confidence)."""
+        (what the agent certainly reaches, or, for ``"monte carlo"``, at 95% confidence), and
+        ``relative_gap`` the return gap's upper end as a share of :math:`|V^*(b_0)|` (its larger
+        bound's magnitude), as a fully observed run's ``relative_gap`` is."""
         lo, hi = self.score_interval
         gap_lo, gap_hi = self.gap_interval
+        scale = max(abs(self.lower), abs(self.upper))
         return {"value": self.value, "value_lower": self.value_lower, "value_upper": self.value_upper,
                 "lower": self.lower, "upper": self.upper, "uniform": self.uniform, "mdp_value": self.mdp_value,
                 "best_memoryless": math.nan if self.best_memoryless is None else self.best_memoryless,
                 "return_gap_lower": gap_lo, "return_gap_upper": gap_hi,
-                "normalised_score": lo, "normalised_score_upper": hi}
+                "normalised_score": lo, "normalised_score_upper": hi,
+                "relative_gap": gap_hi / scale if scale > 0 else math.nan}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: :meth:`metrics` plus the kind, the value's method and the window."""

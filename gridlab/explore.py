@@ -5,7 +5,7 @@ only, a free port, stopped with Ctrl-C) and shown in a notebook by ``Explorer().
 ``pn.extension()``). Every control is a Python callback on the exact model: nothing here is a
 second copy of the dynamics, and no web code is hand-written.
 
-Three tabs:
+Four tabs:
 
 - **World and planning**: pick a registered world or edit the grid by clicking (walls, start,
   goal, holes, one-way doors); sliders for slip, gamma and the rewards rebuild ``GridWorldEnv``'s
@@ -21,6 +21,9 @@ Three tabs:
   (``generative.score``), the true against the model's successor distribution of a clicked
   (state, action), and imagined against real rollouts from a clicked state under one common
   action sequence, with the exact TV of the imagined state distribution at each step.
+- **Partial observability**: step a gridworld POMDP (``gridlab/FourRoomsWalls-v0``: four noisy wall
+  sensors) by hand and watch the exact belief (the forward filter, :class:`BeliefWalk`) spread and
+  sharpen over the grid after each observation, with the hidden state shown or hidden.
 """
 
 from __future__ import annotations
@@ -38,12 +41,90 @@ from envs.gridworld import ACTIONS, ARROWS
 from envs.layouts import FLOOR, GOAL, HOLE, ONE_WAY_CHARS, START, WALL
 from envs.pixels import CELL_COLOURS
 
-__all__ = ["Planner", "Explorer", "RunView", "run_kind", "serve", "free_port", "BRUSHES", "METHODS"]
+__all__ = ["Planner", "Explorer", "RunView", "BeliefWalk", "run_kind", "serve", "free_port", "BRUSHES", "METHODS",
+           "grid_pomdp_ids"]
 
 METHODS = ("value iteration", "policy iteration")
 # what a click on a cell paints: the layout's own characters, plus "inspect" (show the state's Q-values)
 BRUSHES = {"inspect": None, "wall": WALL, "floor": FLOOR, "start": START, "goal": GOAL, "hole": HOLE,
            **{f"one-way {ARROWS[d]}": ch for d, ch in enumerate(ONE_WAY_CHARS)}}
+
+
+# ---------------------------------------------------------------------- partial observability, by hand
+def grid_pomdp_ids() -> list[str]:
+    """The registered POMDP ids whose model is a gridworld (its ``info`` has ``layout`` and ``state_rc``)."""
+    import gymnasium as gym
+
+    from envs import POMDP_SUITE
+
+    return [i for i in POMDP_SUITE if "layout" in gym.make(i).unwrapped.pomdp.info]
+
+
+class BeliefWalk:
+    r"""A gridworld POMDP stepped by hand, its exact belief kept after every step.
+
+    After action :math:`a` and observation :math:`o`,
+    :math:`b'(s') \propto O(o \mid s', a) \sum_s T(s' \mid s, a)\, b(s)`: the env's own
+    ``belief`` (the forward filter on the episode's history). ``grid`` is the hidden
+    :class:`~envs.gridworld.GridWorldEnv` the belief is drawn on.
+
+    Arguments:
+        world: a registered gridworld POMDP id (:func:`grid_pomdp_ids`).
+        seed: seeds the hidden start state, the slips and the sensors.
+
+    Example:
+        >>> walk = BeliefWalk("gridlab/FourRoomsWalls-v0", seed=0)
+        >>> float(walk.belief.max())  # the start cell is known
+        1.0
+        >>> seen = walk.act("right")  # a slip may have moved it elsewhere: the belief spreads
+        >>> int((walk.belief > 0).sum()) > 1, round(float(walk.belief.sum()), 9)
+        (True, 1.0)
+    """
+
+    def __init__(self, world: str, seed: int = 0) -> None:
+        import gymnasium as gym
+
+        from envs.pomdp_env import POMDPEnv
+
+        self.env = gym.make(world)
+        base = self.env.unwrapped
+        if not isinstance(base, POMDPEnv) or "layout" not in base.pomdp.info:
+            raise ValueError(f"{world!r} is not a gridworld POMDP; expected one of {', '.join(grid_pomdp_ids())}")
+        self.base, self.world = base, world
+        self.grid = GridWorldEnv("\n".join(base.pomdp.info["layout"]))
+        if not np.array_equal(self.grid.state_rc, np.asarray(base.pomdp.info["state_rc"])):
+            raise ValueError(f"{world!r}: its states are not numbered as its layout's grid numbers them")
+        self.reset(seed)
+
+    def reset(self, seed: int | None = None) -> None:
+        """A new episode: the hidden state drawn from :math:`b_0`, the belief :math:`b_0`."""
+        self.env.reset(seed=seed)
+        self.steps, self.total, self.log_prob, self.done = 0, 0.0, 0.0, False
+        self.observation = "start"
+
+    @property
+    def belief(self) -> np.ndarray:
+        """The exact belief over hidden states."""
+        return self.base.belief
+
+    @property
+    def state(self) -> int:
+        """The hidden state (shown only when asked)."""
+        return self.base.state
+
+    def act(self, action: int | str) -> str:
+        """Take an action (index or name), return the observation's name; the belief follows it."""
+        names = self.base.pomdp.actions
+        a = names.index(action) if isinstance(action, str) else int(action)
+        if self.done:
+            raise ValueError("the episode is over: reset it")
+        b = self.belief
+        _, reward, terminated, truncated, _ = self.env.step(a)
+        o = self.base.last_observation
+        self.log_prob += float(np.log(self.base.pomdp.predict(b, a) @ self.base.pomdp.O[a][:, o]))
+        self.steps, self.total, self.done = self.steps + 1, self.total + reward, terminated or truncated
+        self.observation = self.base.observation_names[o]
+        return self.observation
 
 
 # ---------------------------------------------------------------------- planning, step by step
@@ -249,15 +330,16 @@ class GridMap:
         on_click: called with the clicked cell's (row, column); None: clicks do nothing.
         diverging: colour values on a diverging palette centred on 0 (errors) instead of Viridis.
         size_px: the larger side of the figure, in pixels.
+        palette: colours from low to high, instead of Viridis (a probability reads best from white).
     """
 
     def __init__(self, title: str, on_click: Callable[[int, int], None] | None = None, diverging: bool = False,
-                 size_px: int = 360) -> None:
+                 size_px: int = 360, palette: Sequence[str] | None = None) -> None:
         import panel as pn
         from bokeh.palettes import RdBu11, Viridis256
 
         self.title, self.on_click, self.size_px = title, on_click, size_px
-        self.palette = list(reversed(RdBu11)) if diverging else list(Viridis256)
+        self.palette = list(reversed(RdBu11)) if diverging else list(palette or Viridis256)
         self.diverging = diverging
         self.pane = pn.pane.Bokeh(sizing_mode="fixed")
         self.env: GridWorldEnv | None = None
@@ -425,6 +507,7 @@ class Explorer:
         self.load_world(world)
         self.agent_tab = AgentTab(self.runs)
         self.world_model_tab = WorldModelTab(self.runs)
+        self.belief_tab = BeliefTab()
 
     # ------------------------------------------------------------------ world
     def load_world(self, world_id: str) -> None:
@@ -579,7 +662,8 @@ class Explorer:
         planning = pn.Row(controls, pn.Column(self.optimum, self.status, self.values_map.pane, self.history, width=480),
                           self.inspector)
         return pn.Tabs(("World and planning", planning), ("Agent runs", self.agent_tab.panel()),
-                       ("World-model runs", self.world_model_tab.panel()), dynamic=False)
+                       ("World-model runs", self.world_model_tab.panel()),
+                       ("Partial observability", self.belief_tab.panel()), dynamic=False)
 
 
 class AgentTab:
@@ -719,6 +803,75 @@ class WorldModelTab:
 
 
 # ---------------------------------------------------------------------- serving
+class BeliefTab:
+    """A gridworld POMDP stepped by hand: four action buttons, the exact belief as a heatmap on the
+    grid after each observation (cells labelled with their probability in %), the hidden state
+    marked ``@`` when "show the hidden state" is ticked."""
+
+    def __init__(self, seed: int = 0) -> None:
+        import panel as pn
+
+        w = pn.widgets
+        ids = grid_pomdp_ids()
+        self.world = w.Select(label="partially observable world", options=ids, value=ids[0], width=260)
+        self.reveal = w.Checkbox(label="show the hidden state", value=False)
+        self.buttons = {name: w.Button(label=name, width=60) for name in ("up", "left", "right", "down")}
+        self.reset_button = w.Button(label="new episode", width=110)
+        self.status = pn.pane.Markdown("", sizing_mode="stretch_width")
+        from bokeh.palettes import Blues256
+
+        self.map = GridMap("the exact belief b(s) after each observation", size_px=420,
+                           palette=list(reversed(Blues256)))  # white: probability 0
+        self.seed = seed
+        self.walk = BeliefWalk(self.world.value, seed)
+        self.map.set_world(self.walk.grid)
+        for name, button in self.buttons.items():
+            button.on_click(lambda e, name=name: self.act(name))
+        self.reset_button.on_click(lambda e: self.new_episode())
+        self.world.param.watch(lambda e: self.load(e.new), "value")
+        self.reveal.param.watch(lambda e: self.refresh(), "value")
+        self.refresh()
+
+    def load(self, world: str) -> None:
+        self.walk = BeliefWalk(world, self.seed)
+        self.map.set_world(self.walk.grid)
+        self.refresh()
+
+    def new_episode(self) -> None:
+        self.seed += 1
+        self.walk.reset(self.seed)
+        self.refresh()
+
+    def act(self, name: str) -> None:
+        if self.walk.done:
+            self.status.object = "The episode is over: start a new one."
+            return
+        self.walk.act(name)
+        self.refresh()
+
+    def refresh(self) -> None:
+        walk = self.walk
+        b = walk.belief
+        labels = [f"{100 * p:.0f}" if p >= 0.005 else "" for p in b]
+        if self.reveal.value:
+            labels[walk.state] = "@" + labels[walk.state]
+        self.map.show(b, labels, 0.0, float(b.max()))
+        entropy = float(-(b[b > 0] * np.log(b[b > 0])).sum())
+        self.status.object = (
+            f"step {walk.steps}: saw **{walk.observation}**; return so far {walk.total:.3g}; "
+            f"log P(observations | actions) = {walk.log_prob:.4g}; belief entropy {entropy:.3f} nats "
+            f"(max {np.log(len(b)):.3f}), most likely cell {100 * b.max():.1f}%" + (" (episode over)" if walk.done else ""))
+
+    def panel(self) -> Any:
+        import panel as pn
+
+        b = self.buttons
+        pad = pn.Column(pn.Row(pn.Spacer(width=64), b["up"]), pn.Row(b["left"], pn.Spacer(width=4), b["right"]),
+                        pn.Row(pn.Spacer(width=64), b["down"]))
+        return pn.Row(pn.Column(self.world, self.reveal, pad, self.reset_button, width=280),
+                      pn.Column(self.status, self.map.pane, width=560))
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port free on ``host`` now."""
     with socket.socket() as s:

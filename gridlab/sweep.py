@@ -103,14 +103,14 @@ class SweepSpec:
             ValueError: an unknown kind, world, algorithm, family or hyperparameter, or a bad count.
         """
         import envs  # noqa: F401  (registers the suite)
-        from envs import ready_made_ids
+        from envs import POMDP_SUITE, ready_made_ids
 
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         for name, values in (("worlds", self.worlds), ("methods", self.methods), ("seeds", self.seeds)):
             if not values:
                 raise ValueError(f"a sweep needs at least one of {name}")
-        ready = ready_made_ids()
+        ready = ready_made_ids() + (list(POMDP_SUITE) if self.kind == "agents" else [])
         for w in self.worlds:
             if w not in ready:
                 raise ValueError(f"unknown world {w!r}; expected one of {', '.join(ready)}")
@@ -220,6 +220,8 @@ def _agent_trial(config: dict[str, Any], report) -> dict[str, Any]:
     import envs  # noqa: F401
     from agents import sb3
     from agents.compare import compare
+    from agents.pomdp_compare import compare_pomdp
+    from envs.pomdp_env import POMDPEnv
 
     run_dir = Path(config["dir"])
     if (run_dir / "model.zip").is_file():  # finished before the driver was stopped: not trained again
@@ -233,9 +235,13 @@ def _agent_trial(config: dict[str, Any], report) -> dict[str, Any]:
         model = sb3.train(config["world"], config["method"], total_timesteps=steps, seed=config["seed"],
                           hyperparams=config["hyperparams"] or None, out_dir=run_dir, progress_bar=False,
                           device="cpu", eval_freq=max(int(total) // config["evals"], 1), on_evaluation=report)
-    c = compare(model, gym.make(config["world"]))
+    env = gym.make(config["world"])
+    if isinstance(env.unwrapped, POMDPEnv):  # kind, value method and the metrics (a score interval)
+        found = compare_pomdp(model, env, seed=config["seed"]).to_dict()
+    else:
+        found = compare(model, env).metrics()
     seconds = json.loads((run_dir / "config.json").read_text())["train_seconds"]
-    return {"timesteps": float(model.num_timesteps), "train_seconds": seconds, **c.metrics()}
+    return {"timesteps": float(model.num_timesteps), "train_seconds": seconds, **found}
 
 
 def _world_trial(config: dict[str, Any], report) -> dict[str, Any]:
@@ -444,7 +450,7 @@ def _trial_columns(c: dict[str, Any]) -> dict[str, Any]:
 def _collect(grid, trials: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """One row per trial of the spec, from Tune's results; a trial whose result Tune could not read
     back (no config: its actor was lost before it reported) is a row with status error."""
-    from agents.callbacks import EXACT_METRICS
+    from agents.callbacks import EXACT_METRICS, POMDP_METRICS
 
     rows, curves = [], []
     for result in grid:
@@ -463,7 +469,7 @@ def _collect(grid, trials: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
         if df is not None and "final" in df:
             for rec in df[df["final"] == False].to_dict("records"):  # noqa: E712 (a pandas mask)
                 curves.append({"name": c["name"], "world": c["world"], "method": c["method"], "seed": c["seed"],
-                               **{k: rec[k] for k in ("timesteps", *EXACT_METRICS) if k in rec}})
+                               **{k: rec[k] for k in dict.fromkeys(("timesteps", *EXACT_METRICS, *POMDP_METRICS)) if k in rec}})
     seen = {r["name"] for r in rows}
     for c in trials:
         if c["name"] not in seen:

@@ -233,12 +233,48 @@ def test_the_explorer_page_in_a_headless_browser(runs, tmp_path):
             assert "normalised score" in page.get_by_text("return gap").first.inner_text()
             page.get_by_text("World-model runs", exact=True).click()
             page.get_by_text("mean TV").first.wait_for(timeout=10_000)
+            page.get_by_text("Partial observability", exact=True).click()
+            page.get_by_text("step 0: saw start").wait_for(timeout=10_000)
+            page.get_by_role("button", name="right", exact=True).click()
+            page.get_by_text(re.compile(r"step 1: saw \S+")).wait_for(timeout=10_000)
+            page.screenshot(path=str(tmp_path / "belief.png"))
             browser.close()
         assert errors == [] and outside == []
         if os.environ.get("GRIDLAB_SCREENSHOT"):  # the README's figure is this test's screenshot
             shutil.copy(tmp_path / "explorer.png", Path(__file__).parents[1] / "docs" / "explorer.png")
     finally:
         server.stop()
+
+
+def test_the_belief_tab_steps_a_pomdp_and_draws_the_exact_filter_on_the_grid():
+    from gridlab.explore import BeliefWalk, grid_pomdp_ids
+
+    assert grid_pomdp_ids() == ["gridlab/FourRoomsWalls-v0"]
+    app = Explorer(world="gridlab/OpenRoom-v0")
+    tab = app.belief_tab
+    walk = tab.walk
+    acts, obs = [], []
+    for name in ("right", "right", "down", "down", "left"):
+        tab.act(name)
+        acts.append(walk.base.pomdp.actions.index(name))
+        obs.append(walk.base.last_observation)
+    m = walk.base.pomdp
+    exact = m.filter(acts, obs, keep="last")
+    np.testing.assert_allclose(walk.belief, exact.beliefs[0, -1], atol=1e-12)
+    assert walk.log_prob == pytest.approx(float(exact.log_prob[0]), abs=1e-9)
+    assert f"step 5: saw **{walk.observation}**" in tab.status.object
+    best = int(np.argmax(walk.belief))
+    r, c = walk.grid.state_rc[best]
+    cell = r * walk.grid.width + c
+    data = tab.map.source.data
+    assert data["value"][cell] == f"{walk.belief[best]:.4g}" and "@" not in "".join(data["label"])
+    tab.reveal.value = True  # the hidden state appears
+    r, c = walk.grid.state_rc[walk.state]
+    assert tab.map.source.data["label"][r * walk.grid.width + c].startswith("@")
+    tab.new_episode()
+    assert walk.steps == 0 and walk.belief.max() == 1.0
+    with pytest.raises(ValueError, match="not a gridworld POMDP"):
+        BeliefWalk("gridlab/Tiger-v0")
 
 
 def test_the_command_serves_until_ctrl_c_and_refuses_a_directory_that_is_no_run(tmp_path):

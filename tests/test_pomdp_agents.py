@@ -211,7 +211,7 @@ def test_train_and_compare_on_pomdp_ids_write_the_bounds_the_curves_and_the_figu
     assert config["gamma"] == 0.95  # the POMDP's own discount
     header = (run / "exact_eval.csv").read_text().splitlines()[0].split(",")
     assert header == ["timesteps", "value_lower", "value_upper", "lower", "upper", "normalised_score",
-                      "normalised_score_upper"]
+                      "normalised_score_upper", "relative_gap"]
     capsys.readouterr()
     assert main(["compare", str(run), "--time-limit", "10"]) == 0
     out = capsys.readouterr().out

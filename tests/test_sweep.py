@@ -256,3 +256,19 @@ def test_a_world_model_sweep_scores_every_family_exactly(ray_session, tmp_path):
         assert (tmp_path / "w" / "trials" / r["name"] / "model.pt").is_file()
     assert set(agg) == {"vae", "flow"} and agg["vae"]["runs"] == 1
 
+
+
+def test_a_sweep_takes_pomdp_worlds_and_agents_with_memory(ray_session, tmp_path):
+    """T-maze x (memoryless PPO, RecurrentPPO): each trial judged against the certified bounds."""
+    spec = SweepSpec("agents", worlds=("gridlab/TMaze-v0",), methods=("ppo", "recurrentppo"), seeds=(0,), steps=512,
+                     evals=2)
+    agg = run_sweep(spec, tmp_path, progress=False, reps=200)
+    rows = _rows(tmp_path / "trials.csv")
+    assert [r["status"] for r in rows] == ["done", "done"], [r["error"] for r in rows]
+    for r in rows:
+        assert float(r["lower"]) <= float(r["upper"]) and float(r["value_lower"]) <= float(r["value_upper"])
+        assert float(r["normalised_score"]) <= float(r["normalised_score_upper"])
+    assert {r["method"]: r["kind"] for r in rows} == {"ppo": "memoryless", "recurrentppo": "recurrent"}
+    assert {c["method"] for c in _rows(tmp_path / "curves.csv")} == {"ppo", "recurrentppo"}
+    assert set(agg) >= {"ppo", "recurrentppo"}
+    assert "gridlab/TMaze-v0" in (tmp_path / "report.html").read_text()
