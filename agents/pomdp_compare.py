@@ -274,9 +274,11 @@ class RecurrentSB3Policy:
 
 
 def _window_policy(model: Any, base: Any, env: Any):
-    """A frame-stacked model as :func:`~agents.pomdp_eval.window_value` reads it."""
-    def policy(window):
-        return learned_at(model, base.encode_window(window)[None], env)["pi"][0]
+    """A frame-stacked model as :func:`~agents.pomdp_eval.window_value` reads it, a batch of windows at once."""
+    def policy(windows):
+        pis = [learned_at(model, np.stack([base.encode_window(w) for w in windows[i:i + 4096]]), env)["pi"]
+               for i in range(0, len(windows), 4096)]
+        return np.concatenate(pis)
     return policy
 
 
@@ -355,7 +357,7 @@ def compare_pomdp(model: Any, env: Any, tol: float = 1e-3, time_limit: float = 6
         v_lo, v_hi, method = float(found.lower), float(found.upper), found.method
     elif base.frame_stack:
         kind = "frame stack"
-        v_lo = v_hi = window_value(pomdp, _window_policy(model, base, env), base.frame_stack)
+        v_lo = v_hi = window_value(pomdp, _window_policy(model, base, env), base.frame_stack, batched=True)
         method = "exact"
     else:
         kind = "memoryless"

@@ -144,7 +144,7 @@ def best_memoryless(pomdp: TabularPOMDP) -> tuple[float, np.ndarray]:
 Window = tuple[tuple[int, int], ...]
 
 
-def window_value(pomdp: TabularPOMDP, policy: Callable[[Window], np.ndarray], k: int) -> float:
+def window_value(pomdp: TabularPOMDP, policy: Callable[[Window], np.ndarray], k: int, batched: bool = False) -> float:
     r""":math:`V^\pi(b_0)` of a policy acting on its last ``k`` (action, observation) pairs, exactly:
     the frame-stacked agent's value.
 
@@ -158,6 +158,8 @@ def window_value(pomdp: TabularPOMDP, policy: Callable[[Window], np.ndarray], k:
         policy: maps a window (a tuple of ``k`` ``(action, observation)`` pairs, oldest first) to
             ``(A,)`` action probabilities.
         k: the window's length, >= 1.
+        batched: ``policy`` takes a list of windows and returns ``(n, A)`` probabilities (a
+            network read once per wave of new windows instead of once per window).
 
     Raises:
         ValueError: more than ``MAX_CHAIN`` reachable (state, window) pairs, or a policy that does
@@ -187,15 +189,25 @@ def window_value(pomdp: TabularPOMDP, policy: Callable[[Window], np.ndarray], k:
     rows, cols, vals, rewards = [], [], [], []
     cache: dict[Window, np.ndarray] = {}
     T = [Ta.tocsr() for Ta in pomdp.T]
-    while frontier:
-        s, w = frontier.pop()
-        i = index[(s, w)]
-        if w not in cache:
-            pi = np.asarray(policy(w), dtype=np.float64)
+
+    def read(windows: list[Window]) -> None:  # the policy at windows not seen yet, checked
+        if batched:
+            got = np.asarray(policy(windows), dtype=np.float64).reshape(len(windows), -1)
+        else:
+            got = [np.asarray(policy(w), dtype=np.float64) for w in windows]
+        for w, pi in zip(windows, got):
             if pi.shape != (A,) or np.any(pi < 0) or abs(pi.sum() - 1.0) > 1e-9:
                 raise ValueError(f"the policy must return {A} action probabilities summing to 1; for window {w} "
                                  f"it returned {pi!r}")
             cache[w] = pi
+
+    wave: list[tuple[int, Window]] = []
+    while frontier or wave:
+        if not wave:  # the next wave: every pair found so far, its new windows read at once
+            wave, frontier = frontier, []
+            read(list(dict.fromkeys(w for _, w in wave if w not in cache)))
+        s, w = wave.pop()
+        i = index[(s, w)]
         pi = cache[w]
         rewards.append((i, float(pi @ pomdp.R[s])))
         for a in np.flatnonzero(pi):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["agent_findings", "world_model_findings", "pixel_findings", "sweep_findings", "rounded", "quoted", "english_list",
+__all__ = ["agent_findings", "world_model_findings", "pixel_findings", "sweep_findings", "pomdp_findings", "rounded", "quoted", "english_list",
            "critic_tolerance", "TIE", "FAILED", "ACCURATE_ABS", "ACCURATE_REL", "NEAR_OPTIMAL", "RARE_VISITS",
            "TV_TIE", "KL_TIE", "KL_FACTOR", "SCORE_TIE"]
 
@@ -415,4 +415,70 @@ def sweep_findings(agg: dict[str, Any]) -> list[str]:
             sentences.append(f"{m.upper()}: no run finished, so it is not ranked.")
         if a.get("runs_left_out"):
             sentences.append(f"{m.upper()}: {a['runs_left_out']} run(s) left out of the aggregate because a trial failed.")
+    return sentences
+
+
+def _interval(lo: float, hi: float) -> str:
+    return quoted(lo) if lo == hi else f"[{quoted(lo)}, {quoted(hi)}]"
+
+
+def pomdp_findings(agents: dict[str, dict[str, Any]]) -> list[str]:
+    """Sentences about agents on one POMDP (:meth:`agents.pomdp_compare.POMDPComparison.to_dict`).
+
+    Arguments:
+        agents: ``{name: comparison dict}``, each with ``kind``, ``value_method``, ``value_lower``,
+            ``value_upper``, ``normalised_score`` and ``normalised_score_upper`` (the score
+            interval), ``upper`` (the certified upper bound on :math:`V^*(b_0)`) and
+            ``best_memoryless`` (None when not enumerated); every agent on the same model.
+
+    Rules, on the numbers as printed (:func:`rounded`):
+
+    - each agent's score interval is quoted with how its value was found (exact, a certified
+      history tree, or a Monte Carlo 95% interval);
+    - agents are taken in order of their score's lower end; one is said to score above the next
+      only where its lower end exceeds the other's upper end by more than ``SCORE_TIE``;
+    - an agent is said to earn more (or less) than the best deterministic memoryless policy only
+      where its whole value interval lies above (or below) that policy's value by more than
+      ``TIE`` of :math:`|V^*(b_0)|` (its certified upper bound's magnitude, or 1 where that is 0);
+      otherwise it is level with it.
+
+    Example:
+        >>> pomdp_findings({"RecurrentPPO": {"kind": "recurrent", "value_method": "history tree", "value_lower": 3.52,
+        ...     "value_upper": 3.53, "normalised_score": 0.99, "normalised_score_upper": 0.995, "upper": 3.54,
+        ...     "best_memoryless": 1.77}})[1]
+        'RecurrentPPO earns more than any deterministic memoryless policy can: at least 3.52 against 1.77.'
+    """
+    rows = {}
+    for name, a in agents.items():
+        lo, hi = rounded(a["normalised_score"]), rounded(a["normalised_score_upper"])
+        rows[name] = {"lo": lo, "hi": hi, "vlo": rounded(a["value_lower"]), "vhi": rounded(a["value_upper"]),
+                      "best": None if a.get("best_memoryless") is None else rounded(a["best_memoryless"]),
+                      "tol": TIE * (abs(rounded(a["upper"])) or 1.0)}
+    how = {"exact": "exact", "history tree": "certified by its history tree",
+           "monte carlo": "a Monte Carlo 95% interval, not a certificate"}
+    sentences = []
+    for name, a in agents.items():
+        r = rows[name]
+        sentences.append(f"{name} ({a['kind']}; value {how[a['value_method']]}) scores {_interval(r['lo'], r['hi'])} "
+                         "(1 optimal, 0 uniform-random).")
+        if r["best"] is None:
+            continue
+        if r["vlo"] - r["best"] > r["tol"]:
+            sentences.append(f"{name} earns more than any deterministic memoryless policy can: at least "
+                             f"{quoted(r['vlo'])} against {quoted(r['best'])}.")
+        elif r["best"] - r["vhi"] > r["tol"]:
+            sentences.append(f"{name} earns less than the best deterministic memoryless policy: at most "
+                             f"{quoted(r['vhi'])} against {quoted(r['best'])}.")
+        else:
+            sentences.append(f"{name} is level with the best deterministic memoryless policy: "
+                             f"{_interval(r['vlo'], r['vhi'])} against {quoted(r['best'])}, within {quoted(r['tol'])}.")
+    ranked = sorted(rows, key=lambda k: -rows[k]["lo"])
+    for a, b in zip(ranked, ranked[1:]):
+        ra, rb = rows[a], rows[b]
+        pair = f"{a} {_interval(ra['lo'], ra['hi'])}, {b} {_interval(rb['lo'], rb['hi'])}"
+        if ra["lo"] - rb["hi"] > SCORE_TIE:
+            sentences.append(f"{a} scores above {b}: the score intervals are apart by more than {SCORE_TIE:g} ({pair}).")
+        else:
+            sentences.append(f"{a} and {b} are not ranked: their score intervals overlap or lie within {SCORE_TIE:g} "
+                             f"of each other ({pair}).")
     return sentences

@@ -304,3 +304,70 @@ def test_the_quickstart_notebooks_route_sentence_names_the_route_its_greedy_poli
     hole_row = int(world.state_rc[world.start_states[0], 0])  # the start's row runs along the holes
     assert world.mdp.terminal[s]
     assert (first == "right") == (rows == {hole_row}), (first, sorted(rows))
+
+
+@st.composite
+def pomdp_agents(draw) -> dict[str, dict]:
+    upper = draw(st.one_of(st.sampled_from([0.0, 3.54, 19.37, -5.0]), st.floats(-1e3, 1e3, allow_nan=False)))
+    best = draw(st.one_of(st.none(), st.just(upper), st.floats(-1e3, 1e3, allow_nan=False)))
+    names = draw(st.lists(st.sampled_from(["PPO", "PPO, frame stack 6", "RecurrentPPO", "DQN"]), min_size=1, max_size=4,
+                          unique=True))
+    out = {}
+    for name in names:
+        lo = draw(st.one_of(st.sampled_from([0.0, 0.5, 0.99, 1.0]), st.floats(-2, 1, allow_nan=False)))
+        width = draw(st.one_of(st.just(0.0), st.sampled_from([SCORE_TIE, 1e-3]), st.floats(0, 0.5)))
+        vlo = draw(st.one_of(st.just(best if best is not None else 0.0), st.floats(-1e3, 1e3, allow_nan=False)))
+        vwidth = draw(st.one_of(st.just(0.0), st.floats(0, 10)))
+        out[name] = {"kind": draw(st.sampled_from(["memoryless", "frame stack", "recurrent"])),
+                     "value_method": draw(st.sampled_from(["exact", "history tree", "monte carlo"])),
+                     "value_lower": vlo, "value_upper": vlo + vwidth, "normalised_score": lo,
+                     "normalised_score_upper": lo + width, "upper": upper, "best_memoryless": best}
+    return out
+
+
+@SETTINGS
+@given(pomdp_agents())
+def test_pomdp_sentences_rank_and_compare_with_memoryless_only_beyond_their_tolerances(agents):
+    sentences = findings.pomdp_findings(agents)
+    names = sorted(agents, key=len, reverse=True)  # longest first: "PPO, frame stack 6" before "PPO"
+
+    def who(s: str) -> str:
+        return next(n for n in names if s.startswith(n))
+
+    interval = rf"({NUM}|\[{NUM}, {NUM}\])"
+
+    def ends(m: tuple) -> tuple[float, float]:
+        return (float(m[1]), float(m[1])) if m[1] else (float(m[2]), float(m[3]))
+
+    for s in sentences:
+        a = agents[who(s)]
+        tol = TIE * (abs(findings.rounded(a["upper"])) or 1.0)
+        if " scores " in s and "(1 optimal" in s:
+            m = re.search(rf"scores {interval} \(1 optimal", s).groups()
+            lo, hi = ends(m)
+            assert close(lo, a["normalised_score"]) and close(hi, a["normalised_score_upper"]), s
+        if "earns more than any deterministic memoryless" in s:
+            (v, b), = nums("at least {n} against {n}", s)
+            assert v - b > tol and close(v, a["value_lower"]) and close(b, a["best_memoryless"]), s
+        if "earns less than the best deterministic" in s:
+            (v, b), = nums("at most {n} against {n}", s)
+            assert b - v > tol and close(v, a["value_upper"]), s
+        if "is level with the best" in s:
+            m = re.search(rf": {interval} against {NUM}, within", s).groups()
+            lo, hi = ends(m[:4])
+            b = float(m[4])
+            assert lo - b <= tol and b - hi <= tol, s
+        if " scores above " in s or " are not ranked" in s:
+            first = who(s)
+            rest = s[len(first):]
+            second = next(n for n in names if rest.startswith((f" scores above {n}:", f" and {n} are")))
+            m = re.search(rf"\({re.escape(first)} {interval}, {re.escape(second)} {interval}\)\.$", s).groups()
+            (la, ha), (lb, hb) = ends(m[:4]), ends(m[4:])
+            if " scores above " in s:
+                assert la - hb > SCORE_TIE, s
+            else:
+                assert la - hb <= SCORE_TIE, s
+    ranked = [s for s in sentences if " scores above " in s or " are not ranked" in s]
+    assert len(ranked) == len(agents) - 1
+    assert sum("memoryless policy" in s for s in sentences) == (len(agents) if any(
+        a["best_memoryless"] is not None for a in agents.values()) else 0)
