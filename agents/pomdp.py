@@ -129,6 +129,11 @@ class POMDPSolution:
 
 
 def _check(pomdp: TabularPOMDP) -> None:
+    from envs.mdp import TabularMDP
+
+    if isinstance(pomdp, TabularMDP):
+        raise TypeError("solve bounds a partially observed model; this TabularMDP is fully observed: solve it exactly "
+                        "with agents.dp.solve")
     if not isinstance(pomdp, TabularPOMDP):
         raise TypeError(f"pomdp must be a TabularPOMDP, got {type(pomdp).__name__}")
     if not pomdp.gamma < 1.0:

@@ -297,7 +297,8 @@ def train(
         on_evaluation: called with each exact evaluation's row (``ExactEvalCallback``).
 
     Returns:
-        The trained model; ``model.run_dir`` is the run directory.
+        The trained model; ``model.run_dir`` is the run directory and ``model.config`` what
+        ``config.json`` holds (as :func:`load` gives them).
     """
     from stable_baselines3.common.callbacks import CallbackList, EvalCallback
     from stable_baselines3.common.env_util import make_vec_env
@@ -351,6 +352,7 @@ def train(
         }
         (tmp / "config.json").write_text(json.dumps(config, indent=1, default=str))
     model.run_dir = run_dir
+    model.config = config
     return model
 
 

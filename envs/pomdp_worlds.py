@@ -18,6 +18,13 @@ r"""Classic POMDPs written from their published definitions (no other project's 
   agent senses, for each of its four neighbours, whether it is a wall, each reading flipped
   with probability ``sensor_noise`` (16 observations). The hidden MDP is the layout's
   :class:`~envs.gridworld.GridWorldEnv` model, so aliased corridors make the belief spread.
+- :func:`maze_4x3`: the 4x3 world of Russell & Norvig (AIMA, Fig. 17.1) made partially observable
+  as Parr & Russell (1995), "Approximating optimal policies for partially observable stochastic
+  domains", IJCAI, did: a move goes the intended way with probability 0.8 and to either side with
+  0.1 (into a wall or the pillar: no move); the agent senses only whether there is a wall to its
+  west and to its east (four observations), and "good" or "bad" in the +1 and -1 cells. Being in
+  the +1 (-1) cell pays +1 (-1), any other cell ``step_reward``; from either, the next state is
+  drawn uniformly from the other nine cells (the problem restarts, as it does from the start).
 
 Example:
     >>> m = tiger()
@@ -143,3 +150,60 @@ def wall_sensor_grid(layout: str | list[str], sensor_noise: float = 0.1, gamma: 
                         observations=names, info={"source": "wall_sensor_grid", "sensor_noise": sensor_noise,
                                                           "layout": ["".join(row) for row in grid],
                                                           "state_rc": [tuple(map(int, rc)) for rc in world.state_rc]})
+
+
+MAZE_4X3 = ("...G", ".#.B", "....")  # rows top to bottom; G: +1, B: -1, #: the pillar
+
+
+def maze_4x3(step_reward: float = -0.04, gamma: float = 0.95) -> TabularPOMDP:
+    """The 4x3 maze POMDP (module doc): 11 cells, actions north, south, east, west.
+
+    Arguments:
+        step_reward: the reward for being in any cell but the +1 and -1 ones (AIMA's -0.04).
+        gamma: the discount.
+
+    Example:
+        >>> m = maze_4x3()
+        >>> m.n_states, m.actions, m.observations
+        (11, ('n', 's', 'e', 'w'), ('left', 'right', 'neither', 'both', 'good', 'bad'))
+        >>> [m.observations[m.O[0, s].argmax()] for s in range(4)]  # the top row: a wall west of the first cell
+        ['left', 'neither', 'neither', 'good']
+    """
+    if not np.isfinite(step_reward):
+        raise ValueError(f"step_reward must be a finite number, got {step_reward}")
+    cells = [(r, c) for r in range(3) for c in range(4) if MAZE_4X3[r][c] != "#"]
+    index = {rc: i for i, rc in enumerate(cells)}
+    S = len(cells)
+    goal = index[next(rc for rc in cells if MAZE_4X3[rc[0]][rc[1]] == "G")]
+    bad = index[next(rc for rc in cells if MAZE_4X3[rc[0]][rc[1]] == "B")]
+    restart = np.array([0.0 if s in (goal, bad) else 1.0 for s in range(S)])
+    restart /= restart.sum()
+    moves = {"n": (-1, 0), "s": (1, 0), "e": (0, 1), "w": (0, -1)}
+    sides = {"n": "ew", "s": "ew", "e": "ns", "w": "ns"}
+
+    def go(rc, d):
+        r, c = rc[0] + moves[d][0], rc[1] + moves[d][1]
+        return index.get((r, c), index[rc])  # off the map or into the pillar: no move
+
+    T = np.zeros((4, S, S))
+    for a, d in enumerate("nsew"):
+        for s, rc in enumerate(cells):
+            if s in (goal, bad):
+                T[a, s] = restart
+                continue
+            T[a, s, go(rc, d)] += 0.8
+            for side in sides[d]:
+                T[a, s, go(rc, side)] += 0.1
+    names = ("left", "right", "neither", "both", "good", "bad")
+    O = np.zeros((4, S, len(names)))
+    for s, (r, c) in enumerate(cells):
+        west, east = (r, c - 1) not in index, (r, c + 1) not in index
+        o = "good" if s == goal else "bad" if s == bad else {(True, False): "left", (False, True): "right",
+                                                                (False, False): "neither", (True, True): "both"}[(west, east)]
+        O[:, s, names.index(o)] = 1.0
+    R = np.full((S, 4), float(step_reward))
+    R[goal], R[bad] = 1.0, -1.0
+    layout = ["".join("G" if ch == "G" else "H" if ch == "B" else ch for ch in row) for row in MAZE_4X3]
+    return TabularPOMDP.from_arrays(T, R, O, b0=restart, gamma=gamma, states=tuple(f"r{r}c{c}" for r, c in cells),
+                                    actions=("n", "s", "e", "w"), observations=names,
+                                    info={"source": "maze_4x3", "layout": layout, "state_rc": cells})

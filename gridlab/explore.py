@@ -91,7 +91,11 @@ class BeliefWalk:
         if not isinstance(base, POMDPEnv) or "layout" not in base.pomdp.info:
             raise ValueError(f"{world!r} is not a gridworld POMDP; expected one of {', '.join(grid_pomdp_ids())}")
         self.base, self.world = base, world
-        self.grid = GridWorldEnv("\n".join(base.pomdp.info["layout"]))
+        rows = list(base.pomdp.info["layout"])
+        if not any(START in row for row in rows):  # a start belief spread over cells (the 4x3 maze): the grid
+            r = next(i for i, row in enumerate(rows) if FLOOR in row)  # needs an 'S' to be built (the map labels it S)
+            rows[r] = rows[r].replace(FLOOR, START, 1)
+        self.grid = GridWorldEnv("\n".join(rows))
         if not np.array_equal(self.grid.state_rc, np.asarray(base.pomdp.info["state_rc"])):
             raise ValueError(f"{world!r}: its states are not numbered as its layout's grid numbers them")
         self.reset(seed)

@@ -150,3 +150,67 @@ def test_a_hyperparameter_path_that_is_not_a_regular_file_is_named_for_what_it_i
     path = make(tmp_path)
     _one_line(capsys, 2, ["train", "gridlab/OpenRoom-v0", "--steps", "64", "--hyperparams", path],
               f"hyperparameter file {path!r} {kind}")
+
+
+TIGER_FILE = """discount: 0.95
+values: reward
+states: tiger-left tiger-right
+actions: listen open-left open-right
+observations: tiger-left tiger-right
+start: uniform
+T: listen
+identity
+T: open-left
+uniform
+T: open-right
+uniform
+O: listen
+0.85 0.15
+0.15 0.85
+O: open-left
+uniform
+O: open-right
+uniform
+R: listen : * : * : * -1
+"""
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("O: listen\n0.85 0.15", "O: listen\n0.85 0.25"), "sums to 1.1"),  # a bad row
+    (("T: open-left\n", "T: open-middle\n"), "unknown action 'open-middle'"),  # an unknown name
+    (("observations: tiger-left tiger-right\n", ""), "no 'observations:' line"),  # a missing section
+    (("0.85 0.15\n0.15 0.85", "1.5 -0.5\n0.15 0.85"), "1.5"),  # a probability above 1
+    (("0.15 0.85\nO: open-left", "0.15\nO: open-left"), "bad.pomdp:"),  # a truncated matrix
+    (("discount: 0.95", "discount: 1"), "solve needs a discount below 1, got 1"),  # discount 1, no horizon
+])
+def test_a_bad_pomdp_file_is_one_line_naming_it(capsys, tmp_path, edit, message):
+    assert edit[0] in TIGER_FILE
+    path = tmp_path / "bad.pomdp"
+    path.write_text(TIGER_FILE.replace(*edit))
+    err = _one_line(capsys, 2, ["solve", str(path), "--out", str(tmp_path / "out")], message)
+    out = tmp_path / "out"
+    assert str(path) in err and not (out.exists() and any(out.iterdir()))  # no bounds or alpha vectors written
+
+
+def test_the_good_tiger_file_of_those_cases_solves(capsys, tmp_path):
+    path = tmp_path / "tiger.pomdp"
+    path.write_text(TIGER_FILE)
+    assert main(["solve", str(path), "--out", str(tmp_path / "out")]) == 0
+    assert "V*(b0) in [19.37" in capsys.readouterr().out
+
+
+def test_pomdp_library_calls_refuse_a_fully_observed_model_a_bad_belief_and_an_impossible_observation():
+    from agents.pomdp import solve
+    from envs import GridWorldEnv
+    from envs.pomdp_worlds import t_maze, tiger
+
+    with pytest.raises(TypeError, match="this TabularMDP is fully observed: solve it exactly with agents.dp.solve"):
+        solve(GridWorldEnv("S.G").mdp)
+    m = tiger()
+    with pytest.raises(ValueError, match=r"belief must sum to 1 \(within 1e-09\), got 0.9"):
+        m.belief_update([0.5, 0.4], 0, 0)
+    maze = t_maze(4)
+    with pytest.raises(ValueError, match="'junction' has probability 0"):  # one step right shows the cue
+        maze.belief_update(maze.b0, "right", "junction")
+    with pytest.raises(ValueError, match="step 1: observation 'junction' has probability 0 after action 'right'"):
+        maze.filter([1], [maze.observations.index("junction")], strict=True)

@@ -249,7 +249,8 @@ def test_the_explorer_page_in_a_headless_browser(runs, tmp_path):
 def test_the_belief_tab_steps_a_pomdp_and_draws_the_exact_filter_on_the_grid():
     from gridlab.explore import BeliefWalk, grid_pomdp_ids
 
-    assert grid_pomdp_ids() == ["gridlab/FourRoomsWalls-v0"]
+    assert grid_pomdp_ids() == ["gridlab/FourRoomsWalls-v0", "gridlab/Maze4x3-v0"]
+    assert BeliefWalk("gridlab/Maze4x3-v0").belief.max() == pytest.approx(1 / 9)  # a start spread over nine cells
     app = Explorer(world="gridlab/OpenRoom-v0")
     tab = app.belief_tab
     walk = tab.walk

@@ -246,3 +246,39 @@ def test_recurrentppo_and_frame_stacked_runs_train_load_and_compare(tmp_path):
     c = compare_pomdp(model, env)
     assert c.kind == "frame stack" and c.frame_stack == 3 and c.value_method == "exact"
     assert c.value_lower == c.value_upper and c.uniform - 1e-9 <= c.upper
+
+
+def test_the_4x3_maze_is_russell_and_norvigs_world_seen_through_its_east_and_west_walls():
+    from gymnasium.utils.env_checker import check_env
+
+    from agents.pomdp import solve
+    from envs.pomdp_env import check_pomdp_env
+    from envs.pomdp_worlds import maze_4x3
+
+    m = maze_4x3()
+    T = np.stack([Ta.toarray() for Ta in m.T])
+    at = {name: i for i, name in enumerate(m.states)}
+    north = m.actions.index("n")
+    # from the bottom-left cell, north: 0.8 up, 0.1 east, 0.1 west into the wall (no move)
+    row = T[north, at["r2c0"]]
+    assert row[at["r1c0"]] == pytest.approx(0.8) and row[at["r2c1"]] == pytest.approx(0.1)
+    assert row[at["r2c0"]] == pytest.approx(0.1) and row.sum() == pytest.approx(1.0)
+    # east from the cell left of the pillar: 0.8 into the pillar (no move), 0.1 north and 0.1 south
+    east = T[m.actions.index("e"), at["r1c0"]]
+    assert east[at["r1c0"]] == pytest.approx(0.8) and east[at["r0c0"]] == east[at["r2c0"]] == pytest.approx(0.1)
+    # the +1 and -1 cells pay and restart uniformly over the other nine
+    for cell, reward in (("r0c3", 1.0), ("r1c3", -1.0)):
+        assert np.all(m.R[at[cell]] == reward)
+        restart = T[:, at[cell]]
+        assert np.allclose(restart[:, [at["r0c3"], at["r1c3"]]], 0) and np.allclose(restart.sum(axis=1), 1)
+        assert np.allclose(restart[restart > 0], 1 / 9)
+    seen = {s: m.observations[int(m.O[0, at[s]].argmax())] for s in m.states}
+    assert seen == {"r0c0": "left", "r0c1": "neither", "r0c2": "neither", "r0c3": "good", "r1c0": "both",
+                    "r1c2": "left", "r1c3": "bad", "r2c0": "left", "r2c1": "neither", "r2c2": "neither", "r2c3": "right"}
+    assert np.allclose(m.b0[[at["r0c3"], at["r1c3"]]], 0) and m.b0.max() == pytest.approx(1 / 9)
+    env = gym.make("gridlab/Maze4x3-v0")
+    check_env(env.unwrapped)
+    assert check_pomdp_env(env) > 0
+    sol = solve(m, tol=1e-2, time_limit=60)
+    pi = np.full((m.n_observations + 1, 4), 0.25)
+    assert memoryless_value(m, pi) <= sol.upper and sol.lower <= sol.upper <= sol.qmdp + 1e-9
