@@ -152,38 +152,19 @@ def test_a_hyperparameter_path_that_is_not_a_regular_file_is_named_for_what_it_i
               f"hyperparameter file {path!r} {kind}")
 
 
-TIGER_FILE = """discount: 0.95
-values: reward
-states: tiger-left tiger-right
-actions: listen open-left open-right
-observations: tiger-left tiger-right
-start: uniform
-T: listen
-identity
-T: open-left
-uniform
-T: open-right
-uniform
-O: listen
-0.85 0.15
-0.15 0.85
-O: open-left
-uniform
-O: open-right
-uniform
-R: listen : * : * : * -1
-"""
 
 
 @pytest.mark.parametrize("edit, message", [
-    (("O: listen\n0.85 0.15", "O: listen\n0.85 0.25"), "sums to 1.1"),  # a bad row
-    (("T: open-left\n", "T: open-middle\n"), "unknown action 'open-middle'"),  # an unknown name
+    (("O: listen\n0.85 0.15", "O: listen\n0.85 0.25"), "sums to 1.1"),  # (the tiger file of test_pomdp, edited)  # a bad row
+    (("O: open-left\n", "O: open-middle\n"), "unknown action 'open-middle'"),  # an unknown name
     (("observations: tiger-left tiger-right\n", ""), "no 'observations:' line"),  # a missing section
     (("0.85 0.15\n0.15 0.85", "1.5 -0.5\n0.15 0.85"), "1.5"),  # a probability above 1
-    (("0.15 0.85\nO: open-left", "0.15\nO: open-left"), "bad.pomdp:"),  # a truncated matrix
+    (("0.15 0.85\n\nO: open-left", "0.15\n\nO: open-left"), "a truncated matrix"),
     (("discount: 0.95", "discount: 1"), "solve needs a discount below 1, got 1"),  # discount 1, no horizon
 ])
 def test_a_bad_pomdp_file_is_one_line_naming_it(capsys, tmp_path, edit, message):
+    from test_pomdp import TIGER_FILE
+
     assert edit[0] in TIGER_FILE
     path = tmp_path / "bad.pomdp"
     path.write_text(TIGER_FILE.replace(*edit))
@@ -193,6 +174,8 @@ def test_a_bad_pomdp_file_is_one_line_naming_it(capsys, tmp_path, edit, message)
 
 
 def test_the_good_tiger_file_of_those_cases_solves(capsys, tmp_path):
+    from test_pomdp import TIGER_FILE
+
     path = tmp_path / "tiger.pomdp"
     path.write_text(TIGER_FILE)
     assert main(["solve", str(path), "--out", str(tmp_path / "out")]) == 0
