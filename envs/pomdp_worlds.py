@@ -38,7 +38,7 @@ import numpy as np
 
 from envs.pomdp import TabularPOMDP
 
-__all__ = ["tiger", "t_maze", "wall_sensor_grid"]
+__all__ = ["tiger", "t_maze", "wall_sensor_grid", "maze_4x3", "MAZE_4X3"]
 
 
 def tiger(listen_accuracy: float = 0.85, gamma: float = 0.95) -> TabularPOMDP:

@@ -241,7 +241,12 @@ class RunView:
         from agents import sb3
         from agents.compare import compare, discounted_visitation
 
+        from envs.pomdp_env import POMDPEnv
+
         model, env = sb3.load(self.path, device="cpu")
+        if isinstance(env.unwrapped, POMDPEnv):
+            raise ValueError(f"{str(self.path)!r} is an agent run on a POMDP ({model.config['env_id']}): the explorer "
+                             "shows fully observed runs; gridlab compare judges this one against its certified bounds")
         self.comparison = c = compare(model, env)
         self.env = c.env
         self.visitation = discounted_visitation(c.env.mdp, c.pi, c.gamma)

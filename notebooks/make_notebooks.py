@@ -444,7 +444,7 @@ PARTIAL_OBSERVABILITY = [
              "    print(c.table())"),
     ("md", "## Scores as intervals\nEach bar spans the agent's normalised score interval, (V^pi - V^uniform) / (V\\* - V^uniform) "
            "over the certified bounds on V\\* (and over the agent's own interval): 1 is optimal, 0 the uniform-random policy."),
-    ("code", "fig, (ax, curves) = plt.subplots(1, 2, figsize=(14, 3.4))\n"
+    ("code", "fig, ax = plt.subplots(figsize=(9, 2.8))\n"
              "for y, (name, r) in enumerate(results.items()):\n"
              "    ax.plot([r['normalised_score'], r['normalised_score_upper']], [y, y], lw=8, solid_capstyle='butt')\n"
              "    ax.plot([r['normalised_score'], r['normalised_score_upper']], [y, y], '|', color='black', ms=16)\n"
@@ -452,9 +452,11 @@ PARTIAL_OBSERVABILITY = [
              "ax.axvline(best, color='tab:purple', ls='--', label='best deterministic memoryless')\n"
              "ax.set_yticks(range(len(results)), list(results)); ax.set_xlabel('normalised score'); ax.legend(fontsize=8)\n"
              "ax.grid(axis='x', alpha=0.3)\n"
-             "curves_png = plot_pomdp_learning_curves({n: f'{d}/exact_eval.csv' for n, d in runs.items()}, f'{OUT}/curves.png')\n"
-             "curves.imshow(plt.imread(curves_png)); curves.axis('off')\n"
              "plt.show()"),
+    ("md", "## Learning curves, exactly\n`ExactEvalCallback` judged each agent during training the same way: its value "
+           "(the band is its interval) inside the certified band of V\\*(b0)."),
+    ("code", "from IPython.display import Image\n"
+             "Image(plot_pomdp_learning_curves({n: f'{d}/exact_eval.csv' for n, d in runs.items()}, f'{OUT}/curves.png'))"),
     ("code", "print('What these numbers support (computed from them, as in the demo report):')\n"
              "for sentence in pomdp_findings(results):\n"
              "    print('-', sentence)"),

@@ -222,6 +222,10 @@ def test_train_and_compare_on_pomdp_ids_write_the_bounds_the_curves_and_the_figu
         assert (run / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["compare", str(run), "--gamma", "0.9"]) == 2
     assert "--gamma does not apply" in capsys.readouterr().err
+    from gridlab.explore import RunView
+
+    with pytest.raises(ValueError, match="is an agent run on a POMDP .gridlab/Tiger-v0.: the explorer shows fully observed"):
+        RunView(run)
 
 
 def test_recurrentppo_and_frame_stacked_runs_train_load_and_compare(tmp_path):
