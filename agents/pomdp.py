@@ -212,9 +212,15 @@ class _Grow:
 
     def append(self, row: np.ndarray) -> None:
         if self.n == len(self.buf):
-            self.buf = np.concatenate([self.buf, np.empty((max(self.n, 8),) + self.buf.shape[1:])])
+            self.buf = np.concatenate([self.buf, np.empty((max(self.n, 8),) + self.buf.shape[1:], self.buf.dtype)])
         self.buf[self.n] = row
         self.n += 1
+
+    def extend(self, rows: np.ndarray) -> None:
+        while self.n + len(rows) > len(self.buf):
+            self.buf = np.concatenate([self.buf, np.empty((max(len(self.buf), 8),) + self.buf.shape[1:], self.buf.dtype)])
+        self.buf[self.n:self.n + len(rows)] = rows
+        self.n += len(rows)
 
     def keep(self, mask: np.ndarray) -> None:
         kept = self.rows[mask]
@@ -241,7 +247,9 @@ class _Bounds:
         self.fib = fib
         self.corner = fib.max(axis=1)
         self.points = _Grow(np.empty((0, S)))
-        self.inverse = _Grow(np.empty((0, S)))  # 1 / b_i(s), inf off the support
+        self.support_ptr = _Grow(np.zeros((1, 1), dtype=np.int64))  # each point's support, CSR:
+        self.support = _Grow(np.empty((0, 1), dtype=np.int64))  # the states where b_i(s) > 0 ...
+        self.inverse = _Grow(np.empty((0, 1)))  # ... and 1 / b_i(s) there
         self.values = _Grow(np.empty((0, 1)))
         self.alphas = _Grow(blind_lower_bound(pomdp))
         self.actions = _Grow(np.arange(pomdp.n_actions, dtype=np.float64)[:, None])
@@ -256,14 +264,12 @@ class _Bounds:
         informed = (B @ self.fib).max(axis=1)  # FIB itself, tighter than its corners inside the simplex
         if not self.values.n:
             return np.minimum(base, informed)
-        inverse = self.inverse.rows
+        from agents.pomdp_kernels import sawtooth
+
         drop = self.values.rows[:, 0] - self.points.rows @ self.corner  # <= 0: how far each point lies below
-        out = base.copy()
-        chunk = max(1, int(4e6 // inverse.size))  # (chunk, K, S) at a time: memory stays bounded
-        for i in range(0, len(B), chunk):
-            with np.errstate(invalid="ignore"):  # 0 * inf off b_i's support is NaN, which fmin skips
-                ratio = np.fmin.reduce(B[i:i + chunk, None, :] * inverse[None], axis=2)  # min over supp(b_i) of b / b_i
-            out[i:i + chunk] = np.minimum(base[i:i + chunk], base[i:i + chunk] + (drop[None, :] * ratio).min(axis=1))
+        out = np.empty(len(B))
+        sawtooth(np.ascontiguousarray(B, dtype=np.float64), base, self.support_ptr.rows[:, 0], self.support.rows[:, 0],
+                 self.inverse.rows[:, 0], drop, out)
         return np.minimum(out, informed)
 
     def successors(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -292,7 +298,10 @@ class _Bounds:
                 self.values.buf[same[0], 0] = min(self.values.buf[same[0], 0], v)
                 return
         self.points.append(b)
-        self.inverse.append(np.where(b > 0, 1.0 / np.where(b > 0, b, 1.0), np.inf))
+        support = np.flatnonzero(b > 0)
+        self.support.extend(support[:, None])
+        self.inverse.extend(1.0 / b[support][:, None])
+        self.support_ptr.append(np.array([self.support.n]))
         self.values.append(np.array([v]))
 
     def add_alpha(self, alpha: np.ndarray, action: int) -> None:
