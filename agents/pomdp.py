@@ -254,6 +254,10 @@ class _Bounds:
         self.alphas = _Grow(blind_lower_bound(pomdp))
         self.actions = _Grow(np.arange(pomdp.n_actions, dtype=np.float64)[:, None])
         self.TO = TO  # T(s'|s,a) O(o|s',a) per action (_stack_to)
+        # per action: (Z, S') where each observation can lead, from any state, and the observations it can follow
+        self.reach = [T.sum(axis=1) if isinstance(T, np.ndarray) else np.stack([np.asarray(To.sum(axis=0)).ravel() for To in T])
+                      for T in TO]
+        self.emits = [np.flatnonzero(r.any(axis=1)) for r in self.reach]
 
     def lower(self, B: np.ndarray) -> np.ndarray:
         return (B @ self.alphas.rows.T).max(axis=-1)
@@ -326,12 +330,16 @@ class _Bounds:
         for a in range(self.m.n_actions):
             alpha = self.m.R[:, a].copy()
             joint = joints[a]  # (Z, S): the unnormalised next beliefs
-            chosen = np.argmax(joint @ alphas.T, axis=1)  # the best vector after each observation
-            seen = np.flatnonzero(joint.any(axis=1))
+            # the best vector after each observation; an observation b cannot produce still needs a
+            # vector (the new one is a conditional plan's value at every state, not only on b's
+            # support): the best at where that observation can lead from anywhere
+            seen = joint.any(axis=1)
+            chosen = np.where(seen, np.argmax(joint @ alphas.T, axis=1), np.argmax(self.reach[a] @ alphas.T, axis=1))
+            live = self.emits[a]
             if isinstance(self.TO[a], np.ndarray):
-                alpha += gamma * np.einsum("zst,zt->s", self.TO[a][seen], alphas[chosen[seen]])
+                alpha += gamma * np.einsum("zst,zt->s", self.TO[a][live], alphas[chosen[live]])
             else:
-                for o in seen:
+                for o in live:
                     alpha += gamma * (self.TO[a][o] @ alphas[chosen[o]])
             value = float(alpha @ b)
             if value > best_value:

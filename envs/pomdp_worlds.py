@@ -25,6 +25,15 @@ r"""Classic POMDPs written from their published definitions (no other project's 
   west and to its east (four observations), and "good" or "bad" in the +1 and -1 cells. Being in
   the +1 (-1) cell pays +1 (-1), any other cell ``step_reward``; from either, the next state is
   drawn uniformly from the other nine cells (the problem restarts, as it does from the start).
+- :func:`tag`: Tag, Pineau, Gordon & Thrun (2003), "Point-based value iteration", IJCAI. A robot
+  chases an opponent on a 29-cell map (two rows of ten, and a column three wide and three long
+  below their middle); it always knows its own cell and sees the opponent only when they share it.
+  Moves are deterministic and cost 1; ``tag`` pays +10 and ends the episode when they share the
+  cell, else costs 10. The opponent moves away: along each axis it steps away from the robot with
+  probability 0.4 (0.2 each way when they are level on that axis), and stays with probability
+  0.2; a step into a wall is no step. Both start in independent uniform cells. 29 x 30 = 870
+  states (the opponent's 29 cells and "tagged"), 5 actions, 30 observations (the robot's cell,
+  and "same cell").
 
 Example:
     >>> m = tiger()
@@ -38,7 +47,7 @@ import numpy as np
 
 from envs.pomdp import TabularPOMDP
 
-__all__ = ["tiger", "t_maze", "wall_sensor_grid", "maze_4x3", "MAZE_4X3"]
+__all__ = ["tiger", "t_maze", "wall_sensor_grid", "maze_4x3", "MAZE_4X3", "tag", "TAG_MAP"]
 
 
 def tiger(listen_accuracy: float = 0.85, gamma: float = 0.95) -> TabularPOMDP:
@@ -207,3 +216,76 @@ def maze_4x3(step_reward: float = -0.04, gamma: float = 0.95) -> TabularPOMDP:
     return TabularPOMDP.from_arrays(T, R, O, b0=restart, gamma=gamma, states=tuple(f"r{r}c{c}" for r, c in cells),
                                     actions=("n", "s", "e", "w"), observations=names,
                                     info={"source": "maze_4x3", "layout": layout, "state_rc": cells})
+
+
+TAG_MAP = ("..........", "..........", "#####...##", "#####...##", "#####...##")  # Tag's 29 cells
+
+
+def tag(gamma: float = 0.95, layout: tuple[str, ...] = TAG_MAP) -> TabularPOMDP:
+    """Tag (module doc): the robot's cell x the opponent's cell or ``tagged``.
+
+    Arguments:
+        gamma: the discount (0.95 in the literature).
+        layout: the map, rows of ``.`` (a cell) and ``#``; default Pineau et al.'s 29 cells.
+
+    Example:
+        >>> m = tag()
+        >>> m.n_states, m.n_actions, m.n_observations, m.actions
+        (870, 5, 30, ('north', 'south', 'east', 'west', 'tag'))
+        >>> int(m.mdp.terminal.sum())  # tagged, wherever the robot is
+        29
+    """
+    cells = [(r, c) for r, row in enumerate(layout) for c, ch in enumerate(row) if ch == "."]
+    index = {rc: i for i, rc in enumerate(cells)}
+    C = len(cells)
+    S = C * (C + 1)  # state robot * (C + 1) + opponent; opponent C: tagged
+    moves = {"north": (-1, 0), "south": (1, 0), "east": (0, 1), "west": (0, -1)}
+
+    def step(i, d):
+        r, c = cells[i][0] + moves[d][0], cells[i][1] + moves[d][1]
+        return index.get((r, c), i)
+
+    def opponent(robot, target):  # the opponent's next cell distribution
+        (rr, rc), (tr, tc) = cells[robot], cells[target]
+        out = np.zeros(C)
+        out[target] += 0.2
+        for away, mine, theirs in ((("south", "north"), tr, rr), (("east", "west"), tc, rc)):
+            if mine > theirs:
+                out[step(target, away[0])] += 0.4
+            elif mine < theirs:
+                out[step(target, away[1])] += 0.4
+            else:
+                out[step(target, away[0])] += 0.2
+                out[step(target, away[1])] += 0.2
+        return out
+
+    actions = ("north", "south", "east", "west", "tag")
+    T = np.zeros((5, S, S))
+    R = np.zeros((S, 5))
+    terminal = np.zeros(S, dtype=bool)
+    for robot in range(C):
+        done = robot * (C + 1) + C
+        terminal[done] = True
+        T[:, done, done] = 1.0
+        for target in range(C):
+            s = robot * (C + 1) + target
+            move = opponent(robot, target)
+            for a, d in enumerate(actions[:4]):
+                nxt = step(robot, d)
+                T[a, s, nxt * (C + 1):nxt * (C + 1) + C] = move
+                R[s, a] = -1.0
+            if robot == target:
+                T[4, s, done] = 1.0
+                R[s, 4] = 10.0
+            else:
+                T[4, s, robot * (C + 1):robot * (C + 1) + C] = move
+                R[s, 4] = -10.0
+    O = np.zeros((5, S, C + 1))
+    for robot in range(C):
+        for target in range(C + 1):
+            O[:, robot * (C + 1) + target, C if target == robot else robot] = 1.0
+    b0 = np.where(terminal, 0.0, 1.0)
+    names = tuple(f"r{r}c{c}" for r, c in cells)
+    return TabularPOMDP.from_arrays(T, R, O, b0=b0 / b0.sum(), gamma=gamma, terminal=terminal,
+                                    states=tuple(f"{a}-{b}" for a in names for b in (*names, "tagged")),
+                                    actions=actions, observations=(*names, "same cell"), info={"source": "tag"})

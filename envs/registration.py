@@ -35,6 +35,7 @@ POMDP_SUITE: dict[str, tuple[str, dict, int]] = {
     "gridlab/FourRoomsWalls-v0": ("envs.pomdp_worlds:wall_sensor_grid",
                                   {"layout": layouts.FOUR_ROOMS, "slip": 0.1, "sensor_noise": 0.1}, 200),
     "gridlab/Maze4x3-v0": ("envs.pomdp_worlds:maze_4x3", {}, 100),
+    "gridlab/Tag-v0": ("envs.pomdp_worlds:tag", {}, 100),
 }
 
 

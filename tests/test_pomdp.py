@@ -493,3 +493,34 @@ def test_a_trained_feed_forward_agent_is_judged_exactly_against_the_bounds_and_m
     mean, se = np.mean(returns), np.std(returns) / np.sqrt(len(returns))
     horizon_loss = gamma ** 100 * 4  # the env's time limit cuts the episode; the exact value does not
     assert abs(mean - c.value) <= 4 * se + horizon_loss
+
+
+def test_every_alpha_vector_is_a_plan_value_at_every_state_not_only_where_it_was_backed_up():
+    """A backup at b must give each observation b cannot produce a vector too: the new vector is a
+    conditional plan's value at every state, so it may never exceed the hidden MDP's V* anywhere.
+    Here a corridor 0 -> 1 -> 2 -> goal is passed by actions a, b, a (a wrong one stays, every step
+    costs 1) and each state is seen as itself. A backup at state 2 that dropped the terms of the
+    observations state 2 cannot produce once gave a vector worth -1 at state 1, whose true value is
+    -1.95, and so a lower bound above V* on beliefs there."""
+    from agents import dp
+
+    T = np.zeros((2, 4, 4))
+    for s, a, nxt in ((0, 0, 1), (0, 1, 0), (1, 0, 1), (1, 1, 2), (2, 0, 3), (2, 1, 2), (3, 0, 3), (3, 1, 3)):
+        T[a, s, nxt] = 1.0
+    R = np.array([[-1.0, -1.0], [-1.0, -1.0], [-1.0, -1.0], [0.0, 0.0]])
+    m = TabularPOMDP.from_arrays(T, R, np.array([np.eye(4)] * 2), b0=np.eye(4)[0], gamma=0.95,
+                                 terminal=np.array([False, False, False, True]))
+    V_mdp = dp.solve(m.mdp, m.gamma, tol=1e-12).V
+    sol = solve(m, tol=1e-6, time_limit=10)
+    assert np.max(np.asarray(sol.alphas) - V_mdp[None, :]) <= 1e-9
+    assert sol.lower == pytest.approx(-1 - 0.95 - 0.95 ** 2, abs=1e-6) and sol.upper >= sol.lower
+
+
+def test_tag_alpha_vectors_never_exceed_the_hidden_mdp():
+    from agents import dp
+    from envs.pomdp_worlds import tag
+
+    m = tag(layout=("........", "........"))
+    V_mdp = dp.solve(m.mdp, m.gamma, tol=1e-12).V
+    sol = solve(m, tol=1e-2, time_limit=5)
+    assert np.max(np.asarray(sol.alphas) - V_mdp[None, :]) <= 1e-9 and sol.lower <= sol.upper
