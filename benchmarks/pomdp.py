@@ -1,5 +1,6 @@
 """Benchmark: partial observability. The belief filter's throughput (belief updates per second,
-batched over sequences) and the certified solver's time to a gap on Tiger and the T-maze.
+batched over sequences) and the certified solver's time to a gap on Tiger, the T-maze and the 4x3
+maze, its bounds after a time limit on FourRoomsWalls and on Tag (870 states).
 
 Run from the repository root: ``.venv/bin/python -m benchmarks.pomdp [--out benchmarks/results/pomdp.json]``
 """
@@ -15,7 +16,7 @@ import numpy as np
 from agents.pomdp import solve
 from benchmarks.results_file import write_rows
 from envs.pomdp import TabularPOMDP
-from envs.pomdp_worlds import t_maze, tiger
+from envs.pomdp_worlds import maze_4x3, t_maze, tag, tiger
 
 TIGER_V_STAR = 19.3714
 
@@ -67,16 +68,16 @@ def filter_rows(sequences: int = 10_000, steps: int = 50, repeats: int = 3) -> l
     return rows
 
 
-def solver_rows() -> list[dict]:
+def solver_rows(tag_seconds: float = 600.0) -> list[dict]:
     rows = []
     for name, model, truth in [("tiger", tiger(), TIGER_V_STAR)] + [
-            (f"t_maze(length={L})", t_maze(L), 4 * 0.98 ** L) for L in (6, 20)]:
+            (f"t_maze(length={L})", t_maze(L), 4 * 0.98 ** L) for L in (6, 20)] + [("maze_4x3", maze_4x3(), None)]:
         for tol in (1e-2, 1e-3, 1e-4):
             sol = solve(model, tol=tol, time_limit=120)
             rows.append({"what": name, "tol": tol, "lower": sol.lower, "upper": sol.upper, "gap": sol.gap,
                          "known_optimum": truth, "qmdp": sol.qmdp, "fib": sol.fib, "seconds": sol.seconds,
                          "stop_reason": sol.stop_reason, "alphas": int(len(sol.alphas)), "points": sol.points})
-            print(f"{name:18s} tol {tol:g}: [{sol.lower:.5f}, {sol.upper:.5f}] (known {truth:.5f}), gap {sol.gap:.1e}, "
+            print(f"{name:18s} tol {tol:g}: [{sol.lower:.5f}, {sol.upper:.5f}] (known {truth}), gap {sol.gap:.1e}, "
                   f"{sol.seconds:.2f} s, {len(sol.alphas)} alphas, {sol.points} points, stop: {sol.stop_reason}")
     import gymnasium as gym
 
@@ -90,6 +91,14 @@ def solver_rows() -> list[dict]:
                      "stop_reason": sol.stop_reason, "alphas": int(len(sol.alphas)), "points": sol.points})
         print(f"FourRoomsWalls, {limit} s: [{sol.lower:.5f}, {sol.upper:.5f}], gap {sol.gap:.1e} (QMDP {sol.qmdp:.5f}, "
               f"FIB {sol.fib:.5f}), {len(sol.alphas)} alphas, {sol.points} points, stop: {sol.stop_reason}")
+    if tag_seconds > 0:  # issue 26's scale target: a lower bound >= -6.4 within 10 minutes
+        m = tag()
+        sol = solve(m, tol=1e-2, time_limit=tag_seconds)
+        rows.append({"what": "tag", "tol": 1e-2, "time_limit": tag_seconds, "lower": sol.lower, "upper": sol.upper,
+                     "gap": sol.gap, "qmdp": sol.qmdp, "fib": sol.fib, "seconds": sol.seconds,
+                     "stop_reason": sol.stop_reason, "alphas": int(len(sol.alphas)), "points": sol.points})
+        print(f"Tag, {tag_seconds:g} s: [{sol.lower:.4f}, {sol.upper:.4f}], gap {sol.gap:.2f} (QMDP {sol.qmdp:.4f}, "
+              f"FIB {sol.fib:.4f}), {len(sol.alphas)} alphas, {sol.points} points, stop: {sol.stop_reason}")
     return rows
 
 
@@ -102,8 +111,9 @@ def _timed(run) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="benchmarks/results/pomdp.json")
+    parser.add_argument("--tag-seconds", type=float, default=600.0, help="Tag's solve (0: skip it)")
     args = parser.parse_args()
-    rows = filter_rows() + solver_rows()
+    rows = filter_rows() + solver_rows(args.tag_seconds)
     write_rows(args.out, rows, key=lambda r: (r["what"], r.get("tol"), r.get("time_limit")), machine=platform.processor() or platform.machine(),
                date=time.strftime("%Y-%m-%d"))
     print("wrote", args.out)
