@@ -10,7 +10,7 @@ from typing import Any, Callable
 from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.compare import compare
-from agents.pomdp_compare import compare_pomdp
+from agents.pomdp_compare import compare_pomdp, pomdp_references
 
 __all__ = ["ExactEvalCallback", "EntropySchedule", "EXACT_METRICS", "POMDP_METRICS"]
 
@@ -71,8 +71,6 @@ class ExactEvalCallback(BaseCallback):
             with self.csv_path.open("w", newline="") as f:
                 csv.writer(f).writerow(["timesteps", *self.metrics])
         if self.is_pomdp and self.references is None:
-            from agents.pomdp_compare import pomdp_references
-
             self.references = pomdp_references(self.env.unwrapped.pomdp, tol=1e-3, time_limit=self.bounds_time_limit)
         self.evaluate()
 

@@ -334,7 +334,9 @@ class _Bounds:
             # vector (the new one is a conditional plan's value at every state, not only on b's
             # support): the best at where that observation can lead from anywhere
             seen = joint.any(axis=1)
-            chosen = np.where(seen, np.argmax(joint @ alphas.T, axis=1), np.argmax(self.reach[a] @ alphas.T, axis=1))
+            chosen = np.argmax(joint @ alphas.T, axis=1)
+            if not seen.all():
+                chosen[~seen] = np.argmax(self.reach[a][~seen] @ alphas.T, axis=1)
             live = self.emits[a]
             if isinstance(self.TO[a], np.ndarray):
                 alpha += gamma * np.einsum("zst,zt->s", self.TO[a][live], alphas[chosen[live]])

@@ -248,7 +248,6 @@ class RecurrentSB3Policy:
 
     def __init__(self, model: Any, env: Any, deterministic: bool = False) -> None:
         self.model, self.base, self.deterministic = model, _pomdp_env(env), deterministic
-        self.n_obs = self.base.pomdp.n_observations + 1
 
     def initial_state(self, n: int) -> tuple[Any, Any]:
         import torch

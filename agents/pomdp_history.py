@@ -260,7 +260,8 @@ def monte_carlo_value(pomdp: TabularPOMDP, policy: RecurrentPolicy, episodes: in
     biggest = float(max(np.abs(lo_v).max(), np.abs(hi_v).max(), 1e-12))
     horizon = max(1, math.ceil(math.log((tol / 10) / biggest) / math.log(gamma))) if biggest > tol / 10 else 1
     rng = np.random.default_rng(seed)
-    T = [Ta.toarray() if S <= 2_000 else Ta.tocsr() for Ta in pomdp.T]
+    dense = S <= 2_000  # rows read as dense arrays while small
+    T = [Ta.toarray() if dense else Ta.tocsr() for Ta in pomdp.T]
     state = rng.choice(S, size=n, p=pomdp.b0)
     obs = np.full(n, Z)
     alive = ~pomdp.mdp.terminal[state]
@@ -277,8 +278,7 @@ def monte_carlo_value(pomdp: TabularPOMDP, policy: RecurrentPolicy, episodes: in
         nxt = np.empty(n, dtype=np.int64)
         for a in np.unique(action):
             rows = np.flatnonzero(action == a)
-            P = T[a][state[rows]]
-            P = P.toarray() if hasattr(P, "toarray") else P
+            P = T[a][state[rows]] if dense else T[a][state[rows]].toarray()
             nxt[rows] = (P.cumsum(axis=1) > rng.random((len(rows), 1))).argmax(axis=1)
             Po = pomdp.O[a][nxt[rows]]
             obs[rows] = (Po.cumsum(axis=1) > rng.random((len(rows), 1))).argmax(axis=1)

@@ -51,9 +51,10 @@ def compare_run(run_dir: str, gamma: float | None = None, weighting: str = "unif
                 raise ValueError("a POMDP run is compared at its model's own discount; --gamma does not apply")
             c = compare_pomdp(model, env, time_limit=time_limit, tree_time_limit=time_limit,
                               seed=int(model.config.get("seed") or 0))
-            plot_learning_curves = plot_pomdp_learning_curves  # noqa: F811 (the POMDP run's curves)
+            curves = plot_pomdp_learning_curves
         else:
             c = compare(model, env, gamma=gamma, weighting=weighting)
+            curves = plot_learning_curves
     except ValueError as e:
         raise UsageError(str(e)) from None
     written = []
@@ -62,5 +63,5 @@ def compare_run(run_dir: str, gamma: float | None = None, weighting: str = "unif
     written.append(path / "comparison.json")
     written.append(Path(c.plot(str(path / "comparison.png"))))
     if (path / "exact_eval.csv").is_file():
-        written.append(Path(plot_learning_curves(str(path / "exact_eval.csv"), str(path / "learning_curves.png"))))
+        written.append(Path(curves(str(path / "exact_eval.csv"), str(path / "learning_curves.png"))))
     return c, written
