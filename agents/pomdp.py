@@ -34,7 +34,8 @@ achieves at least :math:`\alpha^\top b` (each vector was backed up from vectors 
 action best for the upper bound and the observation of largest weighted excess gap
 :math:`P(o|b,a)\,(U - L)(b^{a,o}) - \epsilon\gamma^{-t-1}`, until the excess is gone; then both
 bounds are backed up along the path, deepest first. Trials repeat until :math:`U - L \le`
-``tol`` at :math:`b_0`, the time limit, or the belief budget.
+``tol`` at :math:`b_0`, the time limit, or the belief budget. Each trial runs compiled, descent and backups
+together (:func:`agents.pomdp_kernels.trial`); Python only checks the stopping rules between trials.
 
 Example:
     >>> from envs.pomdp_worlds import tiger
@@ -200,34 +201,6 @@ def blind_lower_bound(pomdp: TabularPOMDP) -> np.ndarray:
                      for a in range(pomdp.n_actions)]).reshape(pomdp.n_actions, pomdp.n_states)
 
 
-class _Grow:
-    """Rows appended in amortised O(1): a view of the filled part of a doubling buffer."""
-
-    def __init__(self, rows: np.ndarray) -> None:
-        self.buf, self.n = rows.copy(), len(rows)
-
-    @property
-    def rows(self) -> np.ndarray:
-        return self.buf[:self.n]
-
-    def append(self, row: np.ndarray) -> None:
-        if self.n == len(self.buf):
-            self.buf = np.concatenate([self.buf, np.empty((max(self.n, 8),) + self.buf.shape[1:], self.buf.dtype)])
-        self.buf[self.n] = row
-        self.n += 1
-
-    def extend(self, rows: np.ndarray) -> None:
-        while self.n + len(rows) > len(self.buf):
-            self.buf = np.concatenate([self.buf, np.empty((max(len(self.buf), 8),) + self.buf.shape[1:], self.buf.dtype)])
-        self.buf[self.n:self.n + len(rows)] = rows
-        self.n += len(rows)
-
-    def keep(self, mask: np.ndarray) -> None:
-        kept = self.rows[mask]
-        self.buf[:len(kept)] = kept
-        self.n = len(kept)
-
-
 def _stack_to(pomdp: TabularPOMDP, a: int) -> np.ndarray | list[sp.csr_matrix]:
     """:math:`T(s'|s,a) O(o|s',a)` for every ``o``: ``(Z, S, S')`` dense while small, else CSRs."""
     from envs.pomdp import DENSE_MAX
@@ -238,116 +211,87 @@ def _stack_to(pomdp: TabularPOMDP, a: int) -> np.ndarray | list[sp.csr_matrix]:
     return [pomdp.T[a].multiply(pomdp.O[a, :, o][None, :]).tocsr() for o in range(Z)]
 
 
+def _grown(buf: np.ndarray, size: int) -> np.ndarray:
+    """``buf`` with at least ``size`` rows (doubling), the filled part kept."""
+    if len(buf) >= size:
+        return buf
+    out = np.zeros((max(size, 2 * len(buf)),) + buf.shape[1:], buf.dtype)
+    out[:len(buf)] = buf
+    return out
+
+
 class _Bounds:
-    """The two bounds of one solve: alpha vectors below, sawtooth points above."""
+    """The two bounds of one solve as the flat arrays :mod:`agents.pomdp_kernels` works on.
 
-    def __init__(self, pomdp: TabularPOMDP, fib: np.ndarray, TO: list[Any]) -> None:
-        self.m = pomdp
-        S = pomdp.n_states
-        self.fib = fib
-        self.corner = fib.max(axis=1)
-        self.points = _Grow(np.empty((0, S)))
-        self.support_ptr = _Grow(np.zeros((1, 1), dtype=np.int64))  # each point's support, CSR:
-        self.support = _Grow(np.empty((0, 1), dtype=np.int64))  # the states where b_i(s) > 0 ...
-        self.inverse = _Grow(np.empty((0, 1)))  # ... and 1 / b_i(s) there
-        self.values = _Grow(np.empty((0, 1)))
-        self.alphas = _Grow(blind_lower_bound(pomdp))
-        self.actions = _Grow(np.arange(pomdp.n_actions, dtype=np.float64)[:, None])
-        self.TO = TO  # T(s'|s,a) O(o|s',a) per action (_stack_to)
-        # per action: (Z, S') where each observation can lead, from any state, and the observations it can follow
-        self.reach = [T.sum(axis=1) if isinstance(T, np.ndarray) else np.stack([np.asarray(To.sum(axis=0)).ravel() for To in T])
-                      for T in TO]
-        self.emits = [np.flatnonzero(r.any(axis=1)) for r in self.reach]
+    Alpha vectors below (``alphas[:counts[0]]``), sawtooth points above (``counts[1]`` CSR
+    supports); :meth:`trial` runs one compiled HSVI2 trial, growing the buffers first.
+    """
 
-    def lower(self, B: np.ndarray) -> np.ndarray:
-        return (B @ self.alphas.rows.T).max(axis=-1)
+    def __init__(self, pomdp: TabularPOMDP, fib: np.ndarray, blind: np.ndarray, max_depth: int) -> None:
+        S, A, Z = pomdp.n_states, pomdp.n_actions, pomdp.n_observations
+        T = [Ta.tocsr() for Ta in pomdp.T]
+        offsets = np.cumsum([0] + [Ta.nnz for Ta in T])
+        ptr = np.stack([Ta.indptr.astype(np.int64) + offsets[a] for a, Ta in enumerate(T)])
+        idx = np.concatenate([Ta.indices.astype(np.int64) for Ta in T])
+        val = np.concatenate([Ta.data.astype(np.float64) for Ta in T])
+        O = np.ascontiguousarray(pomdp.O, dtype=np.float64)
+        # reach[a, o, s']: where each observation can lead, from any state (its fallback plan is judged there)
+        reach = np.ascontiguousarray(np.stack([(np.asarray(Ta.sum(axis=0)).ravel()[:, None] * O[a]).T
+                                               for a, Ta in enumerate(T)]))
+        self.model = (ptr, idx, val, O, np.ascontiguousarray(pomdp.R, dtype=np.float64), reach,
+                      np.ascontiguousarray(fib, dtype=np.float64), float(pomdp.gamma))
+        self.alphas = np.zeros((max(64, 2 * A), S))
+        self.alphas[:A] = blind
+        self.alpha_actions = np.zeros(len(self.alphas), dtype=np.int64)
+        self.alpha_actions[:A] = np.arange(A)
+        values = np.einsum("azs,ks->azk", reach, blind)
+        self.reach_best = np.ascontiguousarray(values.argmax(axis=2), dtype=np.int64)
+        self.reach_value = np.ascontiguousarray(values.max(axis=2))
+        self.pptr = np.zeros(64, dtype=np.int64)
+        self.pidx = np.zeros(16 * S, dtype=np.int64)
+        self.pinv = np.zeros(16 * S)
+        self.pvalue = np.zeros(64)
+        self.pcorner = np.zeros(64)
+        self.corner = np.ascontiguousarray(fib.max(axis=1))
+        self.counts = np.array([A, 0, 0, 0], dtype=np.int64)
+        self.max_depth = max_depth
+        self.work = (np.zeros((A, Z, S)), np.zeros((A, Z)), np.zeros((A, Z)), np.zeros((A, S), dtype=np.int64),
+                     np.zeros(A, dtype=np.int64), np.zeros(S), np.zeros(S, dtype=np.int64), np.zeros(A), np.zeros(S),
+                     np.zeros(S), np.zeros(S), np.zeros((max_depth + 1, S)), np.zeros(S, dtype=np.int64))
 
-    def upper(self, B: np.ndarray) -> np.ndarray:
-        B = np.atleast_2d(B)
-        base = B @ self.corner
-        informed = (B @ self.fib).max(axis=1)  # FIB itself, tighter than its corners inside the simplex
-        if not self.values.n:
-            return np.minimum(base, informed)
-        from agents.pomdp_kernels import sawtooth
+    @property
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The bounds' arrays in the order :mod:`agents.pomdp_kernels` reads them."""
+        return (self.alphas, self.alpha_actions, self.reach_best, self.reach_value, self.pptr, self.pidx, self.pinv,
+                self.pvalue, self.pcorner, self.corner, self.counts)
 
-        drop = self.values.rows[:, 0] - self.points.rows @ self.corner  # <= 0: how far each point lies below
-        out = np.empty(len(B))
-        sawtooth(np.ascontiguousarray(B, dtype=np.float64), base, self.support_ptr.rows[:, 0], self.support.rows[:, 0],
-                 self.inverse.rows[:, 0], drop, out)
-        return np.minimum(out, informed)
+    def at(self, b: np.ndarray) -> tuple[float, float]:
+        """``(L(b), U(b))``."""
+        from agents.pomdp_kernels import lower_at, support_of, upper_at
 
-    def successors(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The unnormalised next beliefs :math:`O(o|s',a) \\sum_s b(s) T(s'|s,a)` as ``(A, Z, S)``,
-        ``P(o | b, a)`` as ``(A, Z)`` and the next beliefs as ``(A, Z, S)`` (zeros where P = 0)."""
-        joint = np.stack([self.m.predict(b, a)[None, :] * self.m.O[a].T for a in range(self.m.n_actions)])
-        probs = joint.sum(axis=2)
-        nxt = np.divide(joint, probs[..., None], out=np.zeros_like(joint), where=probs[..., None] > 0)
-        return joint, probs, nxt
+        supp = np.empty(len(b), dtype=np.int64)
+        m = support_of(b, supp)
+        lower = lower_at(b, supp, m, self.alphas, self.counts[0])[0]
+        upper = upper_at(b, supp, m, self.corner, self.model[6], self.pptr, self.pidx, self.pinv, self.pvalue,
+                         self.pcorner, self.counts[1])
+        return float(lower), float(upper)
 
-    def q_upper(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The upper bound's Q-values at ``b`` as ``(A,)``, then :meth:`successors`' three arrays."""
-        joint, probs, nxt = self.successors(b)
-        U = self.upper(nxt.reshape(-1, self.m.n_states)).reshape(probs.shape)
-        U = np.where(probs > 0, U, 0.0)
-        return b @ self.m.R + self.m.gamma * (probs * U).sum(axis=1), joint, probs, nxt
+    def trial(self, b0: np.ndarray, tol: float) -> int:
+        """One compiled HSVI2 trial from ``b0`` (:func:`agents.pomdp_kernels.trial`), after making room."""
+        from agents.pomdp_kernels import trial
 
-    def add_point(self, b: np.ndarray, v: float) -> None:
-        onehot = np.flatnonzero(b == 1.0)
-        if onehot.size == 1:  # a vertex: its corner value improves
-            self.corner[onehot[0]] = min(self.corner[onehot[0]], v)
-            return
-        if self.points.n:
-            same = np.flatnonzero(np.abs(self.points.rows - b).max(axis=1) <= 1e-12)
-            if same.size:  # the same belief again: keep the lower value
-                self.values.buf[same[0], 0] = min(self.values.buf[same[0], 0], v)
-                return
-        self.points.append(b)
-        support = np.flatnonzero(b > 0)
-        self.support.extend(support[:, None])
-        self.inverse.extend(1.0 / b[support][:, None])
-        self.support_ptr.append(np.array([self.support.n]))
-        self.values.append(np.array([v]))
-
-    def add_alpha(self, alpha: np.ndarray, action: int) -> None:
-        rows = self.alphas.rows
-        if np.any(np.all(rows >= alpha - 1e-12, axis=1)):  # dominated everywhere: it adds nothing
-            return
-        keep = ~np.all(alpha[None, :] >= rows, axis=1)  # drop the vectors it dominates everywhere
-        if not keep.all():
-            self.alphas.keep(keep)
-            self.actions.keep(keep)
-        self.alphas.append(alpha)
-        self.actions.append(np.array([float(action)]))
-
-    def backup(self, b: np.ndarray) -> None:
-        """Both bounds backed up at ``b``."""
-        q, joints, _, _ = self.q_upper(b)
-        v = float(q.max())
-        if v < float(self.upper(b)[0]) - 1e-12:
-            self.add_point(b, v)
-        alphas, gamma = self.alphas.rows, self.m.gamma
-        best, best_value = None, -np.inf
-        for a in range(self.m.n_actions):
-            alpha = self.m.R[:, a].copy()
-            joint = joints[a]  # (Z, S): the unnormalised next beliefs
-            # the best vector after each observation; an observation b cannot produce still needs a
-            # vector (the new one is a conditional plan's value at every state, not only on b's
-            # support): the best at where that observation can lead from anywhere
-            seen = joint.any(axis=1)
-            chosen = np.argmax(joint @ alphas.T, axis=1)
-            if not seen.all():
-                chosen[~seen] = np.argmax(self.reach[a][~seen] @ alphas.T, axis=1)
-            live = self.emits[a]
-            if isinstance(self.TO[a], np.ndarray):
-                alpha += gamma * np.einsum("zst,zt->s", self.TO[a][live], alphas[chosen[live]])
-            else:
-                for o in live:
-                    alpha += gamma * (self.TO[a][o] @ alphas[chosen[o]])
-            value = float(alpha @ b)
-            if value > best_value:
-                best, best_value = (a, alpha), value
-        if best_value > float(self.lower(b)) + 1e-12:
-            self.add_alpha(best[1], best[0])
+        grow = 2 if self.counts[3] else 1  # a buffer was full last time: ask for twice the room
+        self.counts[3] = 0
+        room = grow * (self.max_depth + 2)  # a trial adds at most one vector and one point per belief on its path
+        self.alphas = _grown(self.alphas, self.counts[0] + room)
+        self.alpha_actions = _grown(self.alpha_actions, len(self.alphas))
+        self.pptr = _grown(self.pptr, self.counts[1] + room + 1)
+        self.pvalue = _grown(self.pvalue, len(self.pptr))
+        self.pcorner = _grown(self.pcorner, len(self.pptr))
+        S = len(b0)
+        self.pidx = _grown(self.pidx, self.counts[2] + grow * min(room * S, max(16 * S, self.counts[2])))
+        self.pinv = _grown(self.pinv, len(self.pidx))
+        return int(trial(b0, tol, self.max_depth, self.model, self.arrays, self.work))
 
 
 def solve(pomdp: TabularPOMDP, tol: float = 1e-3, time_limit: float = 60.0, max_points: int = 100_000,
@@ -374,45 +318,31 @@ def solve(pomdp: TabularPOMDP, tol: float = 1e-3, time_limit: float = 60.0, max_
         raise ValueError(f"tol and time_limit must be > 0, got {tol} and {time_limit}")
     t0 = time.perf_counter()
     qmdp = qmdp_bound(pomdp)
-    TO = [_stack_to(pomdp, a) for a in range(pomdp.n_actions)]  # built once, for FIB and the backups
-    fib = fib_bound(pomdp, qmdp=qmdp, TO=TO)
-    bounds = _Bounds(pomdp, fib, TO)
-    b0, gamma = pomdp.b0, pomdp.gamma
-    first_gap = max(float(bounds.upper(b0)[0] - bounds.lower(b0)), tol)
+    fib = fib_bound(pomdp, qmdp=qmdp, TO=[_stack_to(pomdp, a) for a in range(pomdp.n_actions)])
+    blind = blind_lower_bound(pomdp)
+    b0 = np.ascontiguousarray(pomdp.b0, dtype=np.float64)
+    first_gap = max(float((b0 @ fib).max() - (blind @ b0).max()), tol)
     if max_depth is None:
-        max_depth = int(math.ceil(math.log(tol / first_gap) / math.log(gamma))) + 1 if first_gap > tol else 1
+        max_depth = int(math.ceil(math.log(tol / first_gap) / math.log(pomdp.gamma))) + 1 if first_gap > tol else 1
+    bounds = _Bounds(pomdp, fib, blind, max_depth)
     trials, reason = 0, "gap"
     while True:
-        gap = float(bounds.upper(b0)[0] - bounds.lower(b0))
-        if gap <= tol:
+        lower, upper = bounds.at(b0)
+        if upper - lower <= tol:
             reason = "gap"
             break
         if time.perf_counter() - t0 > time_limit:
             reason = "time"
             break
-        if bounds.values.n + bounds.alphas.n >= max_points:
+        if bounds.counts[0] + bounds.counts[1] >= max_points:
             reason = "beliefs"
             break
         trials += 1
-        path, b = [b0], b0
-        for t in range(max_depth):
-            if float(bounds.upper(b)[0] - bounds.lower(b)) <= tol * gamma ** (-t):
-                break
-            q, _, probs, nxt = bounds.q_upper(b)
-            a = int(np.argmax(q))
-            gaps = bounds.upper(nxt[a]) - bounds.lower(nxt[a])
-            excess = np.where(probs[a] > 0, probs[a] * (gaps - tol * gamma ** (-(t + 1))), -np.inf)
-            o = int(np.argmax(excess))
-            if excess[o] <= 0:
-                break
-            b = nxt[a, o]
-            path.append(b)
-        for b in reversed(path):
-            bounds.backup(b)
-    lower, upper = float(bounds.lower(b0)), float(bounds.upper(b0)[0])
-    alphas, actions = bounds.alphas.rows.copy(), bounds.actions.rows[:, 0].astype(np.int64)
+        bounds.trial(b0, tol)
+    K = int(bounds.counts[0])
+    alphas, actions = bounds.alphas[:K].copy(), bounds.alpha_actions[:K].copy()
     return POMDPSolution(lower=lower, upper=upper, alphas=alphas, alpha_actions=actions,
                          policy=AlphaVectorPolicy(pomdp, alphas, actions),
                          qmdp=float((b0 @ qmdp).max()), fib=float((b0 @ fib).max()),
                          seconds=time.perf_counter() - t0, stop_reason=reason, trials=trials,
-                         points=bounds.values.n)
+                         points=int(bounds.counts[1]))
