@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,docs]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,docs,minigrid]'
 	$(BIN)/python -c "from agents.topological import load_kernels; print(f'solver kernels ready in {load_kernels():.0f} s (compiled once; numba caches them)')"
 	touch $(STAMP)
 

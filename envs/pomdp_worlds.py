@@ -34,6 +34,17 @@ r"""Classic POMDPs written from their published definitions (no other project's 
   0.2; a step into a wall is no step. Both start in independent uniform cells. 29 x 30 = 870
   states (the opponent's 29 cells and "tagged"), 5 actions, 30 observations (the robot's cell,
   and "same cell").
+- :func:`rock_sample`: RockSample[n, k], Smith & Simmons (2004), "Heuristic search value iteration
+  for POMDPs", UAI. A rover on an n x n grid knows its own cell; each of k rocks at known cells is
+  good or bad, each with probability 1/2 at the start. Moves are deterministic and free; moving
+  east off the map ends the episode and pays +10 (north, south or west off the map ends it at
+  -100, as in the problem generator's files; never optimal). ``sample`` at a rock's cell pays +10
+  if it is good and -10 if bad, and leaves it bad; elsewhere it ends the episode at -100. ``check_i`` reports
+  rock i's type correctly with probability :math:`(1 + 2^{-d/d_0})/2`, ``d`` the Euclidean
+  distance to the rock and :math:`d_0 = 20` the half-efficiency distance; every other action
+  observes ``none``. :math:`n^2 2^k + 1` states, :math:`5 + k` actions. The default, RockSample[4,4]
+  (257 states), uses the layout of the DESPOT authors' ``Init_4_4`` (rocks at (x, y) = (3, 1),
+  (2, 1), (1, 3), (1, 0); start (0, 2)), whose 7x8 layout matches SARSOP's RockSample_7_8 file.
 
 Example:
     >>> m = tiger()
@@ -44,10 +55,12 @@ Example:
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
+from envs.mdp import TabularMDP
 from envs.pomdp import TabularPOMDP
 
-__all__ = ["tiger", "t_maze", "wall_sensor_grid", "maze_4x3", "MAZE_4X3", "tag", "TAG_MAP"]
+__all__ = ["tiger", "t_maze", "wall_sensor_grid", "maze_4x3", "MAZE_4X3", "tag", "TAG_MAP", "rock_sample", "ROCKSAMPLE_4_4"]
 
 
 def tiger(listen_accuracy: float = 0.85, gamma: float = 0.95) -> TabularPOMDP:
@@ -289,3 +302,81 @@ def tag(gamma: float = 0.95, layout: tuple[str, ...] = TAG_MAP) -> TabularPOMDP:
     return TabularPOMDP.from_arrays(T, R, O, b0=b0 / b0.sum(), gamma=gamma, terminal=terminal,
                                     states=tuple(f"{a}-{b}" for a in names for b in (*names, "tagged")),
                                     actions=actions, observations=(*names, "same cell"), info={"source": "tag"})
+
+
+# RockSample[4,4]: rocks at (x, y), x east and y north from the south-west cell, and the rover's start
+ROCKSAMPLE_4_4 = {"size": 4, "rocks": ((3, 1), (2, 1), (1, 3), (1, 0)), "start": (0, 2)}
+
+
+def rock_sample(size: int = ROCKSAMPLE_4_4["size"], rocks: tuple[tuple[int, int], ...] = ROCKSAMPLE_4_4["rocks"],
+                start: tuple[int, int] = ROCKSAMPLE_4_4["start"], half_efficiency: float = 20.0,
+                gamma: float = 0.95) -> TabularPOMDP:
+    r"""RockSample[``size``, ``len(rocks)``] (module doc); the default is RockSample[4,4].
+
+    A state is the rover's cell and the rocks' types, ``(y * size + x) * 2**k + bits`` (bit ``i``
+    set: rock ``i`` is good), and a last one, ``exit``, where every episode ends.
+
+    Arguments:
+        size: the grid's side ``n``.
+        rocks: each rock's cell ``(x, y)``, ``0 <= x, y < size``, all different.
+        start: the rover's first cell ``(x, y)``.
+        half_efficiency: :math:`d_0`, the distance at which a check is right with probability 3/4.
+        gamma: the discount (0.95 in the literature).
+
+    Example:
+        >>> m = rock_sample()
+        >>> m.n_states, m.n_actions, m.n_observations
+        (257, 9, 3)
+        >>> m.actions[:6], m.observations
+        (('north', 'south', 'east', 'west', 'sample', 'check0'), ('none', 'good', 'bad'))
+        >>> float(m.O[5, 0b0001, 1].round(6))  # check rock 0, at (3, 1), from (0, 0) when it is good: d = sqrt(10)
+        0.948098
+    """
+    n, k = int(size), len(rocks)
+    cells = [tuple(map(int, rc)) for rc in (*rocks, start)]
+    if n < 1 or any(not (0 <= x < n and 0 <= y < n) for x, y in cells):
+        raise ValueError(f"every rock and the start must lie on the {n}x{n} grid, got rocks {rocks} and start {start}")
+    if len(set(cells[:k])) != k:
+        raise ValueError(f"rocks must be on different cells, got {rocks}")
+    if not half_efficiency > 0:
+        raise ValueError(f"half_efficiency must be > 0, got {half_efficiency}")
+    B = 2 ** k
+    S = n * n * B + 1
+    exit_ = S - 1
+    actions = ("north", "south", "east", "west", "sample", *(f"check{i}" for i in range(k)))
+    A = len(actions)
+    moves = ((0, 1), (0, -1), (1, 0), (-1, 0))
+    rock_at = {rc: i for i, rc in enumerate(cells[:k])}
+    nxt = np.full((S, A), exit_, dtype=np.int64)  # every action is deterministic: its next state
+    R = np.zeros((S, A))
+    O = np.zeros((A, S, 3))
+    O[:, :, 0] = 1.0  # "none", but after a check
+    for y in range(n):
+        for x in range(n):
+            for bits in range(B):
+                s = (y * n + x) * B + bits
+                for a, (dx, dy) in enumerate(moves):
+                    nx, ny = x + dx, y + dy
+                    if 0 <= nx < n and 0 <= ny < n:
+                        nxt[s, a] = (ny * n + nx) * B + bits
+                    else:
+                        R[s, a] = 10.0 if (dx, dy) == (1, 0) else -100.0
+                rock = rock_at.get((x, y))
+                nxt[s, 4] = exit_ if rock is None else s & ~(1 << rock)
+                R[s, 4] = -100.0 if rock is None else 10.0 if bits >> rock & 1 else -10.0
+                nxt[s, 5:] = s
+                for i, (rx, ry) in enumerate(cells[:k]):
+                    right = 0.5 * (1.0 + 2.0 ** (-np.hypot(x - rx, y - ry) / half_efficiency))
+                    O[5 + i, s] = (0.0, right, 1.0 - right) if bits >> i & 1 else (0.0, 1.0 - right, right)
+    P = sp.csr_matrix((np.ones(S * A), nxt.ravel(), np.arange(S * A + 1)), shape=(S * A, S))  # row s * A + a
+    terminal = np.zeros(S, dtype=bool)
+    terminal[exit_] = True
+    b0 = np.zeros(S)
+    first = (cells[k][1] * n + cells[k][0]) * B
+    b0[first:first + B] = 1.0 / B
+    states = tuple(f"x{x}y{y}-" + "".join("G" if bits >> i & 1 else "B" for i in range(k))
+                   for y in range(n) for x in range(n) for bits in range(B)) + ("exit",)
+    return TabularPOMDP(TabularMDP(P, R, terminal, b0, gamma=gamma), O, states=states, actions=actions,
+                        observations=("none", "good", "bad"),
+                        info={"source": "rock_sample", "size": n, "rocks": [list(rc) for rc in cells[:k]],
+                              "start": list(cells[k])})

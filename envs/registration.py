@@ -36,6 +36,7 @@ POMDP_SUITE: dict[str, tuple[str, dict, int]] = {
                                   {"layout": layouts.FOUR_ROOMS, "slip": 0.1, "sensor_noise": 0.1}, 200),
     "gridlab/Maze4x3-v0": ("envs.pomdp_worlds:maze_4x3", {}, 100),
     "gridlab/Tag-v0": ("envs.pomdp_worlds:tag", {}, 100),
+    "gridlab/RockSample-v0": ("envs.pomdp_worlds:rock_sample", {}, 100),
 }
 
 

@@ -305,7 +305,8 @@ def test_the_upper_bounds_are_ordered_and_above_the_lower():
 
 
 # ---------------------------------------------------------------------- worlds
-@pytest.mark.parametrize("env_id", ["gridlab/Tiger-v0", "gridlab/TMaze-v0", "gridlab/FourRoomsWalls-v0"])
+@pytest.mark.parametrize("env_id", ["gridlab/Tiger-v0", "gridlab/TMaze-v0", "gridlab/FourRoomsWalls-v0",
+                                    "gridlab/RockSample-v0"])
 def test_the_pomdp_worlds_pass_gymnasiums_and_sb3s_checkers_and_sample_their_model(env_id):
     import gymnasium as gym
     from gymnasium.utils.env_checker import check_env
@@ -524,3 +525,53 @@ def test_tag_alpha_vectors_never_exceed_the_hidden_mdp():
     V_mdp = dp.solve(m.mdp, m.gamma, tol=1e-12).V
     sol = solve(m, tol=1e-2, time_limit=5)
     assert np.max(np.asarray(sol.alphas) - V_mdp[None, :]) <= 1e-9 and sol.lower <= sol.upper
+
+
+# ---------------------------------------------------------------------- RockSample
+def test_rocksample_follows_smith_and_simmons_definition():
+    from envs.pomdp_worlds import rock_sample
+
+    m = rock_sample()  # RockSample[4,4]: rocks at (3,1), (2,1), (1,3), (1,0); start (0,2)
+    assert (m.n_states, m.n_actions, m.n_observations) == (257, 9, 3)
+    B, exit_ = 16, 256
+    A = m.actions.index
+    at = lambda x, y, bits: (y * 4 + x) * B + bits  # noqa: E731
+    assert np.flatnonzero(m.b0).tolist() == list(range(at(0, 2, 0), at(0, 2, 0) + 16))  # (0,2), any rocks
+    assert m.T[A("east")][at(3, 0, 5), exit_] == 1 and m.R[at(3, 0, 5), A("east")] == 10  # east off the map: +10, end
+    assert m.T[A("east")][at(1, 0, 5), at(2, 0, 5)] == 1 and m.R[at(1, 0, 5), A("east")] == 0
+    assert m.T[A("north")][at(0, 3, 0), exit_] == 1 and m.R[at(0, 3, 0), A("north")] == -100
+    good, bad = at(3, 1, 0b0001), at(3, 1, 0b1110)  # on rock 0, good then bad
+    assert m.R[good, A("sample")] == 10 and m.T[A("sample")][good, at(3, 1, 0)] == 1  # sampled: now bad
+    assert m.R[bad, A("sample")] == -10 and m.T[A("sample")][bad, bad] == 1
+    assert m.R[at(0, 0, 0), A("sample")] == -100  # no rock there
+    assert m.O[A("check0"), good, 1] == 1.0  # at distance 0 the sensor is exact
+    far = 0.5 * (1 + 2 ** (-np.hypot(3, 2) / 20))  # rock 0 from (0, 3)
+    assert m.O[A("check0"), at(0, 3, 0b0001), 1] == pytest.approx(far)
+    assert m.O[A("check0"), at(0, 3, 0b0000), 2] == pytest.approx(far)
+    assert np.all(m.O[A("north"), :, 0] == 1)  # a move observes nothing
+    assert m.mdp.terminal.tolist() == [False] * 256 + [True]
+
+
+def test_rocksamples_bounds_close_to_one_percent_and_its_controller_earns_the_lower_bound():
+    from envs.pomdp_env import POMDPEnv
+    from envs.pomdp_worlds import rock_sample
+
+    m = rock_sample()
+    sol = solve(m, tol=0.01 * 19, time_limit=30)
+    assert sol.stop_reason == "gap" and sol.gap <= 0.01 * abs(sol.lower)
+    env = POMDPEnv(m)
+    returns = []
+    for episode in range(300):
+        env.reset(seed=episode)
+        sol.policy.reset()
+        a, total, discount = sol.policy.act(None), 0.0, 1.0
+        for _ in range(150):  # 0.95^150 * 10 < 0.01: the rest of the return is negligible
+            o, r, terminated, _, _ = env.step(a)
+            total += discount * r
+            discount *= m.gamma
+            if terminated:
+                break
+            a = sol.policy.act(int(o))
+        returns.append(total)
+    mean, se = np.mean(returns), np.std(returns) / np.sqrt(len(returns))
+    assert mean + 3 * se >= sol.lower - 0.01

@@ -1,0 +1,772 @@
+r"""The exact model of a Farama MiniGrid world, enumerated through the env's own ``step``.
+
+:func:`exact_model` resets a MiniGrid env with a seed and visits every state reachable from that
+reset by calling the env's ``step`` on each (state, action), restoring the state before each call.
+No dynamics are re-implemented: whatever ``step`` does (doors, keys, boxes, the goal, lava, an
+env's own success rule such as Unlock's door or KeyCorridor's object) is what the model holds.
+
+**A state** is everything ``step`` reads: the agent's cell and direction, the carried object, the
+cell of every object that can move (keys, balls and boxes, and what a box holds), and each door's
+open and locked flags. Objects keep their identity (an env's references, such as Unlock's
+``door`` or KeyCorridor's ``obj``, stay valid); walls, goals and lava never change. The key is a
+tuple of integers, so two states are one exactly when every one of these agrees (``env.hash()``
+and ``grid.encode()`` lose the identity of objects of the same type and colour). Observations are
+not generated while enumerating: ``gen_obs`` is switched off for the enumeration's own env.
+
+**The native objective.** An episode of ``max_steps`` steps :math:`T`; reaching the goal (or an
+env's success) at step :math:`k` (1-based, ``step_count`` after the step) pays
+:math:`1 - 0.9\,k/T` and ends the episode; lava ends it with 0; the episode is truncated after
+step :math:`T`. The value of state :math:`s` with :math:`t` steps already taken is
+:math:`V^*(s, t)`, with :math:`V^*(\cdot, T) = 0`.
+
+*Closed form for deterministic worlds* (:attr:`MiniGridModel.deterministic`). Let :math:`d(s)` be
+the fewest steps from :math:`s` to a success, counting the success step (:math:`\infty` if none).
+Then :math:`V^*(s, t) = 1 - 0.9\,(t + d(s))/T` if :math:`t + d(s) \le T`, else 0.
+*Proof.* From :math:`(s, t)` a policy in a deterministic world makes one path. If the path succeeds
+at its :math:`k`-th step, within the episode (:math:`t + k \le T`), the return is
+:math:`1 - 0.9 (t + k)/T > 0`; otherwise (lava, truncation, never) it is 0, since no other step pays
+anything (the enumeration refuses a world where one does). Every path to a success has
+:math:`k \ge d(s)`, and the return decreases in :math:`k`, so the best return is at :math:`k = d(s)`:
+a shortest path, when :math:`t + d(s) \le T`. When :math:`t + d(s) > T` no path succeeds in time
+and every return is 0. :math:`\square` Hence the greedy action at every :math:`t` is one on a
+shortest path: the same action whatever the time, as long as the goal is still in reach.
+:meth:`MiniGridModel.V_star_table` computes the same values by backward induction over
+:math:`(s, t)`, which holds for any world; the tests check that the two agree.
+
+Example:
+    >>> m = exact_model("MiniGrid-Empty-5x5-v0", seed=0)     # doctest: +SKIP
+    >>> m.n_states, m.max_steps, round(m.V_star(m.start, 0), 4)  # doctest: +SKIP
+    (38, 100, 0.9505)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import gymnasium as gym
+import numpy as np
+import scipy.sparse as sp
+
+from envs.mdp import TabularMDP
+
+__all__ = ["exact_model", "MiniGridModel", "MiniGridMismatch", "verify_minigrid", "check_kernel", "MINIGRID_HINT", "require_minigrid",
+           "MAX_STATES"]
+
+MINIGRID_HINT = "MiniGrid worlds need the minigrid package: pip install minigrid (make installs it with the minigrid extra)"
+MAX_STATES = 5_000_000  # enumeration stops with an error past this many states
+BYTES_PER_TRANSITION = 160  # measured on DoorKey-16x16: the state dict, the key tuples and the transition arrays
+SUCCESS_TOL = 1e-9  # a success's reward must be 1 - 0.9 k / T within this
+
+
+def require_minigrid() -> Any:
+    """The ``minigrid`` module, or ``ImportError`` with :data:`MINIGRID_HINT` (one line)."""
+    try:
+        import minigrid
+    except ImportError:
+        raise ImportError(MINIGRID_HINT) from None
+    return minigrid
+
+
+class MiniGridMismatch(AssertionError):
+    """The real env and the model disagree on a step (raised by :func:`verify_minigrid`)."""
+
+
+def _movable(obj: Any) -> bool:
+    return obj.can_pickup() or obj.type == "box"
+
+
+class _Codec:
+    """Reads and writes the state of one MiniGrid env (module doc) as a tuple of integers:
+    ``(agent cell, direction, carried object or -1, each movable object's cell (-1 carried, -2 not
+    on the grid), each door's flags (1 open + 2 locked))``."""
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self.width = env.grid.width
+        self.movable: list[Any] = []
+        seen: set[int] = set()
+
+        def add(obj: Any) -> None:
+            while obj is not None and id(obj) not in seen and _movable(obj):
+                seen.add(id(obj))
+                self.movable.append(obj)
+                obj = obj.contains  # a box's content moves once the box is opened
+
+        for obj in env.grid.grid:
+            if obj is not None:
+                add(obj)
+        add(env.carrying)
+        self.doors = [obj for obj in env.grid.grid if obj is not None and obj.type == "door"]
+        self.index = {id(obj): i for i, obj in enumerate(self.movable)}
+        self.loc = self._scan()
+
+    def _scan(self) -> list[int]:
+        g, carrying = self.env.grid.grid, self.env.carrying
+        where = {id(obj): j for j, obj in enumerate(g) if obj is not None}
+        return [-1 if obj is carrying else where.get(id(obj), -2) for obj in self.movable]
+
+    def read(self) -> tuple[int, ...]:
+        """The env's current state, after a ``step``."""
+        env, loc = self.env, self.loc
+        g, carrying = env.grid.grid, env.carrying
+        for i, obj in enumerate(self.movable):
+            p = loc[i]
+            if p >= 0 and g[p] is obj:
+                continue
+            if obj is carrying:
+                loc[i] = -1
+            else:  # moved, released from a box, or gone
+                loc[i] = next((j for j, c in enumerate(g) if c is obj), -2)
+        if carrying is not None and id(carrying) not in self.index:
+            raise ValueError(f"the agent carries a {carrying.color} {carrying.type} the model never saw on the grid")
+        x, y = env.agent_pos
+        return (int(y) * self.width + int(x), int(env.agent_dir),
+                -1 if carrying is None else self.index[id(carrying)], *loc,
+                *[int(d.is_open) + 2 * int(d.is_locked) for d in self.doors])
+
+    def write(self, key: tuple[int, ...]) -> None:
+        """Put the env in state ``key`` (its step counter at 0)."""
+        env, W, n = self.env, self.width, len(self.movable)
+        g = env.grid.grid
+        for i, obj in enumerate(self.movable):
+            p = self.loc[i]
+            if p >= 0 and g[p] is obj:
+                g[p] = None
+        target = key[3:3 + n]
+        for i, obj in enumerate(self.movable):
+            p = target[i]
+            if p >= 0:
+                g[p] = obj
+                obj.cur_pos = (p % W, p // W)
+        env.carrying = self.movable[key[2]] if key[2] >= 0 else None
+        for door, flags in zip(self.doors, key[3 + n:]):
+            door.is_open, door.is_locked = bool(flags & 1), bool(flags & 2)
+        env.agent_pos = (key[0] % W, key[0] // W)
+        env.agent_dir = key[1]
+        env.step_count = 0
+        self.loc = list(target)
+
+
+def _signature(obj: Any) -> tuple:
+    """How an object of a live env is matched to the model's: type, colour, where it was placed."""
+    pos = getattr(obj, "init_pos", None)
+    return obj.type, obj.color, None if pos is None else (int(pos[0]), int(pos[1]))
+
+
+def layout_digest(env: Any) -> str:
+    """SHA-256 (first 16 hex digits) of a freshly reset env's ``grid.encode()``, agent cell and direction."""
+    h = hashlib.sha256(np.ascontiguousarray(env.grid.encode()).tobytes())
+    h.update(np.array([*map(int, env.agent_pos), int(env.agent_dir)], dtype=np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass(eq=False)
+class MiniGridModel:
+    r"""The exact model of one MiniGrid instance: (env id, minigrid version, seed).
+
+    Live states are ``0..n_states-1`` (0 is the reset state); :attr:`mdp` adds one absorbing state,
+    ``end``, that every ending transition enters.
+
+    Attributes:
+        env_id, seed, minigrid_version: the instance.
+        layout: ``grid.encode()`` of the reset env, and ``layout_digest`` its digest (with the
+            agent's start), checked by :meth:`check_layout`.
+        max_steps: :math:`T`, the episode's length.
+        keys: each live state's key (see the module doc).
+        next_state: ``(S, A, K)`` next live state of each outcome (``-1``: the episode ends);
+            ``prob``: ``(S, A, K)`` each outcome's probability (deterministic worlds: ``K = 1``).
+        success: ``(S, A, K)`` bool, the outcome is a success (pays :math:`1 - 0.9 k/T`);
+            ``penalty``: ``(S, A, K)`` any other reward it pays (Dynamic-Obstacles' -1).
+        actions: the action names.
+
+    Example:
+        >>> m = exact_model("MiniGrid-Empty-5x5-v0", seed=0)          # doctest: +SKIP
+        >>> m.optimal_action(m.start, 0), m.actions[2]                 # doctest: +SKIP
+        (2, 'forward')
+    """
+
+    env_id: str
+    seed: int
+    minigrid_version: str
+    layout: np.ndarray
+    layout_digest: str
+    max_steps: int
+    keys: list[tuple[int, ...]]
+    next_state: np.ndarray
+    prob: np.ndarray
+    success: np.ndarray
+    penalty: np.ndarray
+    actions: tuple[str, ...]
+    signatures: list[tuple] | None = field(repr=False, default_factory=list)
+    obstacle_slots: list[int] | None = field(repr=False, default=None)
+    n_doors: int = 0
+    width: int = 0
+    enumeration_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.index = {k: i for i, k in enumerate(self.keys)}
+        self._d: np.ndarray | None = None
+        self._table: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_states(self) -> int:
+        """Live states (the absorbing ``end`` of :attr:`mdp` not counted)."""
+        return len(self.keys)
+
+    @property
+    def n_actions(self) -> int:
+        """The env's actions."""
+        return self.next_state.shape[1]
+
+    @property
+    def n_transitions(self) -> int:
+        """(state, action, outcome) triples of positive probability."""
+        return int((self.prob > 0).sum())
+
+    @property
+    def start(self) -> int:
+        """The reset state's index (0)."""
+        return 0
+
+    @property
+    def deterministic(self) -> bool:
+        """Every (state, action) has one outcome."""
+        return self.next_state.shape[2] == 1
+
+    # ------------------------------------------------------------------ the time-free MDP
+    @property
+    def mdp(self) -> TabularMDP:
+        """The time-free :class:`~envs.mdp.TabularMDP` of the reachable states plus ``end``.
+
+        ``R(s, a)`` is the undated reward: a success counts 1 (the native objective pays
+        :math:`1 - 0.9 k/T` for it, see :meth:`V_star`), plus any penalty. Its ``gamma`` is 1,
+        the native objective being undiscounted; a discounted variant is a different objective.
+        """
+        S, A, K = self.next_state.shape
+        end = S
+        rows = np.repeat(np.arange(S * A), K)
+        cols = np.where(self.next_state < 0, end, self.next_state).ravel()
+        P = sp.csr_matrix((self.prob.ravel(), (rows, cols)), shape=((S + 1) * A, S + 1))
+        P = P + sp.csr_matrix((np.ones(A), (np.arange(S * A, (S + 1) * A), np.full(A, end))), shape=P.shape)
+        R = np.zeros((S + 1, A))
+        R[:S] = (self.prob * (self.success + self.penalty)).sum(axis=2)
+        terminal = np.zeros(S + 1, dtype=bool)
+        terminal[end] = True
+        initial = np.zeros(S + 1)
+        initial[0] = 1.0
+        return TabularMDP(P.tocsr(), R, terminal, initial, gamma=1.0,
+                          info={"source": f"minigrid {self.env_id} seed {self.seed}", "objective": "undated",
+                                "absorbing_state": end})
+
+    # ------------------------------------------------------------------ the native objective
+    def success_reward(self, k: np.ndarray | int) -> np.ndarray | float:
+        """MiniGrid's :math:`1 - 0.9\\,k/T` for a success at step ``k`` (1-based)."""
+        return 1.0 - 0.9 * np.asarray(k, dtype=np.float64) / self.max_steps
+
+    def distance(self) -> np.ndarray:
+        """``(S,)``: :math:`d(s)`, the fewest steps to a success (``inf`` where none); deterministic worlds only."""
+        if not self.deterministic:
+            raise ValueError(f"{self.env_id} is stochastic: the shortest-path closed form does not hold; "
+                             "use V_star_table (backward induction)")
+        if self._d is None:
+            S, A = self.n_states, self.n_actions
+            nxt, succ = self.next_state[:, :, 0], self.success[:, :, 0]
+            d = np.full(S, np.inf)
+            d[succ.any(axis=1)] = 1
+            src, act = np.nonzero(nxt >= 0)
+            dst = nxt[src, act]
+            back = sp.csr_matrix((np.ones(len(src)), (dst, src)), shape=(S, S))  # who leads to each state
+            frontier = np.flatnonzero(d == 1)
+            k = 1
+            while frontier.size:
+                k += 1
+                prev = np.unique(back[frontier].indices)
+                prev = prev[np.isinf(d[prev])]
+                d[prev] = k
+                frontier = prev
+            self._d = d
+        return self._d
+
+    def V_star(self, s: int, t: int = 0) -> float:
+        """:math:`V^*(s, t)` under the native objective (closed form when deterministic, else the table)."""
+        self._check_time(t)
+        if self.deterministic:
+            k = t + self.distance()[s]
+            return float(self.success_reward(k)) if k <= self.max_steps else 0.0
+        return float(self.V_star_table()[t, s])
+
+    def optimal_action(self, s: int, t: int = 0) -> int:
+        """An action optimal at ``(s, t)``: on a shortest path when deterministic (module doc)."""
+        self._check_time(t)
+        if self.deterministic:
+            d = self.distance()
+            if not t + d[s] <= self.max_steps:
+                return 0  # the goal is out of reach: every action is worth 0
+            nxt, succ = self.next_state[s, :, 0], self.success[s, :, 0]
+            ahead = np.where(nxt >= 0, d[np.maximum(nxt, 0)], np.inf)
+            return int(np.flatnonzero(succ | (ahead == d[s] - 1))[0])
+        return int(self._q(t, self.V_star_table()[t + 1])[s].argmax())
+
+    def _check_time(self, t: int) -> None:
+        if not 0 <= t < self.max_steps:
+            raise ValueError(f"t must be in [0, {self.max_steps}) (max_steps), got {t}")
+
+    def _q(self, t: int, V_next: np.ndarray) -> np.ndarray:
+        """``(S, A)``: :math:`Q(s, a)` at time ``t`` given :math:`V(\\cdot, t+1)` (``V_next``)."""
+        ahead = np.where(self.next_state >= 0, V_next[np.maximum(self.next_state, 0)], 0.0)
+        pay = self.success * self.success_reward(t + 1) + self.penalty
+        return (self.prob * (pay + ahead)).sum(axis=2)
+
+    def V_star_table(self) -> np.ndarray:
+        """``(T + 1, S)``: :math:`V^*(s, t)` by backward induction over :math:`(s, t)`, any world."""
+        if self._table is None:
+            from envs.resources import require_memory
+
+            require_memory(8.0 * (self.max_steps + 1) * self.n_states, f"the value table of {self.env_id}")
+            V = np.zeros((self.max_steps + 1, self.n_states))
+            for t in range(self.max_steps - 1, -1, -1):
+                V[t] = self._q(t, V[t + 1]).max(axis=1)
+            self._table = V
+        return self._table
+
+    def value(self, policy: np.ndarray | Callable[[int], np.ndarray], t: int = 0) -> float:
+        r"""The exact native-objective value of a stationary policy from the reset state at time ``t``.
+
+        :math:`V^\pi(s, t) = \sum_a \pi(a|s) \sum_{s'} p(s'|s,a)\,[r_t(s,a,s') + V^\pi(s', t+1)]`,
+        by backward induction from :math:`V^\pi(\cdot, T) = 0`.
+
+        Arguments:
+            policy: ``(S, A)`` action probabilities per live state, or a function of the state
+                index returning them.
+            t: the steps already taken.
+        """
+        self._check_time(t)
+        pi = np.asarray([policy(s) for s in range(self.n_states)] if callable(policy) else policy, dtype=np.float64)
+        if pi.shape != (self.n_states, self.n_actions):
+            raise ValueError(f"policy must give ({self.n_states}, {self.n_actions}) probabilities, got {pi.shape}")
+        if np.any(pi < 0) or np.any(np.abs(pi.sum(axis=1) - 1) > 1e-6):
+            raise ValueError("policy rows must be probabilities that sum to 1")
+        V = np.zeros(self.n_states)
+        for u in range(self.max_steps - 1, t - 1, -1):
+            V = (pi * self._q(u, V)).sum(axis=1)
+        return float(V[self.start])
+
+    # ------------------------------------------------------------------ live envs
+    def state_of(self, env: Any) -> int:
+        """The model's index of a live env's current state (an env of this instance, mid-episode)."""
+        env = env.unwrapped
+        if self.signatures is None:
+            raise ValueError(f"{self.env_id}: objects of one type and colour placed at one cell cannot be told "
+                             "apart in a live env")
+        n = len(self.signatures)
+        where = {sig: i for i, sig in enumerate(self.signatures)}
+        loc = [-2] * n
+        carry = -1
+        found = [(j, obj) for j, obj in enumerate(env.grid.grid) if obj is not None and _movable(obj)]
+        if env.carrying is not None:
+            found.append((-1, env.carrying))
+        if self.obstacle_slots is not None:  # Dynamic-Obstacles' balls: matched by their order, as step moves them
+            for slot, ball in zip(self.obstacle_slots, env.obstacles):
+                loc[slot] = int(ball.cur_pos[1]) * self.width + int(ball.cur_pos[0])
+            balls = {id(ball) for ball in env.obstacles}
+            found = [(j, obj) for j, obj in found if id(obj) not in balls]
+        for j, obj in found:
+            i = where.get(_signature(obj))
+            if i is None:
+                raise ValueError(f"the env holds a {obj.color} {obj.type} placed at {_signature(obj)[2]} that "
+                                 f"{self.env_id} seed {self.seed} does not have: another seed or layout?")
+            loc[i] = j
+            if j == -1:
+                carry = i
+        doors = [int(o.is_open) + 2 * int(o.is_locked) for o in env.grid.grid if o is not None and o.type == "door"]
+        x, y = env.agent_pos
+        key = (int(y) * self.width + int(x), int(env.agent_dir), carry, *loc, *doors)
+        if key not in self.index:
+            raise ValueError(f"the env's state {key} is not among the {self.n_states} states of {self.env_id} seed "
+                             f"{self.seed}: another seed or layout, or a step the model does not know")
+        return self.index[key]
+
+    def check_layout(self) -> None:
+        """Reset a fresh env with this seed; raise if its layout's digest differs from the stored one."""
+        env = _make(self.env_id)
+        env.reset(seed=self.seed)
+        digest = layout_digest(env.unwrapped)
+        if digest != self.layout_digest:
+            raise ValueError(f"{self.env_id} seed {self.seed} now generates layout {digest}, not the model's "
+                             f"{self.layout_digest}: this numpy or minigrid build draws another layout from the seed")
+
+
+def _make(env_id: str, **kwargs: Any) -> Any:
+    require_minigrid()
+    import minigrid  # noqa: F401  (registers the MiniGrid ids)
+
+    return gym.make(env_id, **kwargs)
+
+
+def _unwrap_minigrid(env_or_id: Any) -> tuple[Any, str]:
+    """A fresh unwrapped MiniGrid env and its id, or one line saying what is wrong."""
+    require_minigrid()
+    from minigrid.minigrid_env import MiniGridEnv
+
+    if isinstance(env_or_id, str):
+        env = _make(env_or_id)
+        env_id = env_or_id
+    else:
+        spec = getattr(env_or_id, "spec", None)
+        if not isinstance(getattr(env_or_id, "unwrapped", None), MiniGridEnv) or spec is None:
+            raise TypeError(f"exact_model needs a MiniGrid env or id, got {type(env_or_id).__name__}"
+                            f"{'' if spec is None else ' (' + spec.id + ')'}")
+        env_id = spec.id
+        env = _make(env_id, **spec.kwargs)
+    if not isinstance(env.unwrapped, MiniGridEnv):
+        raise TypeError(f"exact_model needs a MiniGrid env, and {env_id} is a {type(env.unwrapped).__name__}")
+    return env.unwrapped, env_id
+
+
+def estimate_states(env: Any) -> int:
+    """An upper bound on the reachable states of a reset env, for refusing what cannot fit.
+
+    free cells x 4 directions x (free cells + 2)^(movable objects) x 4^(doors).
+    """
+    free = sum(1 for obj in env.grid.grid if obj is None or obj.can_overlap() or _movable(obj) or obj.type == "door")
+    codec = _Codec(env)
+    return int(free * 4 * float(free + 2) ** len(codec.movable) * 4 ** len(codec.doors))
+
+
+class _Branching:
+    r"""Stands in for ``MiniGridEnv.place_obj`` while enumerating a world that places objects inside
+    ``step`` (Dynamic-Obstacles moves each ball with ``place_obj(ball, top, (3, 3), max_tries=100)``).
+
+    ``place_obj`` draws a cell of its window uniformly up to ``max_tries + 1`` times and keeps the
+    first that is empty and not the agent's; if none is kept it raises, and Dynamic-Obstacles then
+    leaves the ball where it was. With ``n`` cells in the window and ``k`` of them acceptable, the
+    exact outcome is each acceptable cell with probability :math:`(1 - (1 - k/n)^{m+1})/k` and the
+    failure with :math:`(1 - k/n)^{m+1}` (``m = max_tries``). Each call is a choice point; the
+    caller runs ``step`` once per path of choices (:meth:`paths`), each path with its probability.
+    """
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self.script: list[int] = []
+        self.sizes: list[int] = []
+        self.depth = 0
+        self.p = 1.0
+
+    def __call__(self, obj: Any, top: Any = None, size: Any = None, reject_fn: Any = None,
+                 max_tries: float = float("inf")) -> tuple[int, int]:
+        env = self.env
+        W, H = env.grid.width, env.grid.height
+        top = (0, 0) if top is None else (max(top[0], 0), max(top[1], 0))
+        size = (W, H) if size is None else size
+        window = [(x, y) for x in range(top[0], min(top[0] + size[0], W)) for y in range(top[1], min(top[1] + size[1], H))]
+        agent = tuple(map(int, env.agent_pos))
+        valid = [p for p in window if env.grid.get(*p) is None and p != agent and not (reject_fn and reject_fn(env, p))]
+        n, k = len(window), len(valid)
+        if k == 0:
+            fail = 1.0
+        elif k == n or max_tries == float("inf"):
+            fail = 0.0
+        else:
+            fail = (1.0 - k / n) ** (max_tries + 1)
+        options = [(p, (1.0 - fail) / k) for p in valid] + ([(None, fail)] if fail > 0 else [])
+        if self.depth == len(self.script):
+            self.script.append(0)
+            self.sizes.append(len(options))
+        cell, p = options[self.script[self.depth]]
+        self.depth += 1
+        self.p *= p
+        if cell is None:
+            raise RecursionError("rejection sampling failed in place_obj")
+        env.grid.set(cell[0], cell[1], obj)
+        if obj is not None:
+            obj.init_pos = obj.cur_pos = cell
+        return cell
+
+    def paths(self, run: Callable[[], Any]) -> list[tuple[float, Any]]:
+        """``run()`` once per path of choices (depth-first), each result with its probability."""
+        self.script, self.sizes, out = [], [], []
+        while True:
+            self.depth, self.p = 0, 1.0
+            result = run()
+            del self.script[self.depth:], self.sizes[self.depth:]
+            out.append((self.p, result))
+            d = len(self.script) - 1
+            while d >= 0 and self.script[d] + 1 >= self.sizes[d]:
+                d -= 1
+            if d < 0:
+                return out
+            self.script[d] += 1
+            del self.script[d + 1:], self.sizes[d + 1:]
+
+
+def exact_model(env_or_id: Any, seed: int = 0, max_states: int = MAX_STATES, progress: bool = False) -> MiniGridModel:
+    """Enumerate the states reachable from ``reset(seed=seed)`` through the env's own ``step``.
+
+    Arguments:
+        env_or_id: a MiniGrid id (``"MiniGrid-DoorKey-5x5-v0"``) or a MiniGrid env made by
+            ``gym.make`` (a fresh one of the same spec is enumerated; the env passed is not touched).
+        seed: the reset seed: with the id and the minigrid version, the instance.
+        max_states: stop with an error past this many states.
+        progress: print the count every 100,000 states.
+
+    Raises:
+        TypeError: not a MiniGrid env; ImportError: minigrid missing; MemoryError: the estimate
+        (or the count) does not fit; ValueError: a step pays a reward the model cannot express.
+
+    Example:
+        >>> m = exact_model("MiniGrid-DoorKey-5x5-v0", seed=1)          # doctest: +SKIP
+        >>> m.deterministic, m.V_star(m.start, 0) > 0                   # doctest: +SKIP
+        (True, True)
+    """
+    import time
+
+    from envs.resources import require_memory
+
+    minigrid = require_minigrid()
+    env, env_id = _unwrap_minigrid(env_or_id)
+    t0 = time.perf_counter()
+    env.reset(seed=int(seed))
+    layout, digest = env.grid.encode().copy(), layout_digest(env)
+    A = int(env.action_space.n)
+    bound = estimate_states(env)
+    if bound * A * BYTES_PER_TRANSITION > 0:
+        try:
+            require_memory(min(bound, max_states) * A * BYTES_PER_TRANSITION, f"the exact model of {env_id} (at most "
+                           f"{bound:,} states by the estimate)")
+        except MemoryError as e:
+            raise MemoryError(str(e)) from None
+    codec = _Codec(env)
+    signatures = [_signature(obj) for obj in codec.movable]
+    if len(set(signatures)) != len(signatures):
+        signatures = None  # objects a live env could not tell apart: state_of unavailable
+    start = codec.read()
+    index = {start: 0}
+    keys = [start]
+    T = env.max_steps
+    first_reward = 1.0 - 0.9 / T
+    stochastic = hasattr(env, "obstacles")  # Dynamic-Obstacles: balls moved by place_obj inside step
+    brancher = _Branching(env)
+
+    def outcome(key: tuple[int, ...], a: int) -> tuple[int, bool, float]:
+        """One run of ``step(a)`` from ``key``: (next state or -1, success, penalty)."""
+        codec.write(key)
+        _, reward, terminated, _, _ = env.step(a)
+        new = codec.read()  # always: the codec must know where every object is before the next write
+        reward = float(reward)
+        if terminated:
+            if reward > 0 and abs(reward - first_reward) > SUCCESS_TOL:
+                raise ValueError(f"{env_id}: action {a} from state {key} pays {reward!r} on ending, not MiniGrid's "
+                                 f"1 - 0.9 k / max_steps = {first_reward!r} at k = 1")
+            return -1, reward > 0, min(reward, 0.0)
+        if reward != 0.0:
+            raise ValueError(f"{env_id}: action {a} from state {key} pays {reward!r} without ending the episode; "
+                             "the model holds only MiniGrid's success reward and ending penalties")
+        i = index.get(new)
+        if i is None:
+            i = index[new] = len(keys)
+            keys.append(new)
+            queue.append(new)
+            if len(keys) > max_states:
+                raise MemoryError(f"{env_id} seed {seed} has more than {max_states:,} reachable states (max_states); "
+                                  f"the estimate was {bound:,}")
+            if progress and len(keys) % 100_000 == 0:
+                print(f"{env_id}: {len(keys):,} states found, {len(queue):,} to expand", flush=True)
+        return i, False, 0.0
+
+    env.gen_obs = lambda: None  # the enumeration's own env: observations are computed afterwards, if at all
+    if stochastic:
+        env.place_obj = brancher
+    rows: list[list[dict[tuple[int, bool, float], float]]] = []
+    try:
+        queue = deque([start])
+        while queue:
+            key = queue.popleft()
+            row = []
+            for a in range(A):
+                merged: dict[tuple[int, bool, float], float] = {}
+                runs = brancher.paths(lambda: outcome(key, a)) if stochastic else [(1.0, outcome(key, a))]
+                for p, result in runs:
+                    merged[result] = merged.get(result, 0.0) + p
+                row.append(merged)
+            rows.append(row)
+    finally:
+        del env.gen_obs
+        if stochastic:
+            del env.place_obj
+    S, K = len(keys), max(len(m) for row in rows for m in row)
+    next_state, prob = np.full((S, A, K), -1, dtype=np.int64), np.zeros((S, A, K))
+    success, penalty = np.zeros((S, A, K), dtype=bool), np.zeros((S, A, K))
+    for s, row in enumerate(rows):
+        for a, merged in enumerate(row):
+            for j, ((i, won, pen), p) in enumerate(merged.items()):
+                next_state[s, a, j], prob[s, a, j], success[s, a, j], penalty[s, a, j] = i, p, won, pen
+    obstacle_slots = [codec.index[id(o)] for o in env.obstacles] if stochastic else None
+    model = MiniGridModel(env_id=env_id, seed=int(seed), minigrid_version=minigrid.__version__, layout=layout,
+                          layout_digest=digest, max_steps=int(T), keys=keys, next_state=next_state, prob=prob,
+                          success=success, penalty=penalty, actions=tuple(act.name for act in env.actions)[:A],
+                          signatures=signatures, obstacle_slots=obstacle_slots, n_doors=len(codec.doors),
+                          width=codec.width, enumeration_seconds=time.perf_counter() - t0)
+    return model
+
+
+# ---------------------------------------------------------------------- the check against the real env
+def verify_minigrid(model: MiniGridModel, episodes: int = 3, seed: int = 0,
+                    policies: tuple[str, ...] = ("uniform", "optimal", "worst")) -> dict[str, Any]:
+    """Replay the real ``gym.make`` env against the model, step by step; raise on the first mismatch.
+
+    Each policy plays ``episodes`` episodes of the real env reset with the model's seed:
+
+    - ``uniform``: uniformly random actions;
+    - ``optimal``: :meth:`MiniGridModel.optimal_action` at each ``(s, t)``; its return must equal
+      :math:`V^*(s_0, 0)` exactly (to 1e-12);
+    - ``worst``: the action of least :math:`Q(s, t)`, a deliberately bad policy.
+
+    At every step the env's next state (by :meth:`MiniGridModel.state_of`), reward, terminated
+    and truncated must be what the model gives. The layout digest is checked first.
+
+    Returns:
+        ``{"steps": n, "episodes": {policy: [returns]}}``.
+
+    Raises:
+        MiniGridMismatch: naming the policy, episode, step, state, action and both sides.
+    """
+    if model.signatures is None:
+        raise ValueError(f"{model.env_id}: objects of one type and colour placed at one cell cannot be told apart "
+                         "in a live env, so the replay check cannot run")
+    model.check_layout()
+    rng = np.random.default_rng(seed)
+    env = _make(model.env_id)
+    V = None if model.deterministic else model.V_star_table()
+    steps, returns = 0, {}
+    for name in policies:
+        returns[name] = []
+        for episode in range(episodes):
+            env.reset(seed=model.seed)  # the instance's start; then an independent stream for what step draws
+            env.unwrapped.np_random = np.random.default_rng([seed, len(returns), episode])
+            s, total = _state_or_unknown(model, env), 0.0
+            if s != model.start:
+                raise MiniGridMismatch(f"{model.env_id} seed {model.seed}: the env's reset state is not the model's "
+                                       f"start {model.keys[model.start]}")
+            for t in range(model.max_steps):
+                if name == "uniform":
+                    a = int(rng.integers(model.n_actions))
+                elif name == "optimal":
+                    a = model.optimal_action(s, t)
+                elif name == "worst":
+                    a = int(model._q(t, V[t + 1] if V is not None else _next_values(model, t)).argmin(axis=1)[s])
+                else:
+                    raise ValueError(f"unknown policy {name!r}; use uniform, optimal or worst")
+                _, r, terminated, truncated, _ = env.step(a)
+                steps += 1
+                total += float(r)
+                got = -1 if terminated else _state_or_unknown(model, env)
+                live = np.flatnonzero(model.prob[s, a] > 0)
+                rewards = np.where(model.success[s, a], model.success_reward(t + 1), model.penalty[s, a])
+                want_trunc = t + 1 >= model.max_steps
+                ok = bool(truncated) == want_trunc and any(
+                    model.next_state[s, a, j] == got and abs(float(r) - rewards[j]) <= 1e-12 for j in live)
+                if not ok:
+                    said = "; ".join(f"state {'end' if model.next_state[s, a, j] < 0 else model.keys[model.next_state[s, a, j]]}"
+                                     f", reward {float(rewards[j])!r}, terminated {bool(model.next_state[s, a, j] < 0)}"
+                                     f"{'' if model.deterministic else f' (p = {model.prob[s, a, j]:.3g})'}"
+                                     for j in live[:3])
+                    raise MiniGridMismatch(
+                        f"{model.env_id} seed {model.seed}, {name} policy, episode {episode}, step {t + 1}: action "
+                        f"{model.actions[a]!r} from state {model.keys[s]}: the model gives {said}{' ...' if live.size > 3 else ''}"
+                        f" (truncated {want_trunc}); the env gives state "
+                        f"{'end' if got == -1 else got if got == 'unknown' else model.keys[got]}, reward {float(r)!r}, "
+                        f"terminated {bool(terminated)}, truncated {bool(truncated)}")
+                if terminated or truncated:
+                    break
+                s = got
+            returns[name].append(total)
+        if name == "optimal":
+            _check_optimal_returns(model, np.asarray(returns[name]))
+    return {"steps": steps, "episodes": returns}
+
+
+def _check_optimal_returns(model: MiniGridModel, returns: np.ndarray) -> None:
+    """Deterministic: every return is V*(s0, 0) to 1e-12; stochastic: their mean within 4 standard errors."""
+    v = model.V_star(model.start, 0)
+    if model.deterministic:
+        bad = np.flatnonzero(np.abs(returns - v) > 1e-12)
+        if bad.size:
+            raise MiniGridMismatch(f"{model.env_id} seed {model.seed}: the optimal policy earned {returns[bad[0]]!r} "
+                                   f"in the env; the model's V*(s0, 0) is {v!r}")
+    elif returns.size > 1:
+        se = returns.std(ddof=1) / np.sqrt(returns.size)
+        if abs(returns.mean() - v) > 4 * se + 1e-9:
+            raise MiniGridMismatch(f"{model.env_id} seed {model.seed}: the optimal policy earned {returns.mean():.4f} "
+                                   f"+- {se:.4f} over {returns.size} episodes in the env; the model's V*(s0, 0) is {v:.4f}")
+
+
+def check_kernel(model: MiniGridModel, steps: int = 3000, seed: int = 0, alpha: float = 1e-6) -> Any:
+    """Sampled steps of the real env, from states the model puts it in, against the model's outcomes.
+
+    :func:`envs.verify.check_model` on the real env seen through its state index (each (state,
+    action) drawn uniformly; the env steps with its own random generator): every next state must
+    have positive probability, the reward and end must match, and the next states' frequencies
+    must pass a Kolmogorov-Smirnov test at ``alpha``. For Dynamic-Obstacles this checks the ball
+    kernel derived from the env's code (:class:`_Branching`) against the env's sampling.
+
+    Returns:
+        :class:`envs.verify.ModelCheck`; raises ``ValueError`` naming the pair that differs.
+    """
+    from envs.verify import check_model
+
+    return check_model(_IndexedEnv(model), model.mdp, steps=steps, seed=seed, alpha=alpha)
+
+
+class _IndexedEnv(gym.Env):
+    """The real env of a model's instance with its state as an index, ``.s`` (toy_text's convention),
+    for :func:`envs.verify.check_model`. A success pays the undated 1 (:attr:`MiniGridModel.mdp`);
+    ``reset`` keeps the layout (MiniGrid would draw a new one) and the env's generator running."""
+
+    def __init__(self, model: MiniGridModel) -> None:
+        self.model, self.real = model, _make(model.env_id).unwrapped
+        self.action_space = gym.spaces.Discrete(model.n_actions)
+        self.observation_space = gym.spaces.Discrete(model.n_states + 1)
+        self.codec: _Codec | None = None
+        self._s = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[int, dict]:
+        if self.codec is None:
+            self.real.reset(seed=self.model.seed)
+            if layout_digest(self.real) != self.model.layout_digest:
+                raise ValueError(f"{self.model.env_id} seed {self.model.seed} no longer generates the model's layout")
+            self.codec = _Codec(self.real)
+        self.s = self.model.start
+        return self._s, {}
+
+    @property
+    def s(self) -> int:
+        return self._s
+
+    @s.setter
+    def s(self, state: int) -> None:
+        self.codec.write(self.model.keys[int(state)])
+        self._s = int(state)
+
+    def step(self, action: int) -> tuple[int, float, bool, bool, dict]:
+        _, reward, terminated, _, _ = self.real.step(int(action))
+        key = self.codec.read()
+        self._s = self.model.n_states if terminated else self.model.index[key]
+        return self._s, (1.0 if terminated and float(reward) > 0 else float(reward)), bool(terminated), False, {}
+
+
+def _state_or_unknown(model: MiniGridModel, env: Any) -> int | str:
+    try:
+        return model.state_of(env)
+    except ValueError:
+        return "unknown"
+
+
+def _next_values(model: MiniGridModel, t: int) -> np.ndarray:
+    """:math:`V^*(\\cdot, t+1)` of a deterministic model, by the closed form."""
+    d = model.distance()
+    k = t + 1 + d
+    return np.where(k <= model.max_steps, model.success_reward(np.minimum(k, model.max_steps)), 0.0)

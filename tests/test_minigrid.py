@@ -1,0 +1,158 @@
+"""The exact model of MiniGrid worlds, judged against the real minigrid package: replays of the real
+env step by step, the optimal policy's return, sampled steps of Dynamic-Obstacles' balls, and the
+closed form against backward induction."""
+
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("minigrid", reason="the minigrid extra is not installed (make installs it)")
+
+from envs.minigrid import (MINIGRID_HINT, MiniGridMismatch, check_kernel, exact_model,  # noqa: E402
+                           verify_minigrid)
+
+DETERMINISTIC = ["MiniGrid-Empty-5x5-v0", "MiniGrid-Empty-Random-5x5-v0", "MiniGrid-DoorKey-5x5-v0",
+                 "MiniGrid-Unlock-v0", "MiniGrid-KeyCorridorS3R1-v0", "MiniGrid-LavaCrossingS9N1-v0",
+                 "MiniGrid-FourRooms-v0"]
+# the layout each (id, seed) generated when the model was written (minigrid 3.2.0, numpy 2): a build
+# whose seed draws another layout must fail here, not silently change the tables
+DIGESTS = {("MiniGrid-DoorKey-5x5-v0", 0): "4bb943c35b1912c9", ("MiniGrid-Unlock-v0", 0): "4c94ae3fcba5a341",
+           ("MiniGrid-FourRooms-v0", 0): "07ecc03f8528720c"}
+
+
+@pytest.mark.parametrize("env_id", DETERMINISTIC)
+def test_the_model_replays_the_real_env_and_its_optimal_policy_earns_exactly_v_star(env_id):
+    m = exact_model(env_id, seed=1)
+    report = verify_minigrid(m, episodes=2, seed=0)  # raises on the first step that differs
+    assert report["steps"] > 0
+    assert report["episodes"]["optimal"] == [pytest.approx(m.V_star(m.start, 0), abs=1e-12)] * 2
+    assert 0 < m.V_star(m.start, 0) < 1
+
+
+def test_dynamic_obstacles_ball_kernel_matches_the_envs_sampled_steps_and_its_optimal_return():
+    m = exact_model("MiniGrid-Dynamic-Obstacles-5x5-v0", seed=0)
+    assert not m.deterministic
+    np.testing.assert_allclose(m.prob.sum(axis=2), 1.0, atol=1e-12)
+    assert check_kernel(m, steps=6000, seed=1).ks_pvalue > 1e-6  # the env's own draws, frequency-tested
+    report = verify_minigrid(m, episodes=200, seed=0, policies=("uniform", "optimal"))  # mean within 4 s.e.
+    assert np.mean(report["episodes"]["optimal"]) > np.mean(report["episodes"]["uniform"])
+    with pytest.raises(ValueError, match="is stochastic: the shortest-path closed form does not hold"):
+        m.distance()
+
+
+def test_a_wrong_ball_kernel_is_caught_by_the_sampled_steps():
+    m = exact_model("MiniGrid-Dynamic-Obstacles-5x5-v0", seed=0)
+    moving = np.flatnonzero((m.prob > 0).sum(axis=2).max(axis=1) > 2)
+    m.prob[moving, :, 0] += 1.0  # one outcome at least half the time: a kernel the env does not follow
+    m.prob[moving] /= m.prob[moving].sum(axis=2, keepdims=True)
+    with pytest.raises(ValueError, match="frequencies disagree with the model"):
+        check_kernel(m, steps=6000, seed=1)
+
+
+@pytest.mark.parametrize("env_id", ["MiniGrid-DoorKey-5x5-v0", "MiniGrid-Unlock-v0", "MiniGrid-LavaCrossingS9N1-v0"])
+def test_the_closed_form_equals_backward_induction_at_every_state_and_time(env_id):
+    m = exact_model(env_id, seed=2)
+    table = m.V_star_table()
+    closed = np.array([[m.V_star(s, t) for s in range(m.n_states)] for t in range(m.max_steps)])
+    np.testing.assert_allclose(closed, table[:-1], atol=1e-12)
+    t = m.max_steps - 3  # near the end, the goal is out of reach from most states
+    assert (table[t] == 0).mean() > 0.5
+
+
+def test_a_policys_exact_value_matches_monte_carlo_returns_of_the_real_env():
+    import gymnasium as gym
+
+    m = exact_model("MiniGrid-Empty-5x5-v0", seed=0)
+    pi = np.tile([0.2, 0.2, 0.6], (m.n_states, 1))  # left, right, forward
+    pi = np.pad(pi, ((0, 0), (0, m.n_actions - 3)))
+    exact = m.value(pi)
+    env = gym.make("MiniGrid-Empty-5x5-v0")
+    rng = np.random.default_rng(0)
+    returns = []
+    for episode in range(1500):
+        env.reset(seed=0)
+        total, done = 0.0, False
+        while not done:
+            _, r, terminated, truncated, _ = env.step(int(rng.choice(3, p=[0.2, 0.2, 0.6])))
+            total, done = total + float(r), terminated or truncated
+        returns.append(total)
+    se = np.std(returns) / np.sqrt(len(returns))
+    assert abs(np.mean(returns) - exact) < 4 * se
+    assert m.value(np.eye(m.n_actions)[[m.optimal_action(s, 0) for s in range(m.n_states)]]) == pytest.approx(
+        m.V_star(m.start, 0), abs=1e-12)  # the shortest-path policy is optimal at t = 0
+
+
+def test_state_of_a_live_env_follows_the_models_transitions():
+    import gymnasium as gym
+
+    m = exact_model("MiniGrid-DoorKey-5x5-v0", seed=0)
+    env = gym.make("MiniGrid-DoorKey-5x5-v0")
+    env.reset(seed=0)
+    s = m.state_of(env)
+    assert s == m.start
+    for t in range(40):
+        a = m.optimal_action(s, t)
+        _, _, terminated, _, _ = env.step(a)
+        if terminated:
+            assert m.next_state[s, a, 0] == -1 and m.success[s, a, 0]
+            break
+        s2 = m.state_of(env)
+        assert s2 == m.next_state[s, a, 0]
+        s = s2
+    else:
+        pytest.fail("the optimal policy did not reach the goal")
+
+
+def test_the_layout_of_each_seed_is_the_recorded_one():
+    for (env_id, seed), digest in DIGESTS.items():
+        m = exact_model(env_id, seed=seed)
+        assert m.layout_digest == digest, (env_id, seed)
+        m.check_layout()
+    m.layout_digest = "0000000000000000"
+    with pytest.raises(ValueError, match="now generates layout .*, not the model's 0000000000000000"):
+        m.check_layout()
+
+
+def test_a_minigrid_whose_steps_differ_fails_the_replay_naming_the_first_step(monkeypatch):
+    from minigrid.core.world_object import Door
+
+    m = exact_model("MiniGrid-DoorKey-5x5-v0", seed=0)
+    monkeypatch.setattr(Door, "toggle", lambda self, env, pos: False)  # a "version" where keys open no door
+    with pytest.raises(MiniGridMismatch, match=r"optimal policy, episode 0, step \d+: action 'toggle' from state"):
+        verify_minigrid(m, episodes=1, policies=("optimal",))
+
+
+def test_the_time_free_mdp_holds_the_reachable_states_and_an_absorbing_end():
+    from agents import dp
+
+    m = exact_model("MiniGrid-DoorKey-5x5-v0", seed=0)
+    mdp = m.mdp
+    assert mdp.n_states == m.n_states + 1 and mdp.terminal[-1] and mdp.gamma == 1.0
+    # undiscounted, the undated objective's optimum is the probability of ever succeeding: 1 here
+    assert dp.solve(mdp, 0.999, tol=1e-9).V[0] == pytest.approx(0.999 ** (m.distance()[0] - 1), abs=1e-6)
+
+
+# ---------------------------------------------------------------------- bad input
+def test_bad_input_gets_one_clear_line(monkeypatch):
+    import gymnasium as gym
+
+    with pytest.raises(TypeError, match=r"exact_model needs a MiniGrid env, and CartPole-v1 is a CartPoleEnv"):
+        exact_model("CartPole-v1")
+    with pytest.raises(TypeError, match=r"exact_model needs a MiniGrid env or id, got .* \(FrozenLake-v1\)"):
+        exact_model(gym.make("FrozenLake-v1"))
+    with pytest.raises(MemoryError, match=r"has more than 1,000 reachable states \(max_states\); the estimate was"):
+        exact_model("MiniGrid-DoorKey-8x8-v0", max_states=1000)
+    import envs.resources
+
+    monkeypatch.setattr(envs.resources, "physical_memory", lambda: 10 ** 6)
+    with pytest.raises(MemoryError, match=r"the exact model of MiniGrid-DoorKey-16x16-v0 \(at most [\d,]+ states by "
+                                          r"the estimate\) needs about"):
+        exact_model("MiniGrid-DoorKey-16x16-v0")
+
+
+def test_without_minigrid_a_minigrid_id_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "minigrid", None)
+    with pytest.raises(ImportError) as info:
+        exact_model("MiniGrid-DoorKey-5x5-v0")
+    assert str(info.value) == MINIGRID_HINT and "\n" not in MINIGRID_HINT
