@@ -34,9 +34,9 @@ shortest path: the same action whatever the time, as long as the goal is still i
 :math:`(s, t)`, which holds for any world; the tests check that the two agree.
 
 Example:
-    >>> m = exact_model("MiniGrid-Empty-5x5-v0", seed=0)     # doctest: +SKIP
-    >>> m.n_states, m.max_steps, round(m.V_star(m.start, 0), 4)  # doctest: +SKIP
-    (38, 100, 0.9505)
+    >>> m = exact_model("MiniGrid-Empty-5x5-v0", seed=0)
+    >>> m.n_states, m.max_steps, round(m.V_star(m.start, 0), 4)  # 8 cells x 4 directions; the goal 5 steps away
+    (32, 100, 0.955)
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ import scipy.sparse as sp
 
 from envs.mdp import TabularMDP
 
-__all__ = ["exact_model", "MiniGridModel", "MiniGridMismatch", "verify_minigrid", "check_kernel", "MINIGRID_HINT", "require_minigrid",
+__all__ = ["exact_model", "MiniGridModel", "MiniGridMismatch", "verify_minigrid", "check_kernel",
+           "reset_distribution", "expected_optimal_return", "NotEnumerable", "MINIGRID_HINT", "require_minigrid",
            "MAX_STATES"]
 
 MINIGRID_HINT = "MiniGrid worlds need the minigrid package: pip install minigrid (make installs it with the minigrid extra)"
@@ -62,7 +63,7 @@ SUCCESS_TOL = 1e-9  # a success's reward must be 1 - 0.9 k / T within this
 
 
 def require_minigrid() -> Any:
-    """The ``minigrid`` module, or ``ImportError`` with :data:`MINIGRID_HINT` (one line)."""
+    """The ``minigrid`` module, or ``ImportError`` with ``MINIGRID_HINT`` (one line)."""
     try:
         import minigrid
     except ImportError:
@@ -183,13 +184,13 @@ class MiniGridModel:
         actions: the action names.
 
     Example:
-        >>> m = exact_model("MiniGrid-Empty-5x5-v0", seed=0)          # doctest: +SKIP
-        >>> m.optimal_action(m.start, 0), m.actions[2]                 # doctest: +SKIP
+        >>> m = exact_model("MiniGrid-Empty-5x5-v0", seed=0)
+        >>> m.optimal_action(m.start, 0), m.actions[2]
         (2, 'forward')
     """
 
     env_id: str
-    seed: int
+    seed: int | None
     minigrid_version: str
     layout: np.ndarray
     layout_digest: str
@@ -315,11 +316,11 @@ class MiniGridModel:
         if not 0 <= t < self.max_steps:
             raise ValueError(f"t must be in [0, {self.max_steps}) (max_steps), got {t}")
 
-    def _q(self, t: int, V_next: np.ndarray) -> np.ndarray:
+    def _q(self, t: int, V_next: np.ndarray, gamma: float = 1.0) -> np.ndarray:
         """``(S, A)``: :math:`Q(s, a)` at time ``t`` given :math:`V(\\cdot, t+1)` (``V_next``)."""
         ahead = np.where(self.next_state >= 0, V_next[np.maximum(self.next_state, 0)], 0.0)
         pay = self.success * self.success_reward(t + 1) + self.penalty
-        return (self.prob * (pay + ahead)).sum(axis=2)
+        return (self.prob * (pay + gamma * ahead)).sum(axis=2)
 
     def V_star_table(self) -> np.ndarray:
         """``(T + 1, S)``: :math:`V^*(s, t)` by backward induction over :math:`(s, t)`, any world."""
@@ -333,16 +334,21 @@ class MiniGridModel:
             self._table = V
         return self._table
 
-    def value(self, policy: np.ndarray | Callable[[int], np.ndarray], t: int = 0) -> float:
+    def value(self, policy: np.ndarray | Callable[[int], np.ndarray], t: int = 0, gamma: float = 1.0,
+              every_state: bool = False) -> float | np.ndarray:
         r"""The exact native-objective value of a stationary policy from the reset state at time ``t``.
 
-        :math:`V^\pi(s, t) = \sum_a \pi(a|s) \sum_{s'} p(s'|s,a)\,[r_t(s,a,s') + V^\pi(s', t+1)]`,
-        by backward induction from :math:`V^\pi(\cdot, T) = 0`.
+        :math:`V^\pi(s, t) = \sum_a \pi(a|s) \sum_{s'} p(s'|s,a)\,[r_t(s,a,s') + \gamma V^\pi(s', t+1)]`,
+        by backward induction from :math:`V^\pi(\cdot, T) = 0`; :math:`\gamma = 1` is MiniGrid's
+        objective, and a discount below 1 gives the discounted return of the same episodes (what an
+        SB3 critic is trained toward).
 
         Arguments:
             policy: ``(S, A)`` action probabilities per live state, or a function of the state
                 index returning them.
             t: the steps already taken.
+            gamma: the discount of the return.
+            every_state: return :math:`V^\pi(\cdot, t)` of every state instead of the reset state's.
         """
         self._check_time(t)
         pi = np.asarray([policy(s) for s in range(self.n_states)] if callable(policy) else policy, dtype=np.float64)
@@ -352,8 +358,55 @@ class MiniGridModel:
             raise ValueError("policy rows must be probabilities that sum to 1")
         V = np.zeros(self.n_states)
         for u in range(self.max_steps - 1, t - 1, -1):
-            V = (pi * self._q(u, V)).sum(axis=1)
-        return float(V[self.start])
+            V = (pi * self._q(u, V, gamma)).sum(axis=1)
+        return V if every_state else float(V[self.start])
+
+    # ------------------------------------------------------------------ what an agent sees
+    def observations(self, wrapper: Callable[[Any], Any] | None = None) -> np.ndarray:
+        """``(S, ...)``: each state's observation as an agent sees it, computed once per state.
+
+        The env's own ``gen_obs()`` in that state (its ``image``), or, with ``wrapper`` (an
+        observation wrapper class such as ``minigrid.wrappers.FlatObsWrapper``, the RL Zoo's), the
+        wrapper's ``observation`` of it.
+
+        Example:
+            >>> from minigrid.wrappers import FlatObsWrapper
+            >>> exact_model("MiniGrid-Empty-5x5-v0", seed=0).observations(FlatObsWrapper).shape
+            (32, 2835)
+        """
+        if self.seed is None:
+            raise ValueError(f"this model of {self.env_id} is of a layout from reset_distribution; observations "
+                             "need a seeded instance (exact_model)")
+        env = _make(self.env_id)
+        env.reset(seed=self.seed)
+        base = env.unwrapped
+        if layout_digest(base) != self.layout_digest:
+            self.check_layout()
+        codec = _Codec(base)
+        wrapped = wrapper(env) if wrapper is not None else None
+        out = []
+        for key in self.keys:
+            codec.write(key)
+            raw = base.gen_obs()
+            out.append(np.asarray(wrapped.observation(raw) if wrapped is not None else raw["image"]))
+        return np.stack(out)
+
+    def aliasing(self, observations: np.ndarray) -> dict[str, int]:
+        """How many states share an observation, which no memoryless policy can tell apart.
+
+        Returns ``{"states", "observations" (distinct ones), "aliased_states" (states whose
+        observation another state shares), "largest_group"}``.
+
+        Example:
+            >>> m = exact_model("MiniGrid-Empty-5x5-v0", seed=0)
+            >>> m.aliasing(m.observations())["states"]
+            32
+        """
+        flat = np.asarray(observations).reshape(len(observations), -1)
+        _, inverse, counts = np.unique(flat, axis=0, return_inverse=True, return_counts=True)
+        shared = counts[np.ravel(inverse)] > 1
+        return {"states": int(len(flat)), "observations": int(len(counts)), "aliased_states": int(shared.sum()),
+                "largest_group": int(counts.max())}
 
     # ------------------------------------------------------------------ live envs
     def state_of(self, env: Any) -> int:
@@ -392,6 +445,8 @@ class MiniGridModel:
 
     def check_layout(self) -> None:
         """Reset a fresh env with this seed; raise if its layout's digest differs from the stored one."""
+        if self.seed is None:
+            raise ValueError(f"this model of {self.env_id} is of a layout from reset_distribution, not of a seed")
         env = _make(self.env_id)
         env.reset(seed=self.seed)
         digest = layout_digest(env.unwrapped)
@@ -437,57 +492,34 @@ def estimate_states(env: Any) -> int:
     return int(free * 4 * float(free + 2) ** len(codec.movable) * 4 ** len(codec.doors))
 
 
-class _Branching:
-    r"""Stands in for ``MiniGridEnv.place_obj`` while enumerating a world that places objects inside
-    ``step`` (Dynamic-Obstacles moves each ball with ``place_obj(ball, top, (3, 3), max_tries=100)``).
+class NotEnumerable(ValueError):
+    """A reset draws in a way :func:`reset_distribution` cannot enumerate exactly (use a seed set)."""
 
-    ``place_obj`` draws a cell of its window uniformly up to ``max_tries + 1`` times and keeps the
-    first that is empty and not the agent's; if none is kept it raises, and Dynamic-Obstacles then
-    leaves the ball where it was. With ``n`` cells in the window and ``k`` of them acceptable, the
-    exact outcome is each acceptable cell with probability :math:`(1 - (1 - k/n)^{m+1})/k` and the
-    failure with :math:`(1 - k/n)^{m+1}` (``m = max_tries``). Each call is a choice point; the
-    caller runs ``step`` once per path of choices (:meth:`paths`), each path with its probability.
-    """
 
-    def __init__(self, env: Any) -> None:
-        self.env = env
+class _ChoicePaths:
+    """Depth-first over the paths of a program's random choices: :meth:`paths` runs the program once
+    per path; each :meth:`choose` is a choice point among ``(value, probability)`` options."""
+
+    def __init__(self, max_choices: int | None = None) -> None:
         self.script: list[int] = []
         self.sizes: list[int] = []
         self.depth = 0
         self.p = 1.0
+        self.max_choices = max_choices
 
-    def __call__(self, obj: Any, top: Any = None, size: Any = None, reject_fn: Any = None,
-                 max_tries: float = float("inf")) -> tuple[int, int]:
-        env = self.env
-        W, H = env.grid.width, env.grid.height
-        top = (0, 0) if top is None else (max(top[0], 0), max(top[1], 0))
-        size = (W, H) if size is None else size
-        window = [(x, y) for x in range(top[0], min(top[0] + size[0], W)) for y in range(top[1], min(top[1] + size[1], H))]
-        agent = tuple(map(int, env.agent_pos))
-        valid = [p for p in window if env.grid.get(*p) is None and p != agent and not (reject_fn and reject_fn(env, p))]
-        n, k = len(window), len(valid)
-        if k == 0:
-            fail = 1.0
-        elif k == n or max_tries == float("inf"):
-            fail = 0.0
-        else:
-            fail = (1.0 - k / n) ** (max_tries + 1)
-        options = [(p, (1.0 - fail) / k) for p in valid] + ([(None, fail)] if fail > 0 else [])
+    def choose(self, options: list[tuple[Any, float]]) -> Any:
         if self.depth == len(self.script):
+            if self.max_choices is not None and self.depth >= self.max_choices:
+                raise NotEnumerable(f"more than {self.max_choices} random choices on one path (a rejection loop?)")
             self.script.append(0)
             self.sizes.append(len(options))
-        cell, p = options[self.script[self.depth]]
+        value, p = options[self.script[self.depth]]
         self.depth += 1
         self.p *= p
-        if cell is None:
-            raise RecursionError("rejection sampling failed in place_obj")
-        env.grid.set(cell[0], cell[1], obj)
-        if obj is not None:
-            obj.init_pos = obj.cur_pos = cell
-        return cell
+        return value
 
     def paths(self, run: Callable[[], Any]) -> list[tuple[float, Any]]:
-        """``run()`` once per path of choices (depth-first), each result with its probability."""
+        """``run()`` once per path of choices, each result with its probability."""
         self.script, self.sizes, out = [], [], []
         while True:
             self.depth, self.p = 0, 1.0
@@ -503,6 +535,196 @@ class _Branching:
             del self.script[d + 1:], self.sizes[d + 1:]
 
 
+def _window(env: Any, top: Any, size: Any, reject_fn: Any) -> tuple[int, list[tuple[int, int]]]:
+    """``place_obj``'s window: its cell count, and the cells it would accept (empty, not the agent's, not rejected)."""
+    W, H = env.grid.width, env.grid.height
+    top = (0, 0) if top is None else (max(top[0], 0), max(top[1], 0))
+    size = (W, H) if size is None else size
+    window = [(x, y) for x in range(top[0], min(top[0] + size[0], W)) for y in range(top[1], min(top[1] + size[1], H))]
+    agent = tuple(map(int, env.agent_pos))
+    return len(window), [p for p in window if env.grid.get(*p) is None and p != agent
+                         and not (reject_fn and reject_fn(env, p))]
+
+
+def _put(env: Any, obj: Any, cell: tuple[int, int]) -> tuple[int, int]:
+    env.grid.set(cell[0], cell[1], obj)
+    if obj is not None:
+        obj.init_pos = obj.cur_pos = cell
+    return cell
+
+
+class _Branching(_ChoicePaths):
+    r"""Stands in for ``MiniGridEnv.place_obj`` while enumerating a world that places objects inside
+    ``step`` (Dynamic-Obstacles moves each ball with ``place_obj(ball, top, (3, 3), max_tries=100)``).
+
+    ``place_obj`` draws a cell of its window uniformly up to ``max_tries + 1`` times and keeps the
+    first that is empty and not the agent's; if none is kept it raises, and Dynamic-Obstacles then
+    leaves the ball where it was. With ``n`` cells in the window and ``k`` of them acceptable, the
+    exact outcome is each acceptable cell with probability :math:`(1 - (1 - k/n)^{m+1})/k` and the
+    failure with :math:`(1 - k/n)^{m+1}` (``m = max_tries``). Each call is a choice point; the
+    caller runs ``step`` once per path of choices (:meth:`paths`), each path with its probability.
+    """
+
+    def __init__(self, env: Any) -> None:
+        super().__init__()
+        self.env = env
+
+    def __call__(self, obj: Any, top: Any = None, size: Any = None, reject_fn: Any = None,
+                 max_tries: float = float("inf")) -> tuple[int, int]:
+        n, valid = _window(self.env, top, size, reject_fn)
+        k = len(valid)
+        if k == 0:
+            fail = 1.0
+        elif k == n or max_tries == float("inf"):
+            fail = 0.0
+        else:
+            fail = (1.0 - k / n) ** (max_tries + 1)
+        options = [(p, (1.0 - fail) / k) for p in valid] + ([(None, fail)] if fail > 0 else [])
+        cell = self.choose(options)
+        if cell is None:
+            raise RecursionError("rejection sampling failed in place_obj")
+        return _put(self.env, obj, cell)
+
+
+class _Trap:
+    """Stands in for ``np_random`` during :func:`reset_distribution`: a draw it cannot enumerate."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise NotEnumerable(f"the reset draws with np_random.{name} directly")
+
+
+class _ResetDraws(_ChoicePaths):
+    """The random draws of a MiniGrid ``reset``, each a choice point with its exact probabilities.
+
+    ``_rand_int``, ``_rand_bool`` and ``_rand_pos`` are uniform; ``place_obj`` is uniform over the
+    cells it would accept (its rejection sampling, given that it succeeds); RoomGrid's
+    ``place_agent``, which redraws the cell and direction until the cell ahead is empty or a wall,
+    is uniform over the accepted (cell, direction) pairs. Any other draw (``np_random`` used
+    directly) raises :class:`NotEnumerable`.
+    """
+
+    def __init__(self, env: Any, max_choices: int = 64) -> None:
+        super().__init__(max_choices)
+        self.env = env
+
+    def install(self) -> None:
+        from minigrid.core.roomgrid import RoomGrid
+
+        env = self.env
+        env._rand_int = lambda low, high: self.choose([(v, 1.0 / (high - low)) for v in range(low, high)])
+        env._rand_bool = lambda: self.choose([(True, 0.5), (False, 0.5)])
+        env._rand_pos = lambda x0, x1, y0, y1: (env._rand_int(x0, x1), env._rand_int(y0, y1))
+        env.place_obj = self.place_obj
+        if isinstance(env, RoomGrid):
+            env.place_agent = self.room_place_agent
+        env._np_random = _Trap()
+
+    def remove(self) -> None:
+        for name in ("_rand_int", "_rand_bool", "_rand_pos", "place_obj", "place_agent"):
+            self.env.__dict__.pop(name, None)
+        self.env._np_random = np.random.default_rng(0)
+
+    def place_obj(self, obj: Any, top: Any = None, size: Any = None, reject_fn: Any = None,
+                  max_tries: float = float("inf")) -> tuple[int, int]:
+        _, valid = _window(self.env, top, size, reject_fn)
+        if not valid:
+            raise NotEnumerable("place_obj has no cell to accept on this path: the reset itself would fail")
+        return _put(self.env, obj, self.choose([(p, 1.0 / len(valid)) for p in valid]))
+
+    def room_place_agent(self, i: int | None = None, j: int | None = None, rand_dir: bool = True) -> Any:
+        env = self.env
+        i = env._rand_int(0, env.num_cols) if i is None else i
+        j = env._rand_int(0, env.num_rows) if j is None else j
+        room = env.room_grid[j][i]
+        env.agent_pos = (-1, -1)
+        _, cells = _window(env, room.top, room.size, None)
+        from minigrid.core.constants import DIR_TO_VEC
+
+        pairs = []
+        for cell in cells:
+            for d in (range(4) if rand_dir else [env.agent_dir]):
+                ahead = env.grid.get(cell[0] + int(DIR_TO_VEC[d][0]), cell[1] + int(DIR_TO_VEC[d][1]))
+                if ahead is None or ahead.type == "wall":
+                    pairs.append((cell, d))
+        if not pairs:
+            raise NotEnumerable(f"no cell of room ({i}, {j}) can take the agent")
+        env.agent_pos, env.agent_dir = self.choose([(pair, 1.0 / len(pairs)) for pair in pairs])
+        return env.agent_pos
+
+
+def reset_distribution(env_or_id: Any, max_layouts: int = 5000, max_choices: int = 64,
+                       progress: bool = False) -> list[tuple[float, MiniGridModel]]:
+    r"""Every layout ``reset`` can draw, with its exact probability and its exact model.
+
+    ``reset`` is run once per path of its random choices (``_rand_int``, ``place_obj``, RoomGrid's
+    ``place_agent``, each with its exact probabilities); paths that draw the
+    same layout are merged. :math:`E[V^*(s_0)] = \sum_\ell P(\ell)\,V^*_\ell(s_0, 0)`.
+
+    Arguments:
+        env_or_id: a MiniGrid id or env.
+        max_layouts: stop with :class:`NotEnumerable` past this many paths.
+        max_choices: random choices allowed on one path (a rejection loop exceeds it).
+
+    Raises:
+        NotEnumerable: the reset draws in a way this cannot enumerate (``np_random`` used directly,
+            a rejection loop), or draws too many layouts; use :func:`expected_optimal_return` with seeds.
+
+    Example:
+        >>> dist = reset_distribution("MiniGrid-Empty-Random-5x5-v0")
+        >>> len(dist), round(sum(p for p, _ in dist), 12)   # 8 cells x 4 directions, one layout each
+        (32, 1.0)
+    """
+    env, env_id = _unwrap_minigrid(env_or_id)
+    env.reset(seed=0)
+    draws = _ResetDraws(env, max_choices)
+    models: dict[str, MiniGridModel] = {}
+    count = [0]
+
+    def reset() -> str:
+        draws.install()
+        try:
+            env.reset()
+        finally:
+            draws.remove()
+        return layout_digest(env)
+
+    def counted() -> None:  # a first pass, resets only: refuse before building any model
+        count[0] += 1
+        if count[0] > max_layouts:
+            raise NotEnumerable(f"{env_id} draws more than {max_layouts:,} layouts (max_layouts)")
+        reset()
+
+    draws.paths(counted)
+
+    def run() -> str:
+        digest = reset()
+        if digest not in models:
+            models[digest] = _enumerate(env, env_id, None)
+            if progress and len(models) % 100 == 0:
+                print(f"{env_id}: {len(models):,} layouts", flush=True)
+        return digest
+
+    merged: dict[str, float] = {}
+    for p, digest in draws.paths(run):
+        merged[digest] = merged.get(digest, 0.0) + p
+    return [(p, models[d]) for d, p in merged.items()]
+
+
+def expected_optimal_return(env_id: str, seeds: Any = None, **kwargs: Any) -> dict[str, Any]:
+    """:math:`E[V^*(s_0, 0)]` over the reset distribution (exact, :func:`reset_distribution`) or, with
+    ``seeds``, the mean over those seeds' layouts.
+
+    Returns:
+        ``{"value", "over": "reset distribution" | "seeds", "layouts", "seeds"}``.
+    """
+    if seeds is None:
+        dist = reset_distribution(env_id, **kwargs)
+        return {"value": float(sum(p * m.V_star(m.start, 0) for p, m in dist)), "over": "reset distribution",
+                "layouts": len(dist), "seeds": None}
+    values = [exact_model(env_id, seed=int(s)).V_star(0, 0) for s in seeds]
+    return {"value": float(np.mean(values)), "over": "seeds", "layouts": len(values), "seeds": [int(s) for s in seeds]}
+
+
 def exact_model(env_or_id: Any, seed: int = 0, max_states: int = MAX_STATES, progress: bool = False) -> MiniGridModel:
     """Enumerate the states reachable from ``reset(seed=seed)`` through the env's own ``step``.
 
@@ -514,31 +736,38 @@ def exact_model(env_or_id: Any, seed: int = 0, max_states: int = MAX_STATES, pro
         progress: print the count every 100,000 states.
 
     Raises:
-        TypeError: not a MiniGrid env; ImportError: minigrid missing; MemoryError: the estimate
-        (or the count) does not fit; ValueError: a step pays a reward the model cannot express.
+        TypeError: not a MiniGrid env.
+        ImportError: minigrid is missing.
+        MemoryError: the estimate, or the count, does not fit.
+        ValueError: a step pays a reward the model cannot express.
 
     Example:
-        >>> m = exact_model("MiniGrid-DoorKey-5x5-v0", seed=1)          # doctest: +SKIP
-        >>> m.deterministic, m.V_star(m.start, 0) > 0                   # doctest: +SKIP
-        (True, True)
+        >>> m = exact_model("MiniGrid-DoorKey-5x5-v0", seed=1)
+        >>> m.deterministic, m.n_states, round(m.V_star(m.start, 0), 4)
+        (True, 260, 0.9748)
     """
+    env, env_id = _unwrap_minigrid(env_or_id)
+    env.reset(seed=int(seed))
+    return _enumerate(env, env_id, int(seed), max_states=max_states, progress=progress)
+
+
+def _enumerate(env: Any, env_id: str, seed: int | None, max_states: int = MAX_STATES,
+               progress: bool = False) -> MiniGridModel:
+    """The model of the states reachable from the env's current (just reset) state."""
     import time
 
     from envs.resources import require_memory
 
     minigrid = require_minigrid()
-    env, env_id = _unwrap_minigrid(env_or_id)
     t0 = time.perf_counter()
-    env.reset(seed=int(seed))
     layout, digest = env.grid.encode().copy(), layout_digest(env)
     A = int(env.action_space.n)
     bound = estimate_states(env)
-    if bound * A * BYTES_PER_TRANSITION > 0:
-        try:
-            require_memory(min(bound, max_states) * A * BYTES_PER_TRANSITION, f"the exact model of {env_id} (at most "
-                           f"{bound:,} states by the estimate)")
-        except MemoryError as e:
-            raise MemoryError(str(e)) from None
+    try:
+        require_memory(min(bound, max_states) * A * BYTES_PER_TRANSITION, f"the exact model of {env_id} (at most "
+                       f"{bound:,} states by the estimate)")
+    except MemoryError as e:
+        raise MemoryError(str(e)) from None
     codec = _Codec(env)
     signatures = [_signature(obj) for obj in codec.movable]
     if len(set(signatures)) != len(signatures):
@@ -605,7 +834,7 @@ def exact_model(env_or_id: Any, seed: int = 0, max_states: int = MAX_STATES, pro
             for j, ((i, won, pen), p) in enumerate(merged.items()):
                 next_state[s, a, j], prob[s, a, j], success[s, a, j], penalty[s, a, j] = i, p, won, pen
     obstacle_slots = [codec.index[id(o)] for o in env.obstacles] if stochastic else None
-    model = MiniGridModel(env_id=env_id, seed=int(seed), minigrid_version=minigrid.__version__, layout=layout,
+    model = MiniGridModel(env_id=env_id, seed=seed, minigrid_version=minigrid.__version__, layout=layout,
                           layout_digest=digest, max_steps=int(T), keys=keys, next_state=next_state, prob=prob,
                           success=success, penalty=penalty, actions=tuple(act.name for act in env.actions)[:A],
                           signatures=signatures, obstacle_slots=obstacle_slots, n_doors=len(codec.doors),
@@ -711,7 +940,7 @@ def check_kernel(model: MiniGridModel, steps: int = 3000, seed: int = 0, alpha: 
     action) drawn uniformly; the env steps with its own random generator): every next state must
     have positive probability, the reward and end must match, and the next states' frequencies
     must pass a Kolmogorov-Smirnov test at ``alpha``. For Dynamic-Obstacles this checks the ball
-    kernel derived from the env's code (:class:`_Branching`) against the env's sampling.
+    kernel derived from the env's code (a stand-in for ``place_obj``) against the env's sampling.
 
     Returns:
         :class:`envs.verify.ModelCheck`; raises ``ValueError`` naming the pair that differs.

@@ -88,6 +88,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         return 0
     if not args.env_id:
         raise UsageError("solve needs an ENV_ID or --all")
+    if solve.is_minigrid(args.env_id):
+        return solve.solve_minigrid_command(args.env_id, args.seed, args.out)
     kwargs = parse_kwargs(args.kw)
     if solve.is_pomdp(args.env_id, kwargs):
         return solve.solve_pomdp_command(args.env_id, kwargs, args.gamma, args.tol or 1e-3, args.time_limit, args.out)
@@ -257,8 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("envs", help="list the registered worlds")
     e.set_defaults(func=_cmd_envs)
     s = sub.add_parser("solve", help="solve a world exactly (value/policy iteration)")
-    s.add_argument("env_id", nargs="?", help="a registered id, e.g. gridlab/FourRooms-v0, FrozenLake-v1 or "
-                                             "gridlab/Tiger-v0, or a Cassandra .pomdp file")
+    s.add_argument("env_id", nargs="?", help="a registered id, e.g. gridlab/FourRooms-v0, FrozenLake-v1, "
+                                             "gridlab/Tiger-v0 or MiniGrid-DoorKey-8x8-v0, or a Cassandra .pomdp file")
     s.add_argument("--all", action="store_true", help="solve the whole registered suite and print a table")
     s.add_argument("--gamma", type=_discount, default=None, help="discount in (0, 1]; default: the world's own (0.99)")
     s.add_argument("--method", choices=["auto", *METHODS], default="auto",
@@ -266,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tol", type=_tolerance, default=None,
                    help="certified bound on |V - V*| (default 1e-6); for a POMDP the gap at b0 (default 1e-3)")
     s.add_argument("--time-limit", type=_seconds, default=60.0, help="a POMDP solve's time limit in seconds (default 60)")
+    s.add_argument("--seed", type=_seed, default=0, help="a MiniGrid world's reset seed: the layout modelled (default 0)")
     s.add_argument("--kw", action="append", metavar="KEY=VALUE", help="env keyword argument (repeatable); layout rows split on '/'")
     s.add_argument("--out", type=_directory, help="output directory (default runs/solve/<id>)")
     s.set_defaults(func=_cmd_solve)

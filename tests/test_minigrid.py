@@ -156,3 +156,64 @@ def test_without_minigrid_a_minigrid_id_says_how_to_install_it(monkeypatch):
     with pytest.raises(ImportError) as info:
         exact_model("MiniGrid-DoorKey-5x5-v0")
     assert str(info.value) == MINIGRID_HINT and "\n" not in MINIGRID_HINT
+
+
+# ---------------------------------------------------------------------- agents judged
+def test_a_trained_agents_exact_value_matches_its_returns_in_the_real_wrapped_env():
+    """PPO behind the zoo's FlatObsWrapper and VecNormalize: the exact value of its sampled policy
+    equals the mean return of the agent acting on the real env's own observations."""
+    import gymnasium as gym
+    from minigrid.wrappers import FlatObsWrapper
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from agents.minigrid_compare import compare_minigrid
+
+    env_id = "MiniGrid-Empty-5x5-v0"
+    venv = VecNormalize(make_vec_env(env_id, n_envs=4, seed=0, wrapper_class=FlatObsWrapper))
+    agent = PPO("MlpPolicy", venv, n_steps=64, batch_size=64, seed=0, device="cpu").learn(3000)
+    m = exact_model(env_id, seed=0)
+    c = compare_minigrid(agent, m)
+    assert c.V_uniform_s0 < c.V_star_s0 and c.V_pi_s0 <= c.V_star_s0 + 1e-12 and c.V_greedy_s0 <= c.V_star_s0 + 1e-12
+    assert c.aliasing["states"] == m.n_states and c.aliasing["observations"] <= m.n_states
+    venv.training = False
+    env = FlatObsWrapper(gym.make(env_id))
+    rng = np.random.default_rng(1)
+    returns = []
+    for episode in range(600):
+        obs, _ = env.reset(seed=0)
+        total, done = 0.0, False
+        while not done:
+            probs = agent.policy.get_distribution(agent.policy.obs_to_tensor(venv.normalize_obs(obs))[0]).distribution.probs
+            p = probs.detach().numpy()[0].astype(np.float64)
+            a = int(rng.choice(m.n_actions, p=p / p.sum()))
+            obs, r, terminated, truncated, _ = env.step(a)
+            total, done = total + float(r), terminated or truncated
+        returns.append(total)
+    se = np.std(returns) / np.sqrt(len(returns))
+    assert abs(np.mean(returns) - c.V_pi_s0) < 4 * se + 1e-9, (np.mean(returns), se, c.V_pi_s0)
+
+
+def test_gridlab_solve_on_a_minigrid_id_prints_v_star_checks_the_env_and_writes_the_model(tmp_path, capsys):
+    import json
+
+    from gridlab.cli import main
+
+    assert main(["solve", "MiniGrid-DoorKey-5x5-v0", "--seed", "1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "MiniGrid-DoorKey-5x5-v0 seed 1" in out and "260 states" in out
+    assert "V*(s0, t=0) = 0.974800 under MiniGrid's objective" in out and "closed form: the shortest path" in out
+    assert "checked against the real env" in out
+    record = json.loads((tmp_path / "model.json").read_text())
+    assert record["n_states"] == 260 and record["layout_digest"] == exact_model("MiniGrid-DoorKey-5x5-v0", seed=1).layout_digest
+    values = np.load(tmp_path / "values.npz")
+    assert values["V_star_t0"].shape == (260,) and values["V_star_t0"][0] == pytest.approx(0.9748)
+
+
+def test_gridlab_solve_names_a_bad_minigrid_id_in_one_line(capsys):
+    from gridlab.cli import main
+
+    assert main(["solve", "MiniGrid-NoSuchWorld-v0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "MiniGrid-NoSuchWorld-v0" in err, err
