@@ -10,13 +10,16 @@ from typing import Any, Callable
 from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.compare import compare
+from agents.minigrid_compare import EVAL_SEEDS, compare_minigrid_seeds, is_minigrid
 from agents.pomdp_compare import compare_pomdp, pomdp_references
 
-__all__ = ["ExactEvalCallback", "EntropySchedule", "EXACT_METRICS", "POMDP_METRICS"]
+__all__ = ["ExactEvalCallback", "EntropySchedule", "EXACT_METRICS", "POMDP_METRICS", "MINIGRID_EVAL_METRICS"]
 
 EXACT_METRICS = ("return_gap", "relative_gap", "rmse_vs_pi", "rmse_vs_star", "policy_agreement")  # of compare.METRICS
 POMDP_METRICS = ("value_lower", "value_upper", "lower", "upper", "normalised_score", "normalised_score_upper",
                  "relative_gap")  # of POMDPComparison.metrics
+MINIGRID_EVAL_METRICS = ("V_pi_s0", "V_greedy_s0", "V_star_s0", "normalised_score", "normalised_score_greedy",
+                         "critic_rmse_reached")  # of MiniGridSeedsComparison.metrics: means over EVAL_SEEDS
 
 
 class ExactEvalCallback(BaseCallback):
@@ -32,6 +35,11 @@ class ExactEvalCallback(BaseCallback):
     and the normalised score's interval. A recurrent agent's value gets ``value_time_limit``
     seconds of history tree, then 500 Monte Carlo episodes when that is still wider.
 
+    On a Farama MiniGrid world the comparison is
+    :func:`~agents.minigrid_compare.compare_minigrid_seeds` over the layouts of ``EVAL_SEEDS``
+    (each modelled once, when training starts) under MiniGrid's own objective, and the metrics
+    are ``MINIGRID_EVAL_METRICS``, means over those layouts.
+
     Arguments:
         env: an env of the same world the model learns in (used for its exact model and encoding).
         eval_freq: evaluate every this many callback calls (each call is one step of all vector envs;
@@ -42,6 +50,7 @@ class ExactEvalCallback(BaseCallback):
             report it to Ray Tune (``gridlab.sweep``).
         bounds_time_limit: a POMDP's bounds: seconds of :func:`agents.pomdp.solve` (to a gap of 1e-3).
         value_time_limit: a recurrent agent's history tree: seconds per evaluation.
+        wrapper: a MiniGrid agent's observation wrapper (``env -> env``; default the zoo's FlatObsWrapper).
 
     Example:
         >>> # model.learn(50_000, callback=ExactEvalCallback(env, eval_freq=500, csv_path="run/exact_eval.csv"))
@@ -50,7 +59,7 @@ class ExactEvalCallback(BaseCallback):
     def __init__(self, env: Any, eval_freq: int = 1000, csv_path: str | Path | None = None,
                  gamma: float | None = None, verbose: int = 0,
                  on_evaluation: Callable[[dict[str, float]], None] | None = None,
-                 bounds_time_limit: float = 60.0, value_time_limit: float = 1.0) -> None:
+                 bounds_time_limit: float = 60.0, value_time_limit: float = 1.0, wrapper: Any = "flat") -> None:
         from envs.pomdp_env import POMDPEnv
 
         super().__init__(verbose)
@@ -58,7 +67,10 @@ class ExactEvalCallback(BaseCallback):
             raise ValueError(f"eval_freq must be >= 1, got {eval_freq}")
         self.env, self.eval_freq, self.gamma, self.on_evaluation = env, eval_freq, gamma, on_evaluation
         self.is_pomdp = isinstance(getattr(env, "unwrapped", env), POMDPEnv)
-        self.metrics = POMDP_METRICS if self.is_pomdp else EXACT_METRICS
+        spec = getattr(env, "spec", None)
+        self.minigrid_id = spec.id if spec is not None and is_minigrid(spec.id) else None
+        self.wrapper, self._minigrid_cache = wrapper, {}
+        self.metrics = POMDP_METRICS if self.is_pomdp else MINIGRID_EVAL_METRICS if self.minigrid_id else EXACT_METRICS
         self.bounds_time_limit, self.value_time_limit = bounds_time_limit, value_time_limit
         self.references = None  # a POMDP's certified bounds and references, computed when training starts
         self.csv_path = Path(csv_path) if csv_path else None
@@ -81,6 +93,9 @@ class ExactEvalCallback(BaseCallback):
         if self.is_pomdp:
             c = compare_pomdp(self.model, self.env, references=self.references, tree_time_limit=self.value_time_limit,
                               episodes=500, seed=self.num_timesteps)
+        elif self.minigrid_id:
+            c = compare_minigrid_seeds(self.model, self.minigrid_id, EVAL_SEEDS, wrapper=self.wrapper,
+                                       cache=self._minigrid_cache)
         else:
             c = compare(self.model, self.env, gamma=self.gamma, horizon=None)  # EXACT_METRICS need no time limit
         metrics = c.metrics()
@@ -97,6 +112,8 @@ class ExactEvalCallback(BaseCallback):
         if self.verbose and self.is_pomdp:
             print(f"exact eval @ {self.num_timesteps}: value [{row['value_lower']:.4f}, {row['value_upper']:.4f}] "
                   f"score >= {row['normalised_score']:.3f}")
+        elif self.verbose and self.minigrid_id:
+            print(f"exact eval @ {self.num_timesteps}: V^pi(s0) {row['V_pi_s0']:.4f} of V* {row['V_star_s0']:.4f}")
         elif self.verbose:
             print(f"exact eval @ {self.num_timesteps}: gap {row['return_gap']:.4f} rmse_vs_pi {row['rmse_vs_pi']:.4f}")
         return row

@@ -32,10 +32,18 @@ import numpy as np
 
 from agents.compare import _vec_normalize, learned_at
 
-__all__ = ["MiniGridComparison", "compare_minigrid", "uniform_value", "MINIGRID_METRICS"]
+__all__ = ["MiniGridComparison", "MiniGridSeedsComparison", "compare_minigrid", "compare_minigrid_seeds",
+           "uniform_value", "MINIGRID_METRICS", "EVAL_SEEDS", "is_minigrid"]
+
+EVAL_SEEDS = tuple(range(10))  # the stated seed set a MiniGrid agent is judged on: the layouts of reset(seed=0..9)
 
 MINIGRID_METRICS = ("V_star_s0", "V_pi_s0", "V_greedy_s0", "V_uniform_s0", "normalised_score",
                     "normalised_score_greedy", "critic_s0", "V_pi_discounted_s0", "critic_rmse_reached")
+
+
+def is_minigrid(env_id: str) -> bool:
+    """Whether ``env_id`` names a Farama MiniGrid world (its ids start ``MiniGrid-``)."""
+    return str(env_id).startswith("MiniGrid-")
 
 
 def uniform_value(model: Any) -> float:
@@ -99,7 +107,8 @@ class MiniGridComparison:
         return "\n".join(f"{k:26s} {v: .6f}" if isinstance(v, float) else f"{k:26s} {v}" for k, v in rows)
 
 
-def compare_minigrid(agent: Any, model: Any, wrapper: Any = "flat", env: Any = None) -> MiniGridComparison:
+def compare_minigrid(agent: Any, model: Any, wrapper: Any = "flat", env: Any = None,
+                     observations: np.ndarray | None = None) -> MiniGridComparison:
     """Judge an SB3 agent (PPO, A2C, DQN) trained on ``model``'s MiniGrid instance, exactly.
 
     Arguments:
@@ -110,6 +119,7 @@ def compare_minigrid(agent: Any, model: Any, wrapper: Any = "flat", env: Any = N
             the raw image.
         env: the VecEnv (or VecNormalize) it trained in, whose observation and reward
             normalisation apply; by default the agent's own.
+        observations: ``model.observations(wrapper)`` when the caller has them already.
 
     Example:
         >>> from stable_baselines3 import PPO
@@ -122,11 +132,7 @@ def compare_minigrid(agent: Any, model: Any, wrapper: Any = "flat", env: Any = N
         >>> c.V_uniform_s0 <= c.V_star_s0, c.aliasing["states"]
         (True, 32)
     """
-    if wrapper == "flat":
-        from minigrid.wrappers import FlatObsWrapper
-
-        wrapper = FlatObsWrapper
-    obs = model.observations(wrapper)
+    obs = model.observations(_wrapper(wrapper)) if observations is None else observations
     learned = learned_at(agent, obs.astype(np.float32), env)
     pi = learned["pi"]
     if pi.shape != (model.n_states, model.n_actions):
@@ -144,6 +150,80 @@ def compare_minigrid(agent: Any, model: Any, wrapper: Any = "flat", env: Any = N
         V_greedy_s0=model.value(greedy), V_uniform_s0=uniform_value(model), aliasing=model.aliasing(obs), gamma=gamma,
         critic_s0=float(critic[model.start]), V_pi_discounted_s0=float(V_disc[model.start]),
         critic_rmse_reached=float(np.sqrt(np.mean((critic[reached] - V_disc[reached]) ** 2))), pi=pi)
+
+
+def _wrapper(wrapper: Any) -> Any:
+    if wrapper == "flat":
+        from minigrid.wrappers import FlatObsWrapper
+
+        return FlatObsWrapper
+    return wrapper
+
+
+@dataclass
+class MiniGridSeedsComparison:
+    """:func:`compare_minigrid` on each layout of a stated seed set; :meth:`metrics` are the means.
+
+    Attributes:
+        env_id: the world; ``seeds`` the seed set; ``per_seed`` one :class:`MiniGridComparison` each.
+    """
+
+    env_id: str
+    seeds: tuple[int, ...]
+    per_seed: list[MiniGridComparison]
+
+    def metrics(self) -> dict[str, float]:
+        """The mean over the seeds of every metric of ``MINIGRID_METRICS``."""
+        rows = [c.metrics() for c in self.per_seed]
+        return {key: float(np.mean([r[key] for r in rows])) for key in MINIGRID_METRICS}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"env_id": self.env_id, "seeds": list(self.seeds), "over": f"seeds {list(self.seeds)}",
+                **self.metrics(), "per_seed": [c.to_dict() for c in self.per_seed]}
+
+    def table(self) -> str:
+        head = f"{self.env_id}, mean over seeds {list(self.seeds)} (MiniGrid's objective, t = 0)"
+        return head + "\n" + "\n".join(f"{k:26s} {v: .6f}" for k, v in self.metrics().items())
+
+    def plot(self, path: str) -> str:
+        """Per seed: V*(s0), the sampled and greedy policies' values and the uniform policy's; saved to ``path``."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        x = np.arange(len(self.seeds))
+        fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(x) + 2), 3.2))
+        for i, (key, label) in enumerate((("V_star_s0", "V*(s0)"), ("V_pi_s0", "agent, sampled"),
+                                          ("V_greedy_s0", "agent, greedy"), ("V_uniform_s0", "uniform"))):
+            ax.bar(x + (i - 1.5) * 0.2, [getattr(c, key) for c in self.per_seed], width=0.2, label=label)
+        ax.set_xticks(x, [str(s) for s in self.seeds])
+        ax.set_xlabel("layout (reset seed)")
+        ax.set_ylabel("value at the start, t = 0")
+        ax.set_title(f"{self.env_id}: exact values under MiniGrid's objective")
+        ax.legend(fontsize=7, ncol=4, loc="lower center")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
+
+
+def compare_minigrid_seeds(agent: Any, env_id: str, seeds: Any = EVAL_SEEDS, wrapper: Any = "flat", env: Any = None,
+                           cache: dict[int, tuple[Any, np.ndarray]] | None = None) -> MiniGridSeedsComparison:
+    """:func:`compare_minigrid` on the layout of each seed (an agent trained on MiniGrid's random
+    layouts is judged on a stated set of them). ``cache`` keeps each seed's model and observations
+    between calls (the training callback's)."""
+    from envs.minigrid import exact_model
+
+    cache = {} if cache is None else cache
+    per_seed = []
+    for seed in seeds:
+        if seed not in cache:
+            model = exact_model(env_id, seed=int(seed))
+            cache[seed] = (model, model.observations(_wrapper(wrapper)))
+        model, obs = cache[seed]
+        per_seed.append(compare_minigrid(agent, model, wrapper, env, observations=obs))
+    return MiniGridSeedsComparison(env_id, tuple(int(s) for s in seeds), per_seed)
 
 
 def _reached(model: Any, pi: np.ndarray) -> np.ndarray:

@@ -37,6 +37,8 @@ import yaml
 import envs  # noqa: F401  (registers the suite)
 from agents.algos import ALGOS, ZOO_NAMES, load_algo
 from agents.callbacks import ExactEvalCallback
+from agents.minigrid_compare import is_minigrid
+from agents.vecnormalize import load_stats, load_zoo_pickle, normalize_kwargs, save_stats
 from envs.pomdp_env import POMDPEnv
 from envs.resources import resolve_device
 from envs.rundir import atomic_run_dir, regular_file
@@ -305,6 +307,10 @@ def train(
     from stable_baselines3.common.utils import set_random_seed
 
     cls = load_algo(algo)
+    if is_minigrid(env_id):
+        from envs.minigrid import require_minigrid
+
+        require_minigrid()  # registers the MiniGrid ids, or says how to install it
     if env_id not in gym.registry:
         raise ValueError(f"unknown env id {env_id!r}")
     env_kwargs = dict(env_kwargs or {})
@@ -317,8 +323,11 @@ def train(
     for name, value in (("total_timesteps", total_timesteps), ("n_envs", n_envs)):
         if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
             raise ValueError(f"{name} must be an integer >= 1, got {value}")
-    if hp.get("normalize"):
-        raise ValueError("normalize (VecNormalize) is not supported: exact comparison needs unscaled rewards")
+    minigrid = is_minigrid(env_id)
+    normalize = normalize_kwargs(hp.get("normalize"), gamma)
+    if normalize is not None and not minigrid:
+        raise ValueError("normalize (VecNormalize) is not supported: exact comparison needs unscaled rewards "
+                         "(MiniGrid runs excepted: their comparison scales the critic back)")
     wrapper = env_wrapper(hp)
     extra_callbacks = preset_callbacks(hp)
     total = int(total_timesteps if total_timesteps is not None else hp.get("n_timesteps", 100_000))
@@ -330,7 +339,14 @@ def train(
         set_random_seed(seed)
         venv = make_vec_env(env_id, n_envs=n, seed=seed, env_kwargs=env_kwargs, monitor_dir=str(tmp / "monitor"),
                             wrapper_class=wrapper)  # training envs only: evaluation starts where the env does
-        eval_env = make_vec_env(env_id, n_envs=1, seed=seed + 10_000, env_kwargs=env_kwargs)
+        # a MiniGrid agent sees the world through its wrapper (FlatObsWrapper) in evaluation too
+        eval_env = make_vec_env(env_id, n_envs=1, seed=seed + 10_000, env_kwargs=env_kwargs,
+                                wrapper_class=wrapper if minigrid else None)
+        if normalize is not None:  # the zoo's normalize: true; EvalCallback syncs the eval env's statistics
+            from stable_baselines3.common.vec_env import VecNormalize
+
+            venv = VecNormalize(venv, **normalize)
+            eval_env = VecNormalize(eval_env, **{**normalize, "training": False, "norm_reward": False})
         model = cls(hp.get("policy", "MlpPolicy"), venv, gamma=gamma, seed=seed, device=device,
                     tensorboard_log=str(tmp / "tb"), verbose=0, **_model_kwargs(hp))
         every = int(eval_freq or hp.get("eval_freq") or max(total // 20, 1))
@@ -338,13 +354,16 @@ def train(
         callbacks = CallbackList([
             EvalCallback(eval_env, n_eval_episodes=10, eval_freq=calls, log_path=str(tmp / "eval"),
                          best_model_save_path=None, deterministic=True, verbose=0),
-            ExactEvalCallback(exact_env, eval_freq=calls, csv_path=tmp / "exact_eval.csv", on_evaluation=on_evaluation),
+            ExactEvalCallback(exact_env, eval_freq=calls, csv_path=tmp / "exact_eval.csv", on_evaluation=on_evaluation,
+                              wrapper=wrapper if minigrid and wrapper is not None else "flat"),
             *extra_callbacks,
         ])
         t0 = time.perf_counter()
         model.learn(total_timesteps=total, callback=callbacks, progress_bar=progress_bar, tb_log_name="run")
         seconds = time.perf_counter() - t0
         model.save(tmp / "model.zip")
+        if normalize is not None:
+            save_stats(venv, tmp / "vecnormalize.json")
         config = {
             "env_id": env_id, "env_kwargs": env_kwargs, "algo": algo, "gamma": gamma, "seed": seed,
             "total_timesteps": total, "n_envs": n, "device": device, "hyperparams": hp,
@@ -377,11 +396,21 @@ def load(run_dir: str | Path, device: str = "auto") -> tuple[Any, gym.Env]:
     if not isinstance(config, dict) or "algo" not in config or "env_id" not in config:
         kind = "a world-model run (use gridlab world score)" if (run_dir / "model.pt").exists() else "not an agent run"
         raise ValueError(f"{str(run_dir)!r} is {kind}: its config.json names no algo and env_id")
-    env = gym.make(config["env_id"], **config.get("env_kwargs", {}))
+    env = _agent_env(config["env_id"], config.get("env_kwargs", {}), config.get("hyperparams") or {})
     model = load_model(run_dir / "model.zip", config["algo"], env, config.get("hyperparams"), device=device)
     model.run_dir = run_dir
     model.config = config
+    model.vec_normalize = load_stats(run_dir / "vecnormalize.json", env) if (run_dir / "vecnormalize.json").is_file() \
+        else None
     return model, env
+
+
+def _agent_env(env_id: str, env_kwargs: dict[str, Any], hp: dict[str, Any]) -> gym.Env:
+    """The env a saved agent acts in: a MiniGrid world behind its preset's wrapper (the agent's
+    observation space), any other as registered."""
+    env = gym.make(env_id, **env_kwargs)
+    wrap = env_wrapper(hp) if is_minigrid(env_id) else None
+    return wrap(env) if wrap is not None else env
 
 
 def _load_zoo_run(run_dir: Path, params: Path, device: str) -> tuple[Any, gym.Env]:
@@ -393,9 +422,11 @@ def _load_zoo_run(run_dir: Path, params: Path, device: str) -> tuple[Any, gym.En
     zips = sorted(run_dir.glob("*.zip"))
     if not zips:
         raise ValueError(f"{str(run_dir)!r} is an RL Zoo run folder without a saved model (.zip)")
-    env = gym.make(env_id, **env_kwargs)
+    env = _agent_env(env_id, env_kwargs, hp)
     model = load_model(zips[0], algo, env, hp, device=device)
     model.run_dir = run_dir
+    model.vec_normalize = load_zoo_pickle(params / "vecnormalize.pkl") if (params / "vecnormalize.pkl").is_file() \
+        else None
     model.config = {"env_id": env_id, "env_kwargs": env_kwargs, "algo": algo, "gamma": float(model.gamma),
                     "seed": args.get("seed"), "hyperparams": hp, "source": "rl_zoo3"}
     return model, env

@@ -383,12 +383,19 @@ class MiniGridModel:
         if layout_digest(base) != self.layout_digest:
             self.check_layout()
         codec = _Codec(base)
-        wrapped = wrapper(env) if wrapper is not None else None
+        chain = []  # the observation wrappers between the env and the agent, innermost first
+        outer = wrapper(env) if wrapper is not None else env
+        while isinstance(outer, gym.Wrapper):
+            if isinstance(outer, gym.ObservationWrapper):
+                chain.insert(0, outer)
+            outer = outer.env
         out = []
         for key in self.keys:
             codec.write(key)
-            raw = base.gen_obs()
-            out.append(np.asarray(wrapped.observation(raw) if wrapped is not None else raw["image"]))
+            obs = base.gen_obs()
+            for w in chain:
+                obs = w.observation(obs)
+            out.append(np.asarray(obs if chain else obs["image"]))
         return np.stack(out)
 
     def aliasing(self, observations: np.ndarray) -> dict[str, int]:

@@ -36,9 +36,12 @@ def compare_run(run_dir: str, gamma: float | None = None, weighting: str = "unif
 
     A run on a POMDP is judged by :func:`agents.pomdp_compare.compare_pomdp` (``gamma`` and
     ``weighting`` do not apply; ``time_limit`` bounds its solve and a recurrent agent's history tree).
+    A run on a MiniGrid world (the lab's or the RL Zoo's) is judged under MiniGrid's own objective on
+    the layouts of seeds ``EVAL_SEEDS`` by :func:`agents.minigrid_compare.compare_minigrid_seeds`.
     """
     from agents import sb3
     from agents.compare import compare, plot_learning_curves
+    from agents.minigrid_compare import EVAL_SEEDS, compare_minigrid_seeds, is_minigrid
     from agents.pomdp_compare import compare_pomdp, plot_pomdp_learning_curves
     from envs.pomdp_env import POMDPEnv
     from envs.rundir import atomic_write_text
@@ -46,7 +49,14 @@ def compare_run(run_dir: str, gamma: float | None = None, weighting: str = "unif
     path = Path(run_dir)
     try:
         model, env = sb3.load(path, device="cpu")
-        if isinstance(env.unwrapped, POMDPEnv):
+        if is_minigrid(model.config["env_id"]):
+            if gamma is not None:
+                raise ValueError("a MiniGrid run is judged under MiniGrid's own objective; --gamma does not apply")
+            wrap = sb3.env_wrapper(model.config.get("hyperparams") or {})
+            c = compare_minigrid_seeds(model, model.config["env_id"], EVAL_SEEDS, wrapper=wrap or "flat",
+                                       env=model.vec_normalize)
+            curves = None
+        elif isinstance(env.unwrapped, POMDPEnv):
             if gamma is not None:
                 raise ValueError("a POMDP run is compared at its model's own discount; --gamma does not apply")
             c = compare_pomdp(model, env, time_limit=time_limit, tree_time_limit=time_limit,
@@ -62,6 +72,6 @@ def compare_run(run_dir: str, gamma: float | None = None, weighting: str = "unif
         {"run_dir": str(path), "env_id": model.config["env_id"], "algo": model.config["algo"], **c.to_dict()}, indent=1))
     written.append(path / "comparison.json")
     written.append(Path(c.plot(str(path / "comparison.png"))))
-    if (path / "exact_eval.csv").is_file():
+    if curves is not None and (path / "exact_eval.csv").is_file():
         written.append(Path(curves(str(path / "exact_eval.csv"), str(path / "learning_curves.png"))))
     return c, written

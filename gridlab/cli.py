@@ -137,11 +137,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from gridlab.agents_cmd import compare_run
 
     _one_torch_thread()
+    from agents.minigrid_compare import MiniGridSeedsComparison
     from agents.pomdp_compare import POMDPComparison
 
     c, written = compare_run(args.run_dir, args.gamma, args.weighting, args.time_limit)
     if isinstance(c, POMDPComparison):
         print(f"exact comparison of {args.run_dir} on a POMDP (values at b0, the model's discount)")
+    elif isinstance(c, MiniGridSeedsComparison):
+        print(f"exact comparison of {args.run_dir} under MiniGrid's objective")
     else:
         print(f"exact comparison of {args.run_dir} (gamma={c.gamma}, errors over live states, {c.weighting} weights)")
     print(c.table())

@@ -217,3 +217,73 @@ def test_gridlab_solve_names_a_bad_minigrid_id_in_one_line(capsys):
     assert main(["solve", "MiniGrid-NoSuchWorld-v0"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "MiniGrid-NoSuchWorld-v0" in err, err
+
+
+# ---------------------------------------------------------------------- train and compare runs
+def test_gridlab_train_and_compare_a_minigrid_run_behind_the_zoos_wrappers(tmp_path, capsys):
+    import json
+
+    from agents import sb3
+    from agents.minigrid_compare import EVAL_SEEDS, compare_minigrid_seeds
+    from gridlab.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "MiniGrid-Empty-5x5-v0", "--steps", "2048", "--out", str(run), "--no-progress"]) == 0
+    assert (run / "vecnormalize.json").is_file()  # the zoo preset's normalize: true, saved as JSON, no pickle
+    header = (run / "exact_eval.csv").read_text().splitlines()[0]
+    assert header == "timesteps,V_pi_s0,V_greedy_s0,V_star_s0,normalised_score,normalised_score_greedy,critic_rmse_reached"
+    capsys.readouterr()
+    assert main(["compare", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "under MiniGrid's objective" in out and "normalised_score" in out
+    saved = json.loads((run / "comparison.json").read_text())
+    assert saved["seeds"] == list(EVAL_SEEDS) and len(saved["per_seed"]) == len(EVAL_SEEDS)
+    assert saved["V_star_s0"] == pytest.approx(np.mean([exact_model("MiniGrid-Empty-5x5-v0", seed=s).V_star(0, 0)
+                                                        for s in EVAL_SEEDS]))
+    model, _ = sb3.load(run, device="cpu")  # the statistics read back give the same policy as those saved
+    again = compare_minigrid_seeds(model, "MiniGrid-Empty-5x5-v0", EVAL_SEEDS[:2], env=model.vec_normalize)
+    assert [c.V_pi_s0 for c in again.per_seed] == pytest.approx([r["V_pi_s0"] for r in saved["per_seed"][:2]], abs=1e-12)
+
+
+def test_a_zoo_minigrid_run_is_judged_exactly_reading_its_vecnormalize_without_running_pickled_code(tmp_path):
+    import pickle
+    import subprocess
+
+    from agents import sb3
+    from agents.minigrid_compare import compare_minigrid
+    from agents.vecnormalize import load_zoo_pickle
+    from gridlab.agents_cmd import compare_run
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "rl_zoo3.train", "--algo", "ppo", "--env", "MiniGrid-Empty-5x5-v0",
+           "--conf-file", str(sb3.PRESETS_DIR / "ppo.yml"), "-n", "2048", "--seed", "0", "--log-folder",
+           str(tmp_path), "--eval-freq", "-1", "--device", "cpu"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    run = next((tmp_path / "ppo").iterdir())
+    pkl = run / "MiniGrid-Empty-5x5-v0" / "vecnormalize.pkl"
+    ours = load_zoo_pickle(pkl)
+    with open(pkl, "rb") as f:
+        theirs = pickle.load(f)  # the unrestricted reader, on a file this test just made
+    np.testing.assert_array_equal(ours.obs_rms.mean, theirs.obs_rms.mean)
+    c, written = compare_run(str(run))
+    m = exact_model("MiniGrid-Empty-5x5-v0", seed=0)
+    model, _ = sb3.load(run, device="cpu")
+    assert c.per_seed[0].V_pi_s0 == pytest.approx(compare_minigrid(model, m, env=theirs).V_pi_s0, abs=1e-12)
+    assert any(p.name == "comparison.png" for p in written)
+
+
+def test_a_vecnormalize_pickle_that_names_other_code_is_refused(tmp_path):
+    import os
+    import pickle
+
+    from agents.vecnormalize import load_zoo_pickle
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    path = tmp_path / "vecnormalize.pkl"
+    path.write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(ValueError, match=r"names posix.system, which a VecNormalize file does not hold"):
+        load_zoo_pickle(path)

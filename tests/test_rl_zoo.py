@@ -54,7 +54,8 @@ def test_the_zoo_builds_every_shipped_preset_as_the_lab_reads_it():
         ours = sb3.load_hyperparams(c["env_id"], c["algo"])
         assert c["hp"] == json.loads(json.dumps(ours, default=str)), (c["algo"], c["env_id"])
         assert c["n_envs"] == ours.get("n_envs", 1), (c["algo"], c["env_id"])
-        assert c["net_arch"] == sb3._policy_kwargs(ours["policy_kwargs"])["net_arch"], (c["algo"], c["env_id"])
+        if "policy_kwargs" in ours:  # the MiniGrid presets keep SB3's default network, as the zoo's do
+            assert c["net_arch"] == sb3._policy_kwargs(ours["policy_kwargs"])["net_arch"], (c["algo"], c["env_id"])
 
 
 def test_a_zoo_training_run_is_compared_exactly(tmp_path):
