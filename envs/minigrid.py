@@ -415,6 +415,47 @@ class MiniGridModel:
         return {"states": int(len(flat)), "observations": int(len(counts)), "aliased_states": int(shared.sum()),
                 "largest_group": int(counts.max())}
 
+    # ------------------------------------------------------------------ views
+    def situations(self) -> list[tuple[int, ...]]:
+        """The distinct rest-of-the-world parts of the states (carried object, objects' cells,
+        doors' flags: a key without its first two entries), the reset's first, then the others by
+        how many agent (cell, direction) pairs reach them."""
+        counts: dict[tuple[int, ...], int] = {}
+        for key in self.keys:
+            counts[key[2:]] = counts.get(key[2:], 0) + 1
+        first = self.keys[self.start][2:]
+        return [first] + sorted((k for k in counts if k != first), key=lambda k: (-counts[k], k))
+
+    def describe(self, situation: tuple[int, ...]) -> str:
+        """A situation in words: what the agent carries, which objects moved, and the doors."""
+        n = len(self.signatures or [])
+        carry, locs, doors = situation[0], situation[1:1 + n], situation[1 + n:]
+        start = self.keys[self.start][3:3 + n]
+        words = []
+        if self.signatures:
+            if carry >= 0:
+                words.append(f"carrying the {self.signatures[carry][1]} {self.signatures[carry][0]}")
+            moved = [i for i in range(n) if locs[i] != start[i] and i != carry]
+            words += [f"the {self.signatures[i][1]} {self.signatures[i][0]} "
+                      f"{'gone' if locs[i] == -2 else 'at (%d, %d)' % (locs[i] % self.width, locs[i] // self.width)}"
+                      for i in moved]
+        names = {0: "closed", 1: "open", 2: "locked", 3: "locked"}
+        words += [f"door {j}: {names[f]}" for j, f in enumerate(doors)]
+        return "; ".join(words) or "as at reset"
+
+    def value_grid(self, situation: tuple[int, ...] | None = None, t: int = 0) -> np.ndarray:
+        """``(4, height, width)``: :math:`V^*(s, t)` of the state with the agent in each cell facing
+        each direction (0 east, 1 south, 2 west, 3 north: MiniGrid's) and the rest of the world in
+        ``situation`` (default: as at reset); NaN where no such state is reachable."""
+        self._check_time(t)
+        situation = self.keys[self.start][2:] if situation is None else tuple(situation)
+        W, H = self.layout.shape[0], self.layout.shape[1]
+        out = np.full((4, H, W), np.nan)
+        for s, key in enumerate(self.keys):
+            if key[2:] == situation:
+                out[key[1], key[0] // W, key[0] % W] = self.V_star(s, t)
+        return out
+
     # ------------------------------------------------------------------ live envs
     def state_of(self, env: Any) -> int:
         """The model's index of a live env's current state (an env of this instance, mid-episode)."""

@@ -5,7 +5,7 @@ only, a free port, stopped with Ctrl-C) and shown in a notebook by ``Explorer().
 ``pn.extension()``). Every control is a Python callback on the exact model: nothing here is a
 second copy of the dynamics, and no web code is hand-written.
 
-Four tabs:
+Five tabs:
 
 - **World and planning**: pick a registered world or edit the grid by clicking (walls, start,
   goal, holes, one-way doors); sliders for slip, gamma and the rewards rebuild ``GridWorldEnv``'s
@@ -24,6 +24,9 @@ Four tabs:
 - **Partial observability**: step a gridworld POMDP (``gridlab/FourRoomsWalls-v0``: four noisy wall
   sensors) by hand and watch the exact belief (the forward filter, :class:`BeliefWalk`) spread and
   sharpen over the grid after each observation, with the hidden state shown or hidden.
+- **MiniGrid** (the minigrid extra): a Farama MiniGrid layout's exact :math:`V^*(s, t)` under
+  MiniGrid's own objective, one map per direction the agent faces, in any situation the world can
+  reach (carrying the key, the door open...) and at any time step (:class:`MiniGridTab`).
 """
 
 from __future__ import annotations
@@ -42,7 +45,11 @@ from envs.layouts import FLOOR, GOAL, HOLE, ONE_WAY_CHARS, START, WALL
 from envs.pixels import CELL_COLOURS
 
 __all__ = ["Planner", "Explorer", "RunView", "BeliefWalk", "run_kind", "serve", "free_port", "BRUSHES", "METHODS",
-           "grid_pomdp_ids"]
+           "grid_pomdp_ids", "MiniGridTab", "minigrid_value_figure", "MINIGRID_WORLDS"]
+
+MINIGRID_WORLDS = ("MiniGrid-DoorKey-5x5-v0", "MiniGrid-Empty-Random-5x5-v0", "MiniGrid-Unlock-v0",
+                   "MiniGrid-KeyCorridorS3R1-v0", "MiniGrid-LavaCrossingS9N1-v0", "MiniGrid-FourRooms-v0",
+                   "MiniGrid-DoorKey-8x8-v0", "MiniGrid-Dynamic-Obstacles-5x5-v0")
 
 METHODS = ("value iteration", "policy iteration")
 # what a click on a cell paints: the layout's own characters, plus "inspect" (show the state's Q-values)
@@ -517,6 +524,7 @@ class Explorer:
         self.agent_tab = AgentTab(self.runs)
         self.world_model_tab = WorldModelTab(self.runs)
         self.belief_tab = BeliefTab()
+        self.minigrid_tab = MiniGridTab()
 
     # ------------------------------------------------------------------ world
     def load_world(self, world_id: str) -> None:
@@ -672,7 +680,8 @@ class Explorer:
                           self.inspector)
         return pn.Tabs(("World and planning", planning), ("Agent runs", self.agent_tab.panel()),
                        ("World-model runs", self.world_model_tab.panel()),
-                       ("Partial observability", self.belief_tab.panel()), dynamic=False)
+                       ("Partial observability", self.belief_tab.panel()), ("MiniGrid", self.minigrid_tab.panel()),
+                       dynamic=False)
 
 
 class AgentTab:
@@ -879,6 +888,115 @@ class BeliefTab:
                         pn.Row(pn.Spacer(width=64), b["down"]))
         return pn.Row(pn.Column(self.world, self.reveal, pad, self.reset_button, width=280),
                       pn.Column(self.status, self.map.pane, width=560))
+
+
+def minigrid_value_figure(model: Any, situation: tuple[int, ...] | None = None, t: int = 0) -> Any:
+    """Four maps of :math:`V^*(s, t)` (``model.value_grid``), one per direction the agent faces, over
+    the layout: walls dark, the goal ``G``, lava ``L``, doors ``D`` and the objects where the
+    situation puts them (``K`` key, ``o`` ball, ``B`` box); grey where the agent cannot be."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from minigrid.core.constants import OBJECT_TO_IDX
+
+    situation = model.keys[model.start][2:] if situation is None else tuple(situation)
+    grid = model.value_grid(situation, t)
+    kinds = model.layout[:, :, 0].T  # (height, width) object indices at reset
+    idx = {v: k for k, v in OBJECT_TO_IDX.items()}
+    n = len(model.signatures or [])
+    placed = {loc: sig[0] for loc, sig in zip(situation[1:1 + n], model.signatures or []) if loc >= 0}
+    finite = grid[np.isfinite(grid)]
+    top = float(finite.max()) if finite.size else 1.0
+    bottom = float(finite.min()) if finite.size else 0.0
+    bottom = min(bottom, top - 1e-9)  # the scale spans the values shown: near the goal they differ by 1e-3
+    fig, axes = plt.subplots(1, 4, figsize=(10, 3.0))
+    cmap = matplotlib.colormaps["viridis"].copy()
+    cmap.set_bad("#bbbbbb")
+    for d, ax in enumerate(axes):
+        ax.imshow(np.ma.masked_invalid(grid[d]), cmap=cmap, vmin=bottom, vmax=top)
+        H, W = kinds.shape
+        for r in range(H):
+            for c in range(W):
+                kind = idx.get(int(kinds[r, c]), "")
+                if kind == "wall":
+                    ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), 1, 1, color="#333333"))
+                mark = {"goal": "G", "lava": "L", "door": "D"}.get(kind, "")
+                mark = {"key": "K", "ball": "o", "box": "B"}.get(placed.get(r * W + c, ""), mark)
+                if mark:
+                    ax.text(c, r, mark, ha="center", va="center", fontsize=9, color="white", weight="bold")
+                elif np.isfinite(grid[d, r, c]) and W <= 9:
+                    ax.text(c, r, f"{grid[d, r, c]:.3f}", ha="center", va="center", fontsize=5, color="white")
+        ax.set_title(f"facing {('east', 'south', 'west', 'north')[d]}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{model.env_id} seed {model.seed}: V*(s, t={t}) under MiniGrid's objective; {model.describe(situation)}",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+class MiniGridTab:
+    """A MiniGrid layout's exact V*: pick a world and a seed (the layout), a situation (what the
+    agent carries, where objects are, the doors) and a time step; one map per direction faced."""
+
+    def __init__(self, world: str = MINIGRID_WORLDS[0], seed: int = 0) -> None:
+        import panel as pn
+
+        w = pn.widgets
+        self.world = w.Select(label="MiniGrid world", options=list(MINIGRID_WORLDS), value=world, width=260)
+        self.seed = w.IntInput(label="reset seed (the layout)", value=seed, start=0, width=260)
+        self.situation = w.Select(label="the rest of the world", options={}, width=260)
+        self.t = w.IntSlider(label="steps already taken, t", start=0, end=1, value=0, width=260)
+        self.status = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.figure = pn.pane.Matplotlib(None, dpi=90, tight=True)
+        self.model: Any = None
+        self._loading = False
+        self.world.param.watch(lambda e: self.load(), "value")
+        self.seed.param.watch(lambda e: self.load(), "value")
+        self.situation.param.watch(lambda e: self.refresh(), "value")
+        self.t.param.watch(lambda e: self.refresh(), "value")
+        self.load()
+
+    def load(self) -> None:
+        """Model the chosen (world, seed) exactly and show it as at reset, t = 0."""
+        from envs.minigrid import MINIGRID_HINT, exact_model
+
+        try:
+            self.model = exact_model(self.world.value, seed=int(self.seed.value))
+        except ImportError:
+            self.model, self.status.object = None, MINIGRID_HINT
+            return
+        m = self.model
+        self._loading = True  # the widgets' own callbacks wait until all of them fit the new model
+        try:
+            self.t.value, self.t.end = 0, m.max_steps - 1
+            self.situation.options = {f"{i}: {m.describe(sit)}": i for i, sit in enumerate(m.situations())}
+            self.situation.value = 0
+        finally:
+            self._loading = False
+        self.refresh()
+
+    def refresh(self) -> None:
+        m = self.model
+        if m is None or self._loading:
+            return
+        import matplotlib.pyplot as plt
+
+        situation = m.situations()[int(self.situation.value or 0)]
+        old = self.figure.object
+        self.figure.object = minigrid_value_figure(m, situation, int(self.t.value))
+        if old is not None:
+            plt.close(old)
+        how = "the shortest path (closed form)" if m.deterministic else "backward induction"
+        self.status.object = (f"{m.n_states:,} states, layout {m.layout_digest}; V\*(s0, 0) = "
+                              f"{m.V_star(m.start, 0):.4f} by {how}; a success at step k pays 1 - 0.9 k / {m.max_steps}")
+
+    def panel(self) -> Any:
+        import panel as pn
+
+        return pn.Row(pn.Column(self.world, self.seed, self.situation, self.t, width=280),
+                      pn.Column(self.status, self.figure, width=900))
 
 
 def free_port(host: str = "127.0.0.1") -> int:

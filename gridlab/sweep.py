@@ -112,8 +112,16 @@ class SweepSpec:
                 raise ValueError(f"a sweep needs at least one of {name}")
         ready = ready_made_ids() + (list(POMDP_SUITE) if self.kind == "agents" else [])
         for w in self.worlds:
+            if self.kind == "agents" and w.startswith("MiniGrid-"):  # Farama MiniGrid, judged by its own objective
+                import gymnasium as gym
+
+                from envs.minigrid import require_minigrid
+
+                require_minigrid()
+                if w in gym.registry:
+                    continue
             if w not in ready:
-                raise ValueError(f"unknown world {w!r}; expected one of {', '.join(ready)}")
+                raise ValueError(f"unknown world {w!r}; expected one of {', '.join(ready)}, or a MiniGrid id")
         if self.kind == "agents":
             from agents.algos import ALGOS
 
@@ -220,6 +228,7 @@ def _agent_trial(config: dict[str, Any], report) -> dict[str, Any]:
     import envs  # noqa: F401
     from agents import sb3
     from agents.compare import compare
+    from agents.minigrid_compare import EVAL_SEEDS, compare_minigrid_seeds, is_minigrid
     from agents.pomdp_compare import compare_pomdp
     from envs.pomdp_env import POMDPEnv
 
@@ -235,6 +244,12 @@ def _agent_trial(config: dict[str, Any], report) -> dict[str, Any]:
         model = sb3.train(config["world"], config["method"], total_timesteps=steps, seed=config["seed"],
                           hyperparams=config["hyperparams"] or None, out_dir=run_dir, progress_bar=False,
                           device="cpu", eval_freq=max(int(total) // config["evals"], 1), on_evaluation=report)
+    if is_minigrid(config["world"]):  # MiniGrid's own objective, on the layouts of seeds EVAL_SEEDS
+        wrap = sb3.env_wrapper(model.config.get("hyperparams") or {})
+        found = compare_minigrid_seeds(model, config["world"], EVAL_SEEDS, wrapper=wrap or "flat",
+                                       env=model.vec_normalize).metrics()
+        seconds = json.loads((run_dir / "config.json").read_text())["train_seconds"]
+        return {"timesteps": float(model.num_timesteps), "train_seconds": seconds, **found}
     env = gym.make(config["world"])
     if isinstance(env.unwrapped, POMDPEnv):  # kind, value method and the metrics (a score interval)
         found = compare_pomdp(model, env, seed=config["seed"]).to_dict()
@@ -450,7 +465,7 @@ def _trial_columns(c: dict[str, Any]) -> dict[str, Any]:
 def _collect(grid, trials: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """One row per trial of the spec, from Tune's results; a trial whose result Tune could not read
     back (no config: its actor was lost before it reported) is a row with status error."""
-    from agents.callbacks import EXACT_METRICS, POMDP_METRICS
+    from agents.callbacks import EXACT_METRICS, MINIGRID_EVAL_METRICS, POMDP_METRICS
 
     rows, curves = [], []
     for result in grid:
@@ -469,7 +484,8 @@ def _collect(grid, trials: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
         if df is not None and "final" in df:
             for rec in df[df["final"] == False].to_dict("records"):  # noqa: E712 (a pandas mask)
                 curves.append({"name": c["name"], "world": c["world"], "method": c["method"], "seed": c["seed"],
-                               **{k: rec[k] for k in dict.fromkeys(("timesteps", *EXACT_METRICS, *POMDP_METRICS)) if k in rec}})
+                               **{k: rec[k] for k in dict.fromkeys(("timesteps", *EXACT_METRICS, *POMDP_METRICS,
+                                                                     *MINIGRID_EVAL_METRICS)) if k in rec}})
     seen = {r["name"] for r in rows}
     for c in trials:
         if c["name"] not in seen:

@@ -321,3 +321,25 @@ def test_the_explorer_displays_in_a_notebook():
     assert not [o for o in outputs if o.output_type == "error"]
     shown = [o for o in outputs if o.output_type == "execute_result"]
     assert shown and "application/vnd.holoviews_exec.v0+json" in shown[0]["data"]
+
+
+def test_the_minigrid_tab_draws_v_star_per_cell_and_direction_in_each_situation():
+    pytest.importorskip("minigrid", reason="the minigrid extra is not installed (make installs it)")
+    from envs.minigrid import exact_model
+    from gridlab.explore import MiniGridTab
+
+    tab = MiniGridTab("MiniGrid-DoorKey-5x5-v0", seed=0)
+    m = exact_model("MiniGrid-DoorKey-5x5-v0", seed=0)
+    x, y, d = m.keys[0][0] % m.width, m.keys[0][0] // m.width, m.keys[0][1]
+    assert tab.model.value_grid()[d, y, x] == pytest.approx(m.V_star(0, 0))
+    assert "V\\*(s0, 0) = 0.9604" in tab.status.object and tab.figure.object is not None
+    options = list(tab.situation.options)
+    assert options[0] == "0: door 0: locked" and any("carrying the yellow key" in o for o in options)
+    carrying = next(v for k, v in tab.situation.options.items() if "carrying the yellow key" in k)
+    tab.situation.value = carrying
+    assert "carrying the yellow key" in tab.figure.object.texts[0].get_text()
+    tab.t.value = m.max_steps - 2  # two steps left: only states beside the goal keep any value
+    grid = tab.model.value_grid(tab.model.situations()[carrying], tab.t.value)
+    assert np.nanmax(grid) <= m.success_reward(m.max_steps - 1) + 1e-12
+    tab.world.value = "MiniGrid-Empty-Random-5x5-v0"
+    assert tab.model.env_id == "MiniGrid-Empty-Random-5x5-v0" and tab.t.value == 0

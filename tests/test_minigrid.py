@@ -287,3 +287,15 @@ def test_a_vecnormalize_pickle_that_names_other_code_is_refused(tmp_path):
     path.write_bytes(pickle.dumps(Payload()))
     with pytest.raises(ValueError, match=r"names posix.system, which a VecNormalize file does not hold"):
         load_zoo_pickle(path)
+
+
+def test_dqn_trains_on_a_minigrid_world_with_observations_normalised_and_is_judged(tmp_path):
+    from agents import sb3
+
+    model = sb3.train("MiniGrid-Empty-5x5-v0", "dqn", total_timesteps=600, seed=0, out_dir=tmp_path / "dqn",
+                      progress_bar=False, device="cpu", eval_freq=600)
+    assert model.config["hyperparams"]["normalize"] == "dict(norm_obs=True, norm_reward=False)"
+    loaded, _ = sb3.load(tmp_path / "dqn", device="cpu")
+    assert loaded.vec_normalize.norm_obs and not loaded.vec_normalize.norm_reward
+    rows = (tmp_path / "dqn" / "exact_eval.csv").read_text().splitlines()
+    assert len(rows) >= 2 and rows[0].startswith("timesteps,V_pi_s0")

@@ -272,3 +272,16 @@ def test_a_sweep_takes_pomdp_worlds_and_agents_with_memory(ray_session, tmp_path
     assert {c["method"] for c in _rows(tmp_path / "curves.csv")} == {"ppo", "recurrentppo"}
     assert set(agg) >= {"ppo", "recurrentppo"}
     assert "gridlab/TMaze-v0" in (tmp_path / "report.html").read_text()
+
+
+def test_a_sweep_takes_minigrid_worlds_judged_under_their_own_objective(ray_session, tmp_path):
+    pytest.importorskip("minigrid", reason="the minigrid extra is not installed (make installs it)")
+    spec = SweepSpec("agents", worlds=("MiniGrid-Empty-5x5-v0",), methods=("ppo",), seeds=(0,), steps=1024, evals=2)
+    run_sweep(spec, tmp_path, progress=False, reps=200)
+    (row,) = _rows(tmp_path / "trials.csv")
+    assert row["status"] == "done", row["error"]
+    assert 0 < float(row["V_star_s0"]) < 1 and float(row["V_pi_s0"]) <= float(row["V_star_s0"]) + 1e-12
+    curves = _rows(tmp_path / "curves.csv")
+    assert curves and all("V_pi_s0" in c and c["V_pi_s0"] != "" for c in curves)
+    with pytest.raises(ValueError, match="unknown world 'MiniGrid-NoSuch-v0'"):
+        SweepSpec("agents", worlds=("MiniGrid-NoSuch-v0",), methods=("ppo",), seeds=(0,)).check()

@@ -1,0 +1,41 @@
+"""Benchmark: PPO on Farama MiniGrid worlds with the RL Zoo's own MiniGrid preset, judged exactly.
+
+One ``gridlab sweep`` (Ray Tune; seeds 0-4; each run the preset's full budget) over MiniGrid worlds.
+Each trial is judged under MiniGrid's own objective on the layouts of seeds 0-9
+(``agents.minigrid_compare.compare_minigrid_seeds``): the exact value of its sampled policy (what
+the zoo evaluates) and of its greedy one, against V*(s0), with the normalised score
+(V^pi - V^unif) / (V* - V^unif). The aggregate is the IQM over seeds with rliable's
+stratified-bootstrap 95% interval.
+
+Run from the repository root:
+``.venv/bin/python -m benchmarks.minigrid_agents [--worlds ...] [--out benchmarks/results/minigrid_agents]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+WORLDS = ("MiniGrid-Empty-Random-5x5-v0", "MiniGrid-DoorKey-5x5-v0", "MiniGrid-Unlock-v0")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--worlds", nargs="+", default=list(WORLDS))
+    parser.add_argument("--methods", nargs="+", default=["ppo"])
+    parser.add_argument("--seeds", default="0-4")
+    parser.add_argument("--out", default="benchmarks/results/minigrid_agents")
+    args = parser.parse_args()
+    from gridlab.sweep import SweepSpec, run_sweep
+
+    first, _, last = args.seeds.partition("-")
+    seeds = tuple(range(int(first), int(last or first) + 1))
+    spec = SweepSpec("agents", worlds=tuple(args.worlds), methods=tuple(args.methods), seeds=seeds, steps=None,
+                     evals=10)
+    agg = run_sweep(spec, Path(args.out).resolve())
+    print(json.dumps(agg, indent=1, default=str)[:4000])
+
+
+if __name__ == "__main__":
+    main()
