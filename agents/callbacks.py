@@ -86,9 +86,15 @@ class ExactEvalCallback(BaseCallback):
             self.references = pomdp_references(self.env.unwrapped.pomdp, tol=1e-3, time_limit=self.bounds_time_limit)
         self.evaluate()
 
-    def evaluate(self) -> dict[str, float]:
-        """Run one exact comparison now, log it and return its metrics."""
-        if self.num_timesteps == self._last_logged:
+    def evaluate(self, final: bool = False) -> dict[str, float]:
+        """Run one exact comparison now, log it and return its metrics.
+
+        A second call at the same timestep returns the first's row, except ``final=True`` (at the
+        end of training), which measures again and replaces that row: an algorithm's last update
+        (PPO's, after its last rollout) comes after the last step's evaluation.
+        """
+        replace = final and self.num_timesteps == self._last_logged
+        if self.num_timesteps == self._last_logged and not replace:
             return self.history[-1]
         if self.is_pomdp:
             c = compare_pomdp(self.model, self.env, references=self.references, tree_time_limit=self.value_time_limit,
@@ -100,11 +106,17 @@ class ExactEvalCallback(BaseCallback):
             c = compare(self.model, self.env, gamma=self.gamma, horizon=None)  # EXACT_METRICS need no time limit
         metrics = c.metrics()
         row = {"timesteps": float(self.num_timesteps), **{k: metrics[k] for k in self.metrics}}
-        self.history.append(row)
+        if replace:
+            self.history[-1] = row
+        else:
+            self.history.append(row)
         self._last_logged = self.num_timesteps
         for k in self.metrics:
             self.logger.record(f"exact/{k}", row[k])
         if self.csv_path:
+            if replace:  # the file's last line is this timestep's earlier row
+                lines = self.csv_path.read_text().splitlines(keepends=True)
+                self.csv_path.write_text("".join(lines[:-1]))
             with self.csv_path.open("a", newline="") as f:
                 csv.writer(f).writerow([int(self.num_timesteps), *(row[k] for k in self.metrics)])
         if self.on_evaluation is not None:
@@ -124,7 +136,7 @@ class ExactEvalCallback(BaseCallback):
         return True
 
     def _on_training_end(self) -> None:
-        self.evaluate()
+        self.evaluate(final=True)
 
 
 class EntropySchedule(BaseCallback):

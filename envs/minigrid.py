@@ -44,6 +44,7 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable
 
 import gymnasium as gym
@@ -58,7 +59,9 @@ __all__ = ["exact_model", "MiniGridModel", "MiniGridMismatch", "verify_minigrid"
 
 MINIGRID_HINT = "MiniGrid worlds need the minigrid package: pip install minigrid (make installs it with the minigrid extra)"
 MAX_STATES = 5_000_000  # enumeration stops with an error past this many states
-BYTES_PER_TRANSITION = 160  # measured on DoorKey-16x16: the state dict, the key tuples and the transition arrays
+# the process's peak memory per (state, action) enumerated: 1.17 GB for DoorKey-16x16's 2,503,760
+# (benchmarks/minigrid.py, 2026-12-02): the state dict, the key tuples, the rows and the arrays
+BYTES_PER_TRANSITION = 470
 SUCCESS_TOL = 1e-9  # a success's reward must be 1 - 0.9 k / T within this
 
 
@@ -239,7 +242,7 @@ class MiniGridModel:
         return self.next_state.shape[2] == 1
 
     # ------------------------------------------------------------------ the time-free MDP
-    @property
+    @cached_property
     def mdp(self) -> TabularMDP:
         """The time-free :class:`~envs.mdp.TabularMDP` of the reachable states plus ``end``.
 

@@ -281,3 +281,18 @@ def test_the_entropy_schedule_follows_the_timesteps_done_over_the_trainings_tota
     model.learn(256, callback=CallbackList([EntropySchedule(final=0.0, start=0.0, end=1.0), record]))
     assert [t for t, _ in record.seen] == list(range(0, 256, 32))
     assert [c for _, c in record.seen] == pytest.approx([0.08 * (1 - t / 256) for t in range(0, 256, 32)])
+
+
+def test_the_last_exact_evaluation_is_of_the_final_model_not_the_one_before_its_last_update(tmp_path):
+    import csv
+
+    from agents import sb3
+    from agents.compare import compare
+
+    model = sb3.train("gridlab/OpenRoom-v0", "ppo", total_timesteps=1024, seed=0, out_dir=tmp_path / "run",
+                      progress_bar=False, device="cpu", eval_freq=1024)  # the last step's evaluation precedes PPO's last update
+    with (tmp_path / "run" / "exact_eval.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["timesteps"]) for r in rows] == [0.0, 1024.0]
+    final = compare(model, gym.make("gridlab/OpenRoom-v0"), gamma=model.gamma, horizon=None).metrics()
+    assert float(rows[-1]["return_gap"]) == pytest.approx(final["return_gap"], abs=1e-12)
