@@ -17,7 +17,8 @@ import argparse
 import json
 from pathlib import Path
 
-WORLDS = ("MiniGrid-Empty-Random-5x5-v0", "MiniGrid-DoorKey-5x5-v0", "MiniGrid-Unlock-v0")
+WORLDS = ("MiniGrid-Empty-Random-5x5-v0", "MiniGrid-DoorKey-5x5-v0", "MiniGrid-Unlock-v0", "MiniGrid-KeyCorridorS3R1-v0",
+          "MiniGrid-LavaCrossingS9N1-v0")  # FourRooms (the zoo trains it 5e6 steps) is left to a longer run
 
 
 def main() -> None:
