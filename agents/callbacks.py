@@ -19,7 +19,7 @@ EXACT_METRICS = ("return_gap", "relative_gap", "rmse_vs_pi", "rmse_vs_star", "po
 POMDP_METRICS = ("value_lower", "value_upper", "lower", "upper", "normalised_score", "normalised_score_upper",
                  "relative_gap")  # of POMDPComparison.metrics
 MINIGRID_EVAL_METRICS = ("V_pi_s0", "V_greedy_s0", "V_star_s0", "normalised_score", "normalised_score_greedy",
-                         "critic_rmse_reached")  # of MiniGridSeedsComparison.metrics: means over EVAL_SEEDS
+                         "relative_gap", "critic_rmse_reached")  # of MiniGridSeedsComparison.metrics: means over EVAL_SEEDS
 
 
 class ExactEvalCallback(BaseCallback):

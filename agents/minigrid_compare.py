@@ -38,7 +38,8 @@ __all__ = ["MiniGridComparison", "MiniGridSeedsComparison", "compare_minigrid", 
 EVAL_SEEDS = tuple(range(10))  # the stated seed set a MiniGrid agent is judged on: the layouts of reset(seed=0..9)
 
 MINIGRID_METRICS = ("V_star_s0", "V_pi_s0", "V_greedy_s0", "V_uniform_s0", "normalised_score",
-                    "normalised_score_greedy", "critic_s0", "V_pi_discounted_s0", "critic_rmse_reached")
+                    "normalised_score_greedy", "relative_gap", "critic_s0", "V_pi_discounted_s0",
+                    "critic_rmse_reached")
 
 
 def is_minigrid(env_id: str) -> bool:
@@ -93,6 +94,12 @@ class MiniGridComparison:
     def normalised_score_greedy(self) -> float:
         """The same for the greedy policy."""
         return self._score(self.V_greedy_s0)
+
+    @property
+    def relative_gap(self) -> float:
+        """:math:`(V^* - V^\pi) / |V^*|` at the reset state (inf when V* = 0 and the gap is not)."""
+        gap = self.V_star_s0 - self.V_pi_s0
+        return gap / abs(self.V_star_s0) if self.V_star_s0 != 0 else (0.0 if gap == 0 else float("inf"))
 
     def metrics(self) -> dict[str, float]:
         """Every metric of ``MINIGRID_METRICS``."""

@@ -372,6 +372,7 @@ def train(
         (tmp / "config.json").write_text(json.dumps(config, indent=1, default=str))
     model.run_dir = run_dir
     model.config = config
+    model.vec_normalize = model.get_env() if normalize is not None else None  # as load() gives it
     return model
 
 
@@ -408,6 +409,10 @@ def load(run_dir: str | Path, device: str = "auto") -> tuple[Any, gym.Env]:
 def _agent_env(env_id: str, env_kwargs: dict[str, Any], hp: dict[str, Any]) -> gym.Env:
     """The env a saved agent acts in: a MiniGrid world behind its preset's wrapper (the agent's
     observation space), any other as registered."""
+    if is_minigrid(env_id):
+        from envs.minigrid import require_minigrid
+
+        require_minigrid()  # registers the MiniGrid ids, or says how to install it
     env = gym.make(env_id, **env_kwargs)
     wrap = env_wrapper(hp) if is_minigrid(env_id) else None
     return wrap(env) if wrap is not None else env

@@ -39,6 +39,8 @@ def compare_run(run_dir: str, gamma: float | None = None, weighting: str = "unif
     A run on a MiniGrid world (the lab's or the RL Zoo's) is judged under MiniGrid's own objective on
     the layouts of seeds ``EVAL_SEEDS`` by :func:`agents.minigrid_compare.compare_minigrid_seeds`.
     """
+    import gymnasium as gym
+
     from agents import sb3
     from agents.compare import compare, plot_learning_curves
     from agents.minigrid_compare import EVAL_SEEDS, compare_minigrid_seeds, is_minigrid
@@ -65,7 +67,7 @@ def compare_run(run_dir: str, gamma: float | None = None, weighting: str = "unif
         else:
             c = compare(model, env, gamma=gamma, weighting=weighting)
             curves = plot_learning_curves
-    except ValueError as e:
+    except (ValueError, ImportError, gym.error.Error) as e:
         raise UsageError(str(e)) from None
     written = []
     atomic_write_text(path / "comparison.json", json.dumps(

@@ -74,8 +74,8 @@ def curves_figure(curves: list[dict[str, Any]]) -> Any | None:
     for ax, world in zip(axes.ravel(), worlds):
         for i, method in enumerate(dict.fromkeys(c["method"] for c in curves)):
             runs: dict[str, dict[float, float]] = {}
-            for c in curves:
-                if c["world"] == world and c["method"] == method:
+            for c in curves:  # (a run recorded before its metrics held relative_gap has no curve here)
+                if c["world"] == world and c["method"] == method and c.get("relative_gap") not in (None, ""):
                     runs.setdefault(c["name"], {})[c["timesteps"]] = c["relative_gap"]
             if not runs:
                 continue

@@ -282,6 +282,7 @@ def test_a_sweep_takes_minigrid_worlds_judged_under_their_own_objective(ray_sess
     assert row["status"] == "done", row["error"]
     assert 0 < float(row["V_star_s0"]) < 1 and float(row["V_pi_s0"]) <= float(row["V_star_s0"]) + 1e-12
     curves = _rows(tmp_path / "curves.csv")
-    assert curves and all("V_pi_s0" in c and c["V_pi_s0"] != "" for c in curves)
+    assert curves and all(c["V_pi_s0"] != "" and c["relative_gap"] != "" for c in curves)
+    assert "MiniGrid-Empty-5x5-v0" in (tmp_path / "report.html").read_text()  # the report and its curves
     with pytest.raises(ValueError, match="unknown world 'MiniGrid-NoSuch-v0'"):
         SweepSpec("agents", worlds=("MiniGrid-NoSuch-v0",), methods=("ppo",), seeds=(0,)).check()
