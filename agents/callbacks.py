@@ -10,8 +10,9 @@ from typing import Any, Callable
 from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.compare import compare
-from agents.minigrid_compare import EVAL_SEEDS, compare_minigrid_seeds, is_minigrid
+from agents.minigrid_compare import EVAL_SEEDS, compare_minigrid_seeds
 from agents.pomdp_compare import compare_pomdp, pomdp_references
+from envs.minigrid import is_minigrid
 
 __all__ = ["ExactEvalCallback", "EntropySchedule", "EXACT_METRICS", "POMDP_METRICS", "MINIGRID_EVAL_METRICS"]
 

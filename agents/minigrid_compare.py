@@ -33,18 +33,13 @@ import numpy as np
 from agents.compare import _vec_normalize, learned_at
 
 __all__ = ["MiniGridComparison", "MiniGridSeedsComparison", "compare_minigrid", "compare_minigrid_seeds",
-           "uniform_value", "MINIGRID_METRICS", "EVAL_SEEDS", "is_minigrid"]
+           "uniform_value", "MINIGRID_METRICS", "EVAL_SEEDS"]
 
 EVAL_SEEDS = tuple(range(10))  # the stated seed set a MiniGrid agent is judged on: the layouts of reset(seed=0..9)
 
 MINIGRID_METRICS = ("V_star_s0", "V_pi_s0", "V_greedy_s0", "V_uniform_s0", "normalised_score",
                     "normalised_score_greedy", "relative_gap", "critic_s0", "V_pi_discounted_s0",
                     "critic_rmse_reached")
-
-
-def is_minigrid(env_id: str) -> bool:
-    """Whether ``env_id`` names a Farama MiniGrid world (its ids start ``MiniGrid-``)."""
-    return str(env_id).startswith("MiniGrid-")
 
 
 def uniform_value(model: Any) -> float:

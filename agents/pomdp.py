@@ -318,7 +318,7 @@ def solve(pomdp: TabularPOMDP, tol: float = 1e-3, time_limit: float = 60.0, max_
         raise ValueError(f"tol and time_limit must be > 0, got {tol} and {time_limit}")
     t0 = time.perf_counter()
     qmdp = qmdp_bound(pomdp)
-    fib = fib_bound(pomdp, qmdp=qmdp, TO=[_stack_to(pomdp, a) for a in range(pomdp.n_actions)])
+    fib = fib_bound(pomdp, qmdp=qmdp)
     blind = blind_lower_bound(pomdp)
     b0 = np.ascontiguousarray(pomdp.b0, dtype=np.float64)
     first_gap = max(float((b0 @ fib).max() - (blind @ b0).max()), tol)

@@ -37,7 +37,7 @@ import yaml
 import envs  # noqa: F401  (registers the suite)
 from agents.algos import ALGOS, ZOO_NAMES, load_algo
 from agents.callbacks import ExactEvalCallback
-from agents.minigrid_compare import is_minigrid
+from envs.minigrid import ensure_registered, is_minigrid
 from agents.vecnormalize import load_stats, load_zoo_pickle, normalize_kwargs, save_stats
 from envs.pomdp_env import POMDPEnv
 from envs.resources import resolve_device
@@ -307,10 +307,7 @@ def train(
     from stable_baselines3.common.utils import set_random_seed
 
     cls = load_algo(algo)
-    if is_minigrid(env_id):
-        from envs.minigrid import require_minigrid
-
-        require_minigrid()  # registers the MiniGrid ids, or says how to install it
+    ensure_registered(env_id)  # a MiniGrid id: registered by importing minigrid, or a line saying how to install it
     if env_id not in gym.registry:
         raise ValueError(f"unknown env id {env_id!r}")
     env_kwargs = dict(env_kwargs or {})
@@ -355,7 +352,7 @@ def train(
             EvalCallback(eval_env, n_eval_episodes=10, eval_freq=calls, log_path=str(tmp / "eval"),
                          best_model_save_path=None, deterministic=True, verbose=0),
             ExactEvalCallback(exact_env, eval_freq=calls, csv_path=tmp / "exact_eval.csv", on_evaluation=on_evaluation,
-                              wrapper=wrapper if minigrid and wrapper is not None else "flat"),
+                              wrapper=wrapper or "flat"),
             *extra_callbacks,
         ])
         t0 = time.perf_counter()
@@ -409,10 +406,7 @@ def load(run_dir: str | Path, device: str = "auto") -> tuple[Any, gym.Env]:
 def _agent_env(env_id: str, env_kwargs: dict[str, Any], hp: dict[str, Any]) -> gym.Env:
     """The env a saved agent acts in: a MiniGrid world behind its preset's wrapper (the agent's
     observation space), any other as registered."""
-    if is_minigrid(env_id):
-        from envs.minigrid import require_minigrid
-
-        require_minigrid()  # registers the MiniGrid ids, or says how to install it
+    ensure_registered(env_id)
     env = gym.make(env_id, **env_kwargs)
     wrap = env_wrapper(hp) if is_minigrid(env_id) else None
     return wrap(env) if wrap is not None else env

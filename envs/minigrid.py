@@ -53,7 +53,8 @@ import scipy.sparse as sp
 
 from envs.mdp import TabularMDP
 
-__all__ = ["exact_model", "MiniGridModel", "MiniGridMismatch", "verify_minigrid", "check_kernel",
+__all__ = ["exact_model", "MiniGridModel", "MiniGridMismatch", "verify_minigrid", "check_kernel", "is_minigrid",
+           "ensure_registered",
            "reset_distribution", "expected_optimal_return", "NotEnumerable", "MINIGRID_HINT", "require_minigrid",
            "MAX_STATES"]
 
@@ -63,6 +64,18 @@ MAX_STATES = 5_000_000  # enumeration stops with an error past this many states
 # (benchmarks/minigrid.py, 2026-12-02): the state dict, the key tuples, the rows and the arrays
 BYTES_PER_TRANSITION = 470
 SUCCESS_TOL = 1e-9  # a success's reward must be 1 - 0.9 k / T within this
+
+
+def is_minigrid(env_id: str) -> bool:
+    """Whether ``env_id`` names a Farama MiniGrid world (its ids start ``MiniGrid-``)."""
+    return str(env_id).startswith("MiniGrid-")
+
+
+def ensure_registered(env_id: str) -> None:
+    """Import minigrid when ``env_id`` is one of its worlds (importing it registers them), or raise
+    ``ImportError`` with ``MINIGRID_HINT``; any other id is left to Gymnasium."""
+    if is_minigrid(env_id):
+        require_minigrid()
 
 
 def require_minigrid() -> Any:
@@ -303,6 +316,17 @@ class MiniGridModel:
             return float(self.success_reward(k)) if k <= self.max_steps else 0.0
         return float(self.V_star_table()[t, s])
 
+    def V_star_at(self, t: int) -> np.ndarray:
+        """``(S,)``: :math:`V^*(\\cdot, t)` of every state, ``t`` in ``[0, max_steps]`` (0 at the end)."""
+        if not 0 <= t <= self.max_steps:
+            raise ValueError(f"t must be in [0, {self.max_steps}] (max_steps), got {t}")
+        if t == self.max_steps:
+            return np.zeros(self.n_states)
+        if not self.deterministic:
+            return self.V_star_table()[t]
+        k = t + self.distance()
+        return np.where(k <= self.max_steps, self.success_reward(np.minimum(k, self.max_steps)), 0.0)
+
     def optimal_action(self, s: int, t: int = 0) -> int:
         """An action optimal at ``(s, t)``: on a shortest path when deterministic (module doc)."""
         self._check_time(t)
@@ -377,14 +401,8 @@ class MiniGridModel:
             >>> exact_model("MiniGrid-Empty-5x5-v0", seed=0).observations(FlatObsWrapper).shape
             (32, 2835)
         """
-        if self.seed is None:
-            raise ValueError(f"this model of {self.env_id} is of a layout from reset_distribution; observations "
-                             "need a seeded instance (exact_model)")
-        env = _make(self.env_id)
-        env.reset(seed=self.seed)
+        env = self.fresh_env()
         base = env.unwrapped
-        if layout_digest(base) != self.layout_digest:
-            self.check_layout()
         codec = _Codec(base)
         chain = []  # the observation wrappers between the env and the agent, innermost first
         outer = wrapper(env) if wrapper is not None else env
@@ -494,8 +512,9 @@ class MiniGridModel:
                              f"{self.seed}: another seed or layout, or a step the model does not know")
         return self.index[key]
 
-    def check_layout(self) -> None:
-        """Reset a fresh env with this seed; raise if its layout's digest differs from the stored one."""
+    def fresh_env(self) -> Any:
+        """A new ``gym.make`` env of this instance, reset with its seed, its layout checked against
+        the stored digest (a numpy or minigrid build may draw another layout from the seed)."""
         if self.seed is None:
             raise ValueError(f"this model of {self.env_id} is of a layout from reset_distribution, not of a seed")
         env = _make(self.env_id)
@@ -504,6 +523,11 @@ class MiniGridModel:
         if digest != self.layout_digest:
             raise ValueError(f"{self.env_id} seed {self.seed} now generates layout {digest}, not the model's "
                              f"{self.layout_digest}: this numpy or minigrid build draws another layout from the seed")
+        return env
+
+    def check_layout(self) -> None:
+        """Reset a fresh env with this seed; raise if its layout's digest differs from the stored one."""
+        self.fresh_env()
 
 
 def _make(env_id: str, **kwargs: Any) -> Any:
@@ -917,10 +941,8 @@ def verify_minigrid(model: MiniGridModel, episodes: int = 3, seed: int = 0,
     if model.signatures is None:
         raise ValueError(f"{model.env_id}: objects of one type and colour placed at one cell cannot be told apart "
                          "in a live env, so the replay check cannot run")
-    model.check_layout()
     rng = np.random.default_rng(seed)
-    env = _make(model.env_id)
-    V = None if model.deterministic else model.V_star_table()
+    env = model.fresh_env()
     steps, returns = 0, {}
     for name in policies:
         returns[name] = []
@@ -937,7 +959,7 @@ def verify_minigrid(model: MiniGridModel, episodes: int = 3, seed: int = 0,
                 elif name == "optimal":
                     a = model.optimal_action(s, t)
                 elif name == "worst":
-                    a = int(model._q(t, V[t + 1] if V is not None else _next_values(model, t)).argmin(axis=1)[s])
+                    a = int(model._q(t, model.V_star_at(t + 1))[s].argmin())
                 else:
                     raise ValueError(f"unknown policy {name!r}; use uniform, optimal or worst")
                 _, r, terminated, truncated, _ = env.step(a)
@@ -1007,7 +1029,7 @@ class _IndexedEnv(gym.Env):
     ``reset`` keeps the layout (MiniGrid would draw a new one) and the env's generator running."""
 
     def __init__(self, model: MiniGridModel) -> None:
-        self.model, self.real = model, _make(model.env_id).unwrapped
+        self.model, self.real = model, None
         self.action_space = gym.spaces.Discrete(model.n_actions)
         self.observation_space = gym.spaces.Discrete(model.n_states + 1)
         self.codec: _Codec | None = None
@@ -1015,9 +1037,7 @@ class _IndexedEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[int, dict]:
         if self.codec is None:
-            self.real.reset(seed=self.model.seed)
-            if layout_digest(self.real) != self.model.layout_digest:
-                raise ValueError(f"{self.model.env_id} seed {self.model.seed} no longer generates the model's layout")
+            self.real = self.model.fresh_env().unwrapped
             self.codec = _Codec(self.real)
         self.s = self.model.start
         return self._s, {}
@@ -1043,10 +1063,3 @@ def _state_or_unknown(model: MiniGridModel, env: Any) -> int | str:
         return model.state_of(env)
     except ValueError:
         return "unknown"
-
-
-def _next_values(model: MiniGridModel, t: int) -> np.ndarray:
-    """:math:`V^*(\\cdot, t+1)` of a deterministic model, by the closed form."""
-    d = model.distance()
-    k = t + 1 + d
-    return np.where(k <= model.max_steps, model.success_reward(np.minimum(k, model.max_steps)), 0.0)

@@ -8,7 +8,7 @@ from typing import Any
 
 from gridlab.envspec import UsageError
 
-__all__ = ["train_run", "compare_run"]
+__all__ = ["train_run", "compare_run", "minigrid_comparison"]
 
 
 def train_run(env_id: str, algo: str, steps: int | None, seed: int, gamma: float, n_envs: int | None,
@@ -30,6 +30,17 @@ def train_run(env_id: str, algo: str, steps: int | None, seed: int, gamma: float
     return model.run_dir
 
 
+def minigrid_comparison(model: Any) -> Any:
+    """A MiniGrid run (``sb3.load`` or ``sb3.train``'s model) judged on the layouts of seeds
+    ``EVAL_SEEDS``, seen through its preset's wrapper and its own VecNormalize."""
+    from agents import sb3
+    from agents.minigrid_compare import EVAL_SEEDS, compare_minigrid_seeds
+
+    wrap = sb3.env_wrapper(model.config.get("hyperparams") or {})
+    return compare_minigrid_seeds(model, model.config["env_id"], EVAL_SEEDS, wrapper=wrap or "flat",
+                                  env=model.vec_normalize)
+
+
 def compare_run(run_dir: str, gamma: float | None = None, weighting: str = "uniform",
                 time_limit: float = 60.0) -> tuple[Any, list[Path]]:
     """Compare a saved run exactly; writes ``comparison.json``, ``comparison.png`` and ``learning_curves.png``.
@@ -43,7 +54,7 @@ def compare_run(run_dir: str, gamma: float | None = None, weighting: str = "unif
 
     from agents import sb3
     from agents.compare import compare, plot_learning_curves
-    from agents.minigrid_compare import EVAL_SEEDS, compare_minigrid_seeds, is_minigrid
+    from envs.minigrid import is_minigrid
     from agents.pomdp_compare import compare_pomdp, plot_pomdp_learning_curves
     from envs.pomdp_env import POMDPEnv
     from envs.rundir import atomic_write_text
@@ -54,9 +65,7 @@ def compare_run(run_dir: str, gamma: float | None = None, weighting: str = "unif
         if is_minigrid(model.config["env_id"]):
             if gamma is not None:
                 raise ValueError("a MiniGrid run is judged under MiniGrid's own objective; --gamma does not apply")
-            wrap = sb3.env_wrapper(model.config.get("hyperparams") or {})
-            c = compare_minigrid_seeds(model, model.config["env_id"], EVAL_SEEDS, wrapper=wrap or "flat",
-                                       env=model.vec_normalize)
+            c = minigrid_comparison(model)
             curves = None
         elif isinstance(env.unwrapped, POMDPEnv):
             if gamma is not None:

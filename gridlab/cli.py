@@ -88,7 +88,9 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         return 0
     if not args.env_id:
         raise UsageError("solve needs an ENV_ID or --all")
-    if solve.is_minigrid(args.env_id):
+    from envs.minigrid import is_minigrid
+
+    if is_minigrid(args.env_id):
         return solve.solve_minigrid_command(args.env_id, args.seed, args.out)
     kwargs = parse_kwargs(args.kw)
     if solve.is_pomdp(args.env_id, kwargs):

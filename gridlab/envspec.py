@@ -48,13 +48,12 @@ def closest_id(env_id: str) -> str | None:
 
 def make_env(env_id: str, kwargs: dict[str, Any] | None = None, **extra: Any) -> gym.Env:
     """``gym.make`` with the CLI's error messages: unknown ids suggest the closest registered one."""
-    if env_id.startswith("MiniGrid-"):  # registered by importing minigrid, an optional extra
-        from envs.minigrid import require_minigrid
+    from envs.minigrid import ensure_registered
 
-        try:
-            require_minigrid()
-        except ImportError as e:
-            raise UsageError(str(e)) from None
+    try:
+        ensure_registered(env_id)  # MiniGrid's ids are registered by importing minigrid, an optional extra
+    except ImportError as e:
+        raise UsageError(str(e)) from None
     if env_id not in gym.registry:
         hint = closest_id(env_id)
         raise UsageError(f"unknown env id {env_id!r}" + (f"; did you mean {hint!r}?" if hint else ""))

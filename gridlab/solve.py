@@ -16,7 +16,7 @@ from envs.plotting import PAGE_WIDTH, format_policy_grid, format_value_grid, val
 from gridlab.envspec import make_env, model_of
 
 __all__ = ["solve_one", "solve_suite", "write_solution", "is_pomdp", "load_pomdp", "solve_pomdp_command",
-           "is_minigrid", "solve_minigrid_command",
+           "solve_minigrid_command",
            "write_alphas"]
 
 
@@ -173,15 +173,9 @@ def solve_pomdp_command(target: str, kwargs: dict[str, Any], gamma: float | None
     return 0
 
 
-def is_minigrid(target: str) -> bool:
-    """Whether ``gridlab solve TARGET`` names a Farama MiniGrid world (its ids start ``MiniGrid-``)."""
-    return target.startswith("MiniGrid-")
-
-
 def solve_minigrid_command(target: str, seed: int, out: str | None, episodes: int = 1) -> int:
     """``gridlab solve MiniGrid-...``: the exact model of (id, minigrid version, seed), V*(s0) under the
     native objective, a replay check against the real env, and the model's summary written."""
-    import numpy as np
 
     from envs.minigrid import MiniGridMismatch, exact_model, verify_minigrid
     from gridlab.envspec import UsageError
@@ -213,8 +207,7 @@ def solve_minigrid_command(target: str, seed: int, out: str | None, episodes: in
               "max_steps": model.max_steps, "deterministic": model.deterministic, "V_star_s0": v,
               "enumeration_seconds": model.enumeration_seconds, "verified_steps": report["steps"]}
     values = where / "values.npz"  # V*(s, 0) of every state, beside its key (the module doc of envs.minigrid)
-    np.savez_compressed(values, V_star_t0=np.array([model.V_star(s, 0) for s in range(model.n_states)]),
-                        keys=np.array(model.keys, dtype=np.int64))
+    np.savez_compressed(values, V_star_t0=model.V_star_at(0), keys=np.array(model.keys, dtype=np.int64))
     for path in (atomic_write_text(where / "model.json", json.dumps(record, indent=1)), values):
         print(f"wrote {path}")
     return 0

@@ -104,6 +104,7 @@ class SweepSpec:
         """
         import envs  # noqa: F401  (registers the suite)
         from envs import POMDP_SUITE, ready_made_ids
+        from envs.minigrid import ensure_registered, is_minigrid
 
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
@@ -112,12 +113,10 @@ class SweepSpec:
                 raise ValueError(f"a sweep needs at least one of {name}")
         ready = ready_made_ids() + (list(POMDP_SUITE) if self.kind == "agents" else [])
         for w in self.worlds:
-            if self.kind == "agents" and w.startswith("MiniGrid-"):  # Farama MiniGrid, judged by its own objective
+            if self.kind == "agents" and is_minigrid(w):  # Farama MiniGrid, judged by its own objective
                 import gymnasium as gym
 
-                from envs.minigrid import require_minigrid
-
-                require_minigrid()
+                ensure_registered(w)
                 if w in gym.registry:
                     continue
             if w not in ready:
@@ -228,7 +227,8 @@ def _agent_trial(config: dict[str, Any], report) -> dict[str, Any]:
     import envs  # noqa: F401
     from agents import sb3
     from agents.compare import compare
-    from agents.minigrid_compare import EVAL_SEEDS, compare_minigrid_seeds, is_minigrid
+    from envs.minigrid import is_minigrid
+    from gridlab.agents_cmd import minigrid_comparison
     from agents.pomdp_compare import compare_pomdp
     from envs.pomdp_env import POMDPEnv
 
@@ -245,9 +245,7 @@ def _agent_trial(config: dict[str, Any], report) -> dict[str, Any]:
                           hyperparams=config["hyperparams"] or None, out_dir=run_dir, progress_bar=False,
                           device="cpu", eval_freq=max(int(total) // config["evals"], 1), on_evaluation=report)
     if is_minigrid(config["world"]):  # MiniGrid's own objective, on the layouts of seeds EVAL_SEEDS
-        wrap = sb3.env_wrapper(model.config.get("hyperparams") or {})
-        found = compare_minigrid_seeds(model, config["world"], EVAL_SEEDS, wrapper=wrap or "flat",
-                                       env=model.vec_normalize).metrics()
+        found = minigrid_comparison(model).metrics()
         seconds = json.loads((run_dir / "config.json").read_text())["train_seconds"]
         return {"timesteps": float(model.num_timesteps), "train_seconds": seconds, **found}
     env = gym.make(config["world"])
