@@ -92,7 +92,7 @@ class MiniGridComparison:
 
     @property
     def relative_gap(self) -> float:
-        """:math:`(V^* - V^\pi) / |V^*|` at the reset state (inf when V* = 0 and the gap is not)."""
+        r""":math:`(V^* - V^\pi) / |V^*|` at the reset state (inf when V* = 0 and the gap is not)."""
         gap = self.V_star_s0 - self.V_pi_s0
         return gap / abs(self.V_star_s0) if self.V_star_s0 != 0 else (0.0 if gap == 0 else float("inf"))
 

@@ -989,7 +989,7 @@ class MiniGridTab:
         if old is not None:
             plt.close(old)
         how = "the shortest path (closed form)" if m.deterministic else "backward induction"
-        self.status.object = (f"{m.n_states:,} states, layout {m.layout_digest}; V\*(s0, 0) = "
+        self.status.object = (f"{m.n_states:,} states, layout {m.layout_digest}; V\\*(s0, 0) = "
                               f"{m.V_star(m.start, 0):.4f} by {how}; a success at step k pays 1 - 0.9 k / {m.max_steps}")
 
     def panel(self) -> Any:

@@ -108,3 +108,19 @@ def test_the_layer_check_catches_a_violation(tmp_path):
     assert _imports(typed, top_level_only=False) == set()
     assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
     assert _find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_source_file_has_an_invalid_escape_sequence():
+    """A ``\\p`` in a plain docstring warns today (DeprecationWarning in 3.11, SyntaxWarning from 3.12)
+    and is to become a SyntaxError."""
+    import warnings
+
+    bad = []
+    for folder in (*PACKAGES, "benchmarks", "tests", "docs", "notebooks"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                compile(path.read_text(), str(path), "exec")
+            bad += [f"{path.relative_to(ROOT)}:{w.lineno}: {w.message}" for w in caught
+                    if issubclass(w.category, (SyntaxWarning, DeprecationWarning))]
+    assert bad == [], bad
