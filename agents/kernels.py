@@ -68,7 +68,7 @@ def policy_sweep(indptr, indices, data, R, order, V, gamma, A, policy):  # pragm
 
 # ---------------------------------------------------------------------- agents.topological
 @njit(cache=True, nogil=True)
-def tarjan(indptr, indices, live):  # pragma: no cover - compiled
+def tarjan(indptr, indices, live, best):  # pragma: no cover - compiled
     S = indptr.shape[0] - 1
     index = np.full(S, -1, np.int64)
     low = np.zeros(S, np.int64)
@@ -122,7 +122,14 @@ def tarjan(indptr, indices, live):  # pragma: no cover - compiled
                         if x == v:
                             break
                     n_comp += 1
-    # breadth-first levels from the terminal states over reversed edges (S: never reaches one)
+    # each component's sweep order: breadth-first over reversed edges from its exits (states with
+    # a transition into a component ordered already, or into a terminal state), nearest the
+    # sinks first. An exit's distance is one more than that of the nearest state it leads to
+    # (terminal states and a closed class's root: 0), so the search runs on from the distances
+    # the components below found, as one search from the sinks over the whole graph would. Ties
+    # go by the order of discovery, an exit's by the place of the state it leads to. A closed
+    # class starts from its state of best reward. Nothing but the graph (and ties' indices)
+    # decides the order, whatever the model's numbering
     indeg = np.zeros(S + 1, np.int64)
     for e in range(indices.shape[0]):
         indeg[indices[e] + 1] += 1
@@ -134,44 +141,77 @@ def tarjan(indptr, indices, live):  # pragma: no cover - compiled
             t = indices[e]
             rev[fill[t]] = s
             fill[t] += 1
-    level = np.full(S, S, np.int64)
-    queue = np.empty(S, np.int64)
-    head, tail = 0, 0
-    for s in range(S):
-        if not live[s]:
-            level[s] = 0
-            queue[tail] = s
-            tail += 1
-    while head < tail:
-        t = queue[head]
-        head += 1
-        for e in range(indeg[t], indeg[t + 1]):
-            s = rev[e]
-            if level[s] == S:
-                level[s] = level[t] + 1
-                queue[tail] = s
-                tail += 1
-    # live states by component, and inside one by level (then index): two stable counting sorts
-    by_level = np.zeros(S + 2, np.int64)
-    for s in range(S):
-        by_level[level[s] + 1] += 1
-    by_level = np.cumsum(by_level)
-    sorted_states = np.empty(S, np.int64)
-    for s in range(S):
-        sorted_states[by_level[level[s]]] = s
-        by_level[level[s]] += 1
     ptr = np.zeros(n_comp + 1, np.int64)
     for s in range(S):
         if live[s]:
             ptr[comp[s] + 1] += 1
     ptr = np.cumsum(ptr)
+    members = np.empty(ptr[n_comp], np.int64)  # each component's live states, by index
     cfill = ptr[:-1].copy()
-    order = np.empty(ptr[n_comp], np.int64)
-    for i in range(S):
-        s = sorted_states[i]
+    for s in range(S):
         if live[s]:
-            order[cfill[comp[s]]] = s
+            members[cfill[comp[s]]] = s
             cfill[comp[s]] += 1
+    place = np.empty(S, np.int64)  # a live state's place in `order`; a terminal state's: below all
+    level = np.zeros(S, np.int64)  # distance to the sinks, as the search found it
+    for s in range(S):
+        place[s] = s - S
+    seen = np.zeros(S, np.bool_)
+    order = np.empty(ptr[n_comp], np.int64)
+    key = np.empty(S, np.int64)
+    exits = np.empty(S, np.int64)
+    big = np.iinfo(np.int64).max
+    for c in range(n_comp):  # sinks first: a component's exits lead to components placed already
+        lo, hi = ptr[c], ptr[c + 1]
+        if hi == lo:
+            continue
+        n_exits = 0
+        for i in range(lo, hi):
+            s = members[i]
+            k = big
+            for e in range(indptr[s], indptr[s + 1]):
+                t = indices[e]
+                if comp[t] != c or not live[t]:
+                    k = min(k, (level[t] + 1) * (2 * S + 1) + place[t] + S)
+            if k != big:
+                key[n_exits] = k
+                exits[n_exits] = s
+                n_exits += 1
+        if n_exits == 0:  # a closed class
+            s = members[lo]
+            for i in range(lo, hi):
+                if best[members[i]] > best[s]:
+                    s = members[i]
+            key[0], exits[0], n_exits = 0, s, 1
+        rank = np.argsort(key[:n_exits], kind="mergesort")
+        head, tail, nxt = lo, lo, 0
+        while head < hi:
+            if head == tail and nxt == n_exits:  # only a terminal state inside the component leads on
+                for i in range(lo, hi):
+                    if not seen[members[i]]:
+                        key[0], exits[0], rank[0], nxt, n_exits = 0, members[i], 0, 0, 1
+                        break
+            # the next state: the queue's head, or the next exit if it is no farther
+            if nxt < n_exits and (head == tail or key[rank[nxt]] // (2 * S + 1) <= level[order[head]]):
+                s = exits[rank[nxt]]
+                nxt += 1
+                if seen[s]:
+                    continue
+                seen[s] = True
+                level[s] = key[rank[nxt - 1]] // (2 * S + 1)
+                order[tail] = s
+                tail += 1
+                continue
+            t = order[head]
+            place[t] = head
+            head += 1
+            for e in range(indeg[t], indeg[t + 1]):
+                s = rev[e]
+                if not seen[s] and live[s] and comp[s] == c:
+                    seen[s] = True
+                    level[s] = level[t] + 1
+                    order[tail] = s
+                    tail += 1
     return order, ptr
 
 

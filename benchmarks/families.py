@@ -13,10 +13,25 @@ the structures that make value-based solvers slow in different ways:
 - ``random_sparse``: ``TabularMDP.from_arrays``, 4 actions, each (s, a) with 3 random successors
   and a reward uniform in [0, 1]; no terminal state.
 
+Each family is written in several *forms* (issue 28), the same world as other libraries and
+papers write it; a solver's work should not depend on which:
+
+- ``terminal``: the goal a state flagged terminal (how gridlab builds its worlds);
+- ``absorbing``: the goal an absorbing state with a zero-reward self-loop, flagged nothing (how
+  pymdptoolbox, QuantEcon's DiscreteDP and most papers write it);
+- ``shuffled``: the terminal form with its states numbered in a random order;
+- ``arrays``: the absorbing form, shuffled, handed over as another library would and read with
+  ``TabularMDP.from_arrays``: one sparse ``(S, S)`` matrix per action and ``R`` of shape ``(S, A)``
+  (pymdptoolbox's sparse convention; dense ``(A, S, S)`` arrays of 10^5 states would take 80 GB,
+  so the tests hand small models over dense).
+
 Example:
     >>> mdp = build("cost_walls", 2_500, seed=0)
     >>> 2_000 < mdp.n_states < 2_600
     True
+    >>> absorbing = build("cost_walls", 2_500, seed=0, form="absorbing")
+    >>> int(mdp.terminal.sum()), int(absorbing.terminal.sum())
+    (1, 0)
 """
 
 from __future__ import annotations
@@ -27,7 +42,7 @@ import numpy as np
 
 from envs import GridWorldEnv, TabularMDP, open_room, random_maze
 
-__all__ = ["FAMILIES", "build"]
+__all__ = ["FAMILIES", "FORMS", "build", "in_form"]
 
 SLIP = 0.2
 
@@ -101,8 +116,50 @@ def random_sparse(n: int, seed: int = 0, actions: int = 4, successors: int = 3) 
 FAMILIES = {f.__name__: f for f in (goal_room, cost_room, cost_walls, maze, one_way, rooms, random_sparse)}
 
 
-def build(family: str, n: int, seed: int = 0) -> TabularMDP:
-    """The family's MDP with about ``n`` states."""
+FORMS = ("terminal", "absorbing", "shuffled", "arrays")
+
+
+def in_form(mdp: TabularMDP, form: str, seed: int = 0, dense: bool = False) -> TabularMDP:
+    """``mdp`` (goals flagged terminal) written in another ``form`` of :data:`FORMS`.
+
+    Arguments:
+        mdp: the family's model as built (its terminal states are zero-reward self-loops).
+        form: one of ``FORMS``.
+        seed: the shuffled forms' permutation.
+        dense: the ``arrays`` form hands ``from_arrays`` a dense ``(A, S, S)`` array (small models).
+
+    Example:
+        >>> m = in_form(build("goal_room", 100), "shuffled", seed=1)
+        >>> m.n_states, int(m.terminal.sum())
+        (100, 1)
+    """
+    if form not in FORMS:
+        raise ValueError(f"unknown form {form!r}; expected one of {', '.join(FORMS)}")
+    if form == "terminal":
+        return mdp
+    S, A = mdp.n_states, mdp.n_actions
+    P, R, terminal, initial = mdp.P, mdp.R, mdp.terminal, mdp.initial
+    if form in ("absorbing", "arrays"):
+        terminal = np.zeros(S, bool)  # a terminal state's rows already are zero-reward self-loops
+    if form == "absorbing":
+        return TabularMDP(P, R, terminal, initial, gamma=mdp.gamma)
+    perm = np.random.default_rng(seed).permutation(S)  # new state i is old state perm[i]
+    inv = np.empty(S, np.int64)
+    inv[perm] = np.arange(S)
+    rows = (perm[:, None] * A + np.arange(A)[None, :]).ravel()
+    Pn = P[rows]
+    Pn = type(Pn)((Pn.data, inv[Pn.indices], Pn.indptr), shape=Pn.shape)
+    Pn.sort_indices()
+    if form == "shuffled":
+        return TabularMDP(Pn, R[perm], terminal[perm], initial[perm], gamma=mdp.gamma)
+    per_action = [Pn[a::A] for a in range(A)]  # P[a][s, s']
+    if dense:
+        per_action = np.stack([m.toarray() for m in per_action])
+    return TabularMDP.from_arrays(per_action, R[perm], initial=initial[perm], gamma=mdp.gamma)
+
+
+def build(family: str, n: int, seed: int = 0, form: str = "terminal") -> TabularMDP:
+    """The family's MDP with about ``n`` states, written in ``form`` (:func:`in_form`)."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
-    return FAMILIES[family](n, seed)
+    return in_form(FAMILIES[family](n, seed), form, seed)
