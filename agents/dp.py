@@ -716,8 +716,12 @@ def solve(
       from 87.5 to 5.5 sweeps of work at gamma 0.99 and from 858 to 17.5 at 0.999, and a large
       component is swept in blocks, one per numba thread (1.3-1.6x faster solves at 10^6 on 2
       cores, the same values every run), its policy sweeps reading the greedy policy's rows kept
-      side by side (1.1-1.6x faster solves at 10^6). At 10^6 states it needed 13-42
-      sweep-equivalents (median 23) on the seven families; BENCHMARKS.md has each figure. Policy iteration
+      side by side (1.1-1.6x faster solves at 10^6). At 10^6 states it needed 16-71
+      sweep-equivalents (median 27) on the seven families as gridlab writes them, and the same work
+      within 1.2x however a model is written (a goal absorbing instead of terminal, the states
+      numbered at random, per-action matrices from another library): its sweep order comes from
+      the model's graph. A randomly numbered model takes up to 2.6x the time for that work (its
+      component search reads memory at random); BENCHMARKS.md has each figure. Policy iteration
       stays out below gamma = 1: its iteration count grows with the grid's diameter (126 sparse
       direct solves on a 100 x 100 slippery room), and exact sparse LU evaluations inside it
       cost hundreds of sweeps on open 2-D grids (BENCHMARKS.md).

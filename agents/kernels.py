@@ -69,13 +69,15 @@ def policy_sweep(indptr, indices, data, R, order, V, gamma, A, policy):  # pragm
 # ---------------------------------------------------------------------- agents.topological
 @njit(cache=True, nogil=True)
 def tarjan(indptr, indices, live, best):  # pragma: no cover - compiled
+    # per-state arrays as int32 (S < 2^31): on a model numbered at random every edge reads one of
+    # them at a random place, and half the bytes keep twice as many of them in the cache
     S = indptr.shape[0] - 1
-    index = np.full(S, -1, np.int64)
-    low = np.zeros(S, np.int64)
-    comp = np.full(S, -1, np.int64)
+    index = np.full(S, -1, np.int32)
+    low = np.zeros(S, np.int32)
+    comp = np.full(S, -1, np.int32)
     onstack = np.zeros(S, np.bool_)
-    stack = np.empty(S, np.int64)
-    call_node = np.empty(S, np.int64)
+    stack = np.empty(S, np.int32)
+    call_node = np.empty(S, np.int32)
     call_edge = np.empty(S, np.int64)
     counter = 0
     sp = 0
@@ -152,8 +154,8 @@ def tarjan(indptr, indices, live, best):  # pragma: no cover - compiled
         if live[s]:
             members[cfill[comp[s]]] = s
             cfill[comp[s]] += 1
-    place = np.empty(S, np.int64)  # a live state's place in `order`; a terminal state's: below all
-    level = np.zeros(S, np.int64)  # distance to the sinks, as the search found it
+    place = np.empty(S, np.int32)  # a live state's place in `order`; a terminal state's: below all
+    level = np.zeros(S, np.int32)  # distance to the sinks, as the search found it
     for s in range(S):
         place[s] = s - S
     seen = np.zeros(S, np.bool_)
@@ -172,7 +174,7 @@ def tarjan(indptr, indices, live, best):  # pragma: no cover - compiled
             for e in range(indptr[s], indptr[s + 1]):
                 t = indices[e]
                 if comp[t] != c or not live[t]:
-                    k = min(k, (level[t] + 1) * (2 * S + 1) + place[t] + S)
+                    k = min(k, (np.int64(level[t]) + 1) * (2 * S + 1) + place[t] + S)
             if k != big:
                 key[n_exits] = k
                 exits[n_exits] = s

@@ -18,7 +18,7 @@ one more than that of the state it leads to, so the search runs on from the dist
 as one search from the sinks over the whole graph would. The order comes from the graph alone,
 never from the model's numbering (ties aside): written with a flagged terminal goal, an absorbing
 one, its states shuffled, or read through ``TabularMDP.from_arrays``, the benchmark's families take
-the same work to 1.2x (issue 28; before it, a goal written as an absorbing state cost 5-150x the
+the same work to 1.2x (issue 28; before it, a goal written as an absorbing state cost 3-150x the
 work, the order then starting only from flagged terminal states). After each Bellman sweep (change
 :math:`\delta`), Gauss-Seidel sweeps of the greedy policy's operator evaluate that policy until
 one changes the values by at most ``POLICY_STOP`` :math:`\delta` (0.1), or ``m`` sweeps (64).

@@ -4,6 +4,8 @@ per-action matrices), against today's Gauss-Seidel solver and pymdptoolbox.
 
 Run from the repository root:
 ``.venv/bin/python -m benchmarks.solvers [--sizes 100000,1000000] [--families a,b] [--forms a,b] [--gs-max 100000]``
+writes ``benchmarks/results/solver_forms.json`` (the runs before issue 28, terminal form only, are
+in ``solver_families.json``).
 
 Each row runs in a fresh process (so its peak RSS is that of a whole process: interpreter, numba
 kernels from their disk cache, the model and the solve) and reports, at tol 1e-6:
@@ -104,7 +106,7 @@ def main() -> None:
     ap.add_argument("--gs-max", type=int, default=100_000, help="largest model to run today's Gauss-Seidel on")
     ap.add_argument("--toolbox", action=argparse.BooleanOptionalAction, default=True,
                     help="also the 2,500-state rows against pymdptoolbox")
-    ap.add_argument("--out", default="benchmarks/results/solver_families.json")
+    ap.add_argument("--out", default="benchmarks/results/solver_forms.json")
     ap.add_argument("--row", nargs=4, metavar=("FAMILY", "N", "GAMMA", "FORM"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.row:
