@@ -25,6 +25,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from agents.dp import backward_induction, bellman_backup, policy_evaluation, solve
+from agents.vecnormalize import find_vec_normalize
 from envs.gridworld import GridWorldEnv
 from envs.mdp import TabularMDP
 
@@ -68,16 +69,6 @@ def _base_env(env: Any) -> GridWorldEnv:
     return base
 
 
-def _vec_normalize(obj: Any) -> Any:
-    from stable_baselines3.common.vec_env import VecNormalize
-
-    while obj is not None:
-        if isinstance(obj, VecNormalize):
-            return obj
-        obj = getattr(obj, "venv", None)
-    return None
-
-
 def extract(model: Any, env: Any) -> dict[str, np.ndarray | None]:
     r"""Learned values and policy of an SB3 model at every state of the env.
 
@@ -101,7 +92,7 @@ def learned_at(model: Any, obs: np.ndarray, env: Any = None) -> dict[str, np.nda
     import torch
 
     S = len(obs)
-    norm = (_vec_normalize(env) if env is not None else None) or _vec_normalize(model.get_env())
+    norm = (find_vec_normalize(env) if env is not None else None) or find_vec_normalize(model.get_env())
     if norm is not None and norm.norm_obs:
         obs = norm.normalize_obs(obs)
     policy = model.policy
@@ -294,7 +285,7 @@ def compare(model: Any, env: Any, gamma: float | None = None, weighting: str = "
         ValueError: the model or env normalises rewards (``VecNormalize(norm_reward=True)``): its
             critic then estimates scaled returns and cannot be compared with exact values.
     """
-    for vn in (_vec_normalize(env), _vec_normalize(model.get_env())):
+    for vn in (find_vec_normalize(env), find_vec_normalize(model.get_env())):
         if vn is not None and vn.norm_reward:
             raise ValueError(
                 "the model was trained with VecNormalize(norm_reward=True): its values estimate rescaled "

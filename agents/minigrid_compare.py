@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.compare import _vec_normalize, learned_at
+from agents.compare import learned_at
+from agents.vecnormalize import find_vec_normalize
 
 __all__ = ["MiniGridComparison", "MiniGridSeedsComparison", "compare_minigrid", "compare_minigrid_seeds",
            "uniform_value", "MINIGRID_METRICS", "EVAL_SEEDS"]
@@ -142,7 +143,7 @@ def compare_minigrid(agent: Any, model: Any, wrapper: Any = "flat", env: Any = N
     greedy = np.eye(model.n_actions)[pi.argmax(axis=1)]
     gamma = float(getattr(agent, "gamma", 0.99))
     critic = np.asarray(learned["V"], dtype=np.float64)
-    norm = _vec_normalize(env) if env is not None else _vec_normalize(agent.get_env())
+    norm = find_vec_normalize(env) if env is not None else find_vec_normalize(agent.get_env())
     if norm is not None and norm.norm_reward:
         critic = critic * np.sqrt(norm.ret_rms.var + norm.epsilon)
     V_disc = model.value(pi, gamma=gamma, every_state=True)

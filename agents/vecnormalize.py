@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["normalize_kwargs", "save_stats", "load_stats", "load_zoo_pickle", "ZOO_PICKLE_CLASSES"]
+__all__ = ["find_vec_normalize", "normalize_kwargs", "save_stats", "load_stats", "load_zoo_pickle", "ZOO_PICKLE_CLASSES"]
 
 # what a zoo vecnormalize.pkl names (SB3 2.x; numpy 1.x and 2.x spell their module two ways)
 ZOO_PICKLE_CLASSES = {
@@ -35,6 +35,22 @@ ZOO_PICKLE_CLASSES = {
     ("numpy.random.bit_generator", "__pyx_unpickle_SeedSequence"),
 }
 _FIELDS = ("norm_obs", "norm_reward", "clip_obs", "clip_reward", "gamma", "epsilon")
+
+
+def find_vec_normalize(obj: Any) -> Any:
+    """The ``VecNormalize`` wrapper in a vec env's chain (``obj``, ``obj.venv``, ...), or None.
+
+    Example:
+        >>> find_vec_normalize(None) is None
+        True
+    """
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    while obj is not None:
+        if isinstance(obj, VecNormalize):
+            return obj
+        obj = getattr(obj, "venv", None)
+    return None
 
 
 def normalize_kwargs(value: Any, gamma: float) -> dict[str, Any] | None:
