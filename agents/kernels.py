@@ -160,8 +160,9 @@ def tarjan(indptr, indices, live, best):  # pragma: no cover - compiled
         place[s] = s - S
     seen = np.zeros(S, np.bool_)
     order = np.empty(ptr[n_comp], np.int64)
-    key = np.empty(S, np.int64)
+    key = np.empty(S, np.int64)  # an exit's (distance * W + place of the state it leads to + S)
     exits = np.empty(S, np.int64)
+    W = 2 * S + 1
     big = np.iinfo(np.int64).max
     for c in range(n_comp):  # sinks first: a component's exits lead to components placed already
         lo, hi = ptr[c], ptr[c + 1]
@@ -174,7 +175,7 @@ def tarjan(indptr, indices, live, best):  # pragma: no cover - compiled
             for e in range(indptr[s], indptr[s + 1]):
                 t = indices[e]
                 if comp[t] != c or not live[t]:
-                    k = min(k, (np.int64(level[t]) + 1) * (2 * S + 1) + place[t] + S)
+                    k = min(k, (np.int64(level[t]) + 1) * W + place[t] + S)
             if k != big:
                 key[n_exits] = k
                 exits[n_exits] = s
@@ -194,13 +195,13 @@ def tarjan(indptr, indices, live, best):  # pragma: no cover - compiled
                         key[0], exits[0], rank[0], nxt, n_exits = 0, members[i], 0, 0, 1
                         break
             # the next state: the queue's head, or the next exit if it is no farther
-            if nxt < n_exits and (head == tail or key[rank[nxt]] // (2 * S + 1) <= level[order[head]]):
-                s = exits[rank[nxt]]
+            if nxt < n_exits and (head == tail or key[rank[nxt]] // W <= level[order[head]]):
+                s, d = exits[rank[nxt]], key[rank[nxt]] // W
                 nxt += 1
                 if seen[s]:
                     continue
                 seen[s] = True
-                level[s] = key[rank[nxt - 1]] // (2 * S + 1)
+                level[s] = d
                 order[tail] = s
                 tail += 1
                 continue

@@ -120,7 +120,9 @@ FORMS = ("terminal", "absorbing", "shuffled", "arrays")
 
 
 def in_form(mdp: TabularMDP, form: str, seed: int = 0, dense: bool = False) -> TabularMDP:
-    """``mdp`` (goals flagged terminal) written in another ``form`` of :data:`FORMS`.
+    """``mdp`` (goals flagged terminal) written in another ``form`` of :data:`FORMS`. A renumbered
+    form records its numbering in ``info["renumbered"]``: its state ``i`` is ``mdp``'s state
+    ``info["renumbered"][i]``.
 
     Arguments:
         mdp: the family's model as built (its terminal states are zero-reward self-loops).
@@ -129,9 +131,10 @@ def in_form(mdp: TabularMDP, form: str, seed: int = 0, dense: bool = False) -> T
         dense: the ``arrays`` form hands ``from_arrays`` a dense ``(A, S, S)`` array (small models).
 
     Example:
-        >>> m = in_form(build("goal_room", 100), "shuffled", seed=1)
-        >>> m.n_states, int(m.terminal.sum())
-        (100, 1)
+        >>> base = build("goal_room", 100)
+        >>> m = in_form(base, "shuffled", seed=1)
+        >>> m.n_states, int(m.terminal.sum()), bool(m.terminal[base.terminal[m.info["renumbered"]]].all())
+        (100, 1, True)
     """
     if form not in FORMS:
         raise ValueError(f"unknown form {form!r}; expected one of {', '.join(FORMS)}")
@@ -151,11 +154,14 @@ def in_form(mdp: TabularMDP, form: str, seed: int = 0, dense: bool = False) -> T
     Pn = type(Pn)((Pn.data, inv[Pn.indices], Pn.indptr), shape=Pn.shape)
     Pn.sort_indices()
     if form == "shuffled":
-        return TabularMDP(Pn, R[perm], terminal[perm], initial[perm], gamma=mdp.gamma)
-    per_action = [Pn[a::A] for a in range(A)]  # P[a][s, s']
-    if dense:
-        per_action = np.stack([m.toarray() for m in per_action])
-    return TabularMDP.from_arrays(per_action, R[perm], initial=initial[perm], gamma=mdp.gamma)
+        out = TabularMDP(Pn, R[perm], terminal[perm], initial[perm], gamma=mdp.gamma)
+    else:
+        per_action = [Pn[a::A] for a in range(A)]  # P[a][s, s']
+        if dense:
+            per_action = np.stack([m.toarray() for m in per_action])
+        out = TabularMDP.from_arrays(per_action, R[perm], initial=initial[perm], gamma=mdp.gamma)
+    out.info["renumbered"] = perm
+    return out
 
 
 def build(family: str, n: int, seed: int = 0, form: str = "terminal") -> TabularMDP:

@@ -238,16 +238,12 @@ def test_every_form_of_a_family_has_the_same_values_and_about_the_same_work(fami
 
     base = build(family, 2_500, seed=5)
     S = base.n_states
-    perm = np.random.default_rng(5).permutation(S)  # in_form's: new state i is old state perm[i]
     sols = {}
     for form in FORMS:
         mdp = in_form(base, form, seed=5)
         sol = dp.topological_value_iteration(mdp, 0.99, tol=1e-6)
         V = np.empty(S)
-        if form in ("shuffled", "arrays"):
-            V[perm] = sol.V
-        else:
-            V = sol.V
+        V[mdp.info.get("renumbered", np.arange(S))] = sol.V  # in the terminal form's numbering
         sols[form] = (V, sol)
     V0, s0 = sols["terminal"]
     for form, (V, sol) in sols.items():
@@ -267,8 +263,7 @@ def test_dense_arrays_handed_over_as_another_library_would_are_solved_alike():
         assert not dense.terminal.any()
         a = dp.topological_value_iteration(base, 0.99, tol=1e-8)
         b = dp.topological_value_iteration(dense, 0.99, tol=1e-8)
-        perm = np.random.default_rng(6).permutation(base.n_states)
-        assert np.max(np.abs(a.V[perm] - b.V)) <= a.error_bound + b.error_bound
+        assert np.max(np.abs(a.V[dense.info["renumbered"]] - b.V)) <= a.error_bound + b.error_bound
         assert b.sweeps <= 1.5 * a.sweeps, (family, a.sweeps, b.sweeps)
 
 
@@ -276,20 +271,19 @@ def test_an_absorbing_goal_is_an_exit_of_the_component_around_it():
     # before issue 28 the sweep order started only from states flagged terminal: the 90,000-state
     # maze written with an absorbing goal took 999 sweeps of work instead of 6.5
     from agents.topological import components
-
-    rows = ["S....", ".....", "....G"]
+    from benchmarks.families import in_form
     from envs import GridWorldEnv
 
-    flagged = GridWorldEnv("\n".join(rows), slip=0.2).mdp
-    absorbing = TabularMDP(flagged.P, flagged.R, np.zeros(flagged.n_states, bool), flagged.initial)
+    flagged = GridWorldEnv("S....\n.....\n....G", slip=0.2).mdp
+    absorbing = in_form(flagged, "absorbing")
+    assert not absorbing.terminal.any()
     o1, p1 = components(flagged)
     o2, p2 = components(absorbing)
     goal = int(np.flatnonzero(flagged.terminal)[0])
     assert o2[p2[0]:p2[1]].tolist() == [goal]  # the absorbing goal: a sink component of its own
     assert o1.tolist() == o2[p2[1]:].tolist()  # the rest swept in the same order, nearest the goal first
     maze = build("maze", 20_000, seed=7)
-    open_maze = TabularMDP(maze.P, maze.R, np.zeros(maze.n_states, bool), maze.initial)
-    assert dp.topological_value_iteration(open_maze, 0.99, tol=1e-6).sweeps < 12
+    assert dp.topological_value_iteration(in_form(maze, "absorbing"), 0.99, tol=1e-6).sweeps < 12
 
 
 def test_the_sweep_order_follows_the_graph_not_the_numbering():
@@ -298,7 +292,7 @@ def test_the_sweep_order_follows_the_graph_not_the_numbering():
 
     base = build("one_way", 900, seed=8)
     shuffled = in_form(base, "shuffled", seed=8)
-    perm = np.random.default_rng(8).permutation(base.n_states)
+    perm = shuffled.info["renumbered"]
     o1, p1 = components(base)
     o2, p2 = components(shuffled)
     assert len(p1) == len(p2)
