@@ -21,10 +21,22 @@ from pathlib import Path
 
 WORLDS = ("MiniGrid-Empty-Random-5x5-v0", "MiniGrid-DoorKey-5x5-v0", "MiniGrid-Unlock-v0", "MiniGrid-KeyCorridorS3R1-v0",
           "MiniGrid-LavaCrossingS9N1-v0")  # FourRooms (the zoo trains it 5e6 steps) is left to a longer run
-# the RL Zoo's ppo.yml MiniGrid defaults, as overrides of gridlab's preset (agents/hyperparams/ppo.yml
-# says why gridlab's differs); the zoo trains KeyCorridorS3R1 5e5 steps and the others 1e5
-ZOO_PRESET = {"normalize": [True], "n_envs": [8], "batch_size": [64], "n_epochs": [10], "ent_coef": [0.0],
-              "learning_rate": [2.5e-4]}
+# the RL Zoo's ppo.yml MiniGrid defaults (agents/hyperparams/ppo.yml says why gridlab's preset
+# differs); the zoo trains KeyCorridorS3R1 5e5 steps and the others 1e5
+ZOO_MINIGRID_PPO = {"env_wrapper": "minigrid.wrappers.FlatObsWrapper", "normalize": True, "n_envs": 8,
+                    "n_timesteps": 1e5, "policy": "MlpPolicy", "n_steps": 128, "batch_size": 64, "gae_lambda": 0.95,
+                    "n_epochs": 10, "ent_coef": 0.0, "learning_rate": 2.5e-4, "clip_range": 0.2}
+
+
+def zoo_overrides() -> dict[str, list]:
+    """The zoo's MiniGrid defaults as a sweep's overrides of gridlab's MiniGrid preset: the settings
+    where they differ, each world keeping its own budget (``n_timesteps``)."""
+    import yaml
+
+    from agents.sb3 import PRESETS_DIR
+
+    ours = yaml.safe_load((PRESETS_DIR / "ppo.yml").read_text())["MiniGrid-Empty-5x5-v0"]
+    return {k: [v] for k, v in ZOO_MINIGRID_PPO.items() if k != "n_timesteps" and ours.get(k) != v}
 
 
 def main() -> None:
@@ -40,7 +52,7 @@ def main() -> None:
     first, _, last = args.seeds.partition("-")
     seeds = tuple(range(int(first), int(last or first) + 1))
     spec = SweepSpec("agents", worlds=tuple(args.worlds), methods=tuple(args.methods), seeds=seeds, steps=None,
-                     evals=10, hyperparams=ZOO_PRESET if args.zoo_preset else {})
+                     evals=10, hyperparams=zoo_overrides() if args.zoo_preset else {})
     agg = run_sweep(spec, Path(args.out).resolve())
     print(json.dumps(agg, indent=1, default=str)[:4000])
 

@@ -222,11 +222,12 @@ def test_gridlab_solve_names_a_bad_minigrid_id_in_one_line(capsys):
 # ---------------------------------------------------------------------- train and compare runs
 def _zoo_preset(folder):
     """The RL Zoo's own MiniGrid PPO preset (its ppo.yml), VecNormalize included, as a conf file."""
+    import yaml
+
+    from benchmarks.minigrid_agents import ZOO_MINIGRID_PPO
+
     path = folder / "zoo_minigrid.yml"
-    path.write_text("MiniGrid-Empty-5x5-v0:\n  env_wrapper: minigrid.wrappers.FlatObsWrapper\n  normalize: true\n"
-                    "  n_envs: 8\n  n_timesteps: !!float 1e5\n  policy: 'MlpPolicy'\n  n_steps: 128\n"
-                    "  batch_size: 64\n  gae_lambda: 0.95\n  n_epochs: 10\n  ent_coef: 0.0\n"
-                    "  learning_rate: !!float 2.5e-4\n  clip_range: 0.2\n")
+    path.write_text(yaml.safe_dump({"MiniGrid-Empty-5x5-v0": ZOO_MINIGRID_PPO}))
     return path
 
 
