@@ -113,6 +113,10 @@ def main() -> None:
         family, n, gamma, form = args.row
         print(json.dumps(one_row(family, int(n), float(gamma), args.gs_max, form)))
         return
+    for name, given, known in (("family", args.families, FAMILIES), ("form", args.forms, FORMS)):
+        unknown = [x for x in given.split(",") if x not in known]
+        if unknown:
+            ap.error(f"unknown {name} {unknown[0]!r}; expected some of {', '.join(known)}")
     jobs = []
     for family in args.families.split(","):
         sizes = [int(s) for s in args.sizes.split(",")] + ([2_500] if args.toolbox else [])
