@@ -135,8 +135,12 @@ class _Codec:
                 continue
             if obj is carrying:
                 loc[i] = -1
-            else:  # moved, released from a box, or gone
-                loc[i] = next((j for j, c in enumerate(g) if c is obj), -2)
+                continue
+            pos = obj.cur_pos  # where place_obj, drop or a box's opening put it, if anywhere
+            j = -2 if pos is None else int(pos[1]) * self.width + int(pos[0])
+            if not (0 <= j < len(g) and g[j] is obj):  # moved, released from a box, or gone
+                j = next((j for j, c in enumerate(g) if c is obj), -2)
+            loc[i] = j
         if carrying is not None and id(carrying) not in self.index:
             raise ValueError(f"the agent carries a {carrying.color} {carrying.type} the model never saw on the grid")
         x, y = env.agent_pos
@@ -610,15 +614,22 @@ class _ChoicePaths:
             del self.script[d + 1:], self.sizes[d + 1:]
 
 
-def _window(env: Any, top: Any, size: Any, reject_fn: Any) -> tuple[int, list[tuple[int, int]]]:
-    """``place_obj``'s window: its cell count, and the cells it would accept (empty, not the agent's, not rejected)."""
+def _window(env: Any, top: Any, size: Any, reject_fn: Any,
+            cells: dict | None = None) -> tuple[int, list[tuple[int, int]]]:
+    """``place_obj``'s window: its cell count, and the cells it would accept (empty, not the agent's,
+    not rejected). ``cells`` caches each window's in-bounds cells (with their grid indices) between
+    calls on one grid."""
     W, H = env.grid.width, env.grid.height
     top = (0, 0) if top is None else (max(top[0], 0), max(top[1], 0))
-    size = (W, H) if size is None else size
-    window = [(x, y) for x in range(top[0], min(top[0] + size[0], W)) for y in range(top[1], min(top[1] + size[1], H))]
-    agent = tuple(map(int, env.agent_pos))
-    return len(window), [p for p in window if env.grid.get(*p) is None and p != agent
-                         and not (reject_fn and reject_fn(env, p))]
+    size = (W, H) if size is None else tuple(size)
+    window = None if cells is None else cells.get((top, size))
+    if window is None:
+        window = [((x, y), y * W + x) for x in range(top[0], min(top[0] + size[0], W))
+                  for y in range(top[1], min(top[1] + size[1], H))]
+        if cells is not None:
+            cells[top, size] = window
+    g, agent = env.grid.grid, tuple(map(int, env.agent_pos))
+    return len(window), [p for p, j in window if g[j] is None and p != agent and not (reject_fn and reject_fn(env, p))]
 
 
 def _put(env: Any, obj: Any, cell: tuple[int, int]) -> tuple[int, int]:
@@ -643,10 +654,11 @@ class _Branching(_ChoicePaths):
     def __init__(self, env: Any) -> None:
         super().__init__()
         self.env = env
+        self.windows: dict = {}
 
     def __call__(self, obj: Any, top: Any = None, size: Any = None, reject_fn: Any = None,
                  max_tries: float = float("inf")) -> tuple[int, int]:
-        n, valid = _window(self.env, top, size, reject_fn)
+        n, valid = _window(self.env, top, size, reject_fn, self.windows)
         k = len(valid)
         if k == 0:
             fail = 1.0
