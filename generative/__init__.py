@@ -3,8 +3,11 @@
 Rooms: ``family`` (the contract a family fulfils) and ``registry`` (the one list of families);
 ``vae``, ``gan``, ``flow`` (the families); ``codec``, ``data``, ``world_model`` (training,
 sampling, rollouts, save and load); ``metrics``, ``scoring`` (exact scores against the true
-transition probabilities); ``env`` (a world model as a Gymnasium env). Imports ``envs`` only,
-never ``agents`` or ``gridlab``.
+transition probabilities); ``env`` (a world model as a Gymnasium env). World models with memory
+of partially observed worlds: ``sequences`` (whole episodes), ``sequence_family`` (their contract),
+``hmm`` and ``rssm`` (the families), ``sequence_model`` (training and filtering) and
+``sequence_scoring`` (exact scores against the forward algorithm). Imports ``envs`` only, never
+``agents`` or ``gridlab``.
 
 The names below are imported on first use, so ``import generative.registry`` (the CLI's list
 of families) does not pay for torch.
@@ -43,6 +46,16 @@ _EXPORTS = {
     "register_family": "generative.registry",
     "family_names": "generative.registry",
     "load_family": "generative.registry",
+    "SequenceDataset": "generative.sequences",
+    "collect_sequences": "generative.sequences",
+    "SequenceFamily": "generative.sequence_family",
+    "SequenceWorldModel": "generative.sequence_model",
+    "train_sequence_model": "generative.sequence_model",
+    "score_sequence": "generative.sequence_scoring",
+    "belief_probe": "generative.sequence_scoring",
+    "register_sequence_family": "generative.registry",
+    "sequence_family_names": "generative.registry",
+    "load_sequence_family": "generative.registry",
 }
 
 __all__ = [*_EXPORTS, "DEFAULTS"]

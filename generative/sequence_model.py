@@ -1,0 +1,202 @@
+r"""Training, filtering and saving a world model with memory: :class:`SequenceWorldModel` and
+:func:`train_sequence_model`.
+
+The model is a registered :class:`~generative.sequence_family.SequenceFamily` plus what it was
+trained on (the POMDP's sizes and the data's source). :meth:`SequenceWorldModel.filter` runs the
+family's recurrent state along episodes and gives, at every step, its predictive distribution of
+the next observation and its features: what ``generative.sequence_scoring`` sets against the
+forward algorithm on the true POMDP.
+
+Example:
+    >>> import gymnasium as gym, envs
+    >>> from generative.sequences import collect_sequences
+    >>> data = collect_sequences(gym.make("gridlab/Tiger-v0"), 40, seed=0)
+    >>> model = train_sequence_model(data, "hmm", steps=20, progress=False, device="cpu", states=2)
+    >>> model.filter(data.take([0, 1])).predictive.shape   # (episodes, steps, observations)
+    (2, 100, 2)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from envs.rundir import atomic_file
+from generative.registry import load_sequence_family
+from generative.sequence_family import SequenceFamily
+from generative.sequences import SequenceDataset
+from generative.world_model import _progress, resolve_device
+
+__all__ = ["SequenceWorldModel", "train_sequence_model", "Filtered"]
+
+
+@dataclass(frozen=True)
+class Filtered:
+    """A model's view along ``N`` episodes of ``T`` steps.
+
+    Attributes:
+        predictive: ``(N, T, Z)``: :math:`q(o_t \\mid h_{t-1}, a_t)` at each step (0 after an episode's end).
+        features: ``(N, T + 1, D)``: the state's features after :math:`h_0, \\dots, h_T`.
+    """
+
+    predictive: np.ndarray
+    features: np.ndarray
+
+
+class SequenceWorldModel:
+    """A world model with memory of one POMDP's observations.
+
+    Arguments:
+        family: a registered sequence family (``generative.registry.sequence_family_names()``:
+            ``"hmm"``, ``"rssm"`` and any registered since).
+        n_obs, n_actions: the POMDP's observations and actions.
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+        seed: seeds the initialisation, batching and training noise.
+        source: where the training data came from (``SequenceDataset.source``).
+        **hparams: the family's constructor arguments.
+    """
+
+    def __init__(self, family: str, n_obs: int, n_actions: int, device: str | torch.device = "auto", seed: int = 0,
+                 source: dict[str, Any] | None = None, **hparams: Any) -> None:
+        cls = load_sequence_family(family)
+        self.family, self.n_obs, self.n_actions, self.seed = family, int(n_obs), int(n_actions), seed
+        self.hparams, self.source = dict(hparams), dict(source or {})
+        self.device = resolve_device(device)
+        torch.manual_seed(seed)
+        self.net: SequenceFamily = cls(self.n_obs, self.n_actions, **hparams).to(self.device)
+        self.history: list[dict[str, float]] = []
+        self.train_seconds = 0.0
+
+    def _check(self, data: SequenceDataset) -> None:
+        if (data.n_observations, data.n_actions) != (self.n_obs, self.n_actions):
+            raise ValueError(f"these sequences have {data.n_observations} observations and {data.n_actions} actions; "
+                             f"the model was built for {self.n_obs} and {self.n_actions}: another POMDP")
+
+    def _tensors(self, data: SequenceDataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        as_t = lambda x, dt: torch.as_tensor(x, dtype=dt, device=self.device)  # noqa: E731
+        return as_t(data.observations, torch.int64), as_t(data.actions, torch.int64), as_t(data.mask, torch.bool)
+
+    def fit(self, data: SequenceDataset, steps: int | None = None, batch_size: int | None = None,
+            lr: float | None = None, progress: bool = True) -> list[dict[str, float]]:
+        """Train on whole episodes: each gradient step on ``batch_size`` episodes drawn at random.
+
+        Returns the history: the mean of each logged quantity over each tenth of training.
+        """
+        self._check(data)
+        given = {"steps": steps, "batch_size": batch_size, "lr": lr}
+        cfg = {**type(self.net).defaults, **{k: v for k, v in given.items() if v is not None}}
+        total, bs = int(cfg["steps"]), min(int(cfg["batch_size"]), len(data))
+        gen = torch.Generator(device="cpu").manual_seed(self.seed)
+        torch.manual_seed(self.seed)
+        obs, acts, mask = self._tensors(data)
+        lengths = torch.as_tensor(data.lengths)
+        opts = self.net.configure_optimizers(float(cfg["lr"]))
+        self.net.train()
+        bar = _progress(total, f"{self.family} sequence model", progress)
+        t0 = time.perf_counter()
+        logs: dict[str, float] = {}
+        chunk = max(1, total // 10)
+        for step in range(total):
+            idx = torch.randperm(len(data), generator=gen)[:bs]
+            T = int(lengths[idx].max())
+            out = self.net.training_step(obs[idx, :T], acts[idx, :T], mask[idx, :T], step / total, opts)
+            for k, v in out.items():
+                logs[k] = logs.get(k, 0.0) + v
+            if (step + 1) % chunk == 0 or step + 1 == total:
+                n = (step % chunk) + 1
+                self.history.append({**{k: v / n for k, v in logs.items()}, "step": step + 1})
+                bar.set_postfix({k: round(v / n, 4) for k, v in logs.items() if k in ("loss", "kl")})
+                logs = {}
+            bar.update(1)
+        bar.close()
+        self.net.eval()
+        self.train_seconds += time.perf_counter() - t0
+        return self.history
+
+    @torch.no_grad()
+    def filter(self, data: SequenceDataset, seed: int = 0, batch: int = 4096) -> Filtered:
+        """The model's predictive distribution and features at every step of every episode."""
+        self._check(data)
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        N, T = data.observations.shape
+        pred, feats = np.zeros((N, T, self.n_obs)), None
+        for lo in range(0, N, batch):
+            part = data.take(np.arange(lo, min(lo + batch, N)))
+            obs, acts, mask = self._tensors(part)
+            state = self.net.initial_state(len(part))
+            f = [self.net.features(state).cpu().numpy()]
+            for t in range(obs.shape[1]):
+                a, o = acts[:, t].clamp(min=0), obs[:, t].clamp(min=0)
+                q = self.net.predict(state, a)
+                pred[lo:lo + len(part), t] = np.where(mask[:, t, None].cpu().numpy(), q.cpu().numpy(), 0.0)
+                state = self.net.update(state, a, o, gen)
+                f.append(self.net.features(state).cpu().numpy())
+            got = np.stack(f, axis=1)
+            if feats is None:
+                feats = np.zeros((N, T + 1, got.shape[2]))
+            feats[lo:lo + len(part), :got.shape[1]] = got
+        return Filtered(pred, feats)
+
+    @torch.no_grad()
+    def log_likelihood(self, data: SequenceDataset, seed: int = 0) -> np.ndarray:
+        """``(N,)``: :math:`\\log q(o_{1:T} \\mid a_{1:T})` of each episode (the family's exact
+        likelihood where it has one, else the filtered predictive's)."""
+        self._check(data)
+        obs, acts, mask = self._tensors(data)
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        return self.net.log_prob(obs, acts, mask, gen).cpu().numpy()
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Weights and config in one file (written to a temporary name, then renamed)."""
+        path = Path(path)
+        with atomic_file(path) as tmp:
+            torch.save({"kind": "sequence", "family": self.family, "n_obs": self.n_obs, "n_actions": self.n_actions,
+                        "seed": self.seed, "hparams": self.hparams, "source": self.source, "net": self.net.state_dict(),
+                        "history": self.history, "train_seconds": self.train_seconds}, tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> "SequenceWorldModel":
+        """Read a file written by :meth:`save` (``torch.load(weights_only=True)``: no code runs)."""
+        import pickle
+
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
+            raise ValueError(f"{Path(path).name} is not a gridlab sequence world model that "
+                             f"torch.load(weights_only=True) can read ({type(e).__name__})") from None
+        if not isinstance(blob, dict) or blob.get("kind") != "sequence":
+            raise ValueError(f"{Path(path).name} is not a gridlab sequence world model")
+        model = cls(blob["family"], blob["n_obs"], blob["n_actions"], device=device, seed=blob["seed"],
+                    source=blob["source"], **blob["hparams"])
+        model.net.load_state_dict(blob["net"])
+        model.net.eval()
+        model.history, model.train_seconds = blob["history"], blob["train_seconds"]
+        return model
+
+
+def train_sequence_model(data: SequenceDataset, family: str = "hmm", seed: int = 0, device: str = "auto",
+                         steps: int | None = None, batch_size: int | None = None, lr: float | None = None,
+                         progress: bool = True, **hparams: Any) -> SequenceWorldModel:
+    """Fit a world model with memory to whole episodes (from :func:`~generative.sequences.collect_sequences`).
+
+    Arguments:
+        data: the training episodes.
+        family: a registered sequence family: ``"hmm"`` (:class:`~generative.hmm.NeuralHMM`) or
+            ``"rssm"`` (:class:`~generative.rssm.RSSM`), or one registered since.
+        seed: seeds initialisation, batching and training noise.
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+        steps, batch_size, lr: the budget (default the family's ``defaults``).
+        progress: a progress bar over gradient steps.
+        **hparams: the family's architecture arguments (``states`` of the HMM, ``hidden`` of the RSSM...).
+    """
+    model = SequenceWorldModel(family, data.n_observations, data.n_actions, device=device, seed=seed,
+                               source=data.source, **hparams)
+    model.fit(data, steps=steps, batch_size=batch_size, lr=lr, progress=progress)
+    return model

@@ -1,0 +1,289 @@
+r"""World models with memory scored exactly against the forward algorithm on the true POMDP.
+
+Along true histories :math:`h_t = (a_1, o_1, \dots, a_t, o_t)` sampled from the env, the true
+predictive distribution of the next observation is the forward filter's belief pushed one step:
+
+.. math:: p(o \mid h_t, a) = \sum_{s'} O(o \mid s', a) \sum_s b_t(s)\, T(s' \mid s, a),
+
+exact (``envs.TabularPOMDP.filter``). :func:`score_sequence` sets each model's own predictive
+:math:`q(o \mid h_t, a)` against it at every step:
+
+- **KL rate**, nats per step: :math:`\frac{1}{\sum_i T_i} \sum_{i,t} \mathrm{KL}(p_{i,t} \,\|\,
+  q_{i,t})`. This is the cross-entropy rate minus the true conditional entropy rate,
+  :math:`E[-\log q(o_t \mid h_{t-1})] - E[H(p(\cdot \mid h_{t-1}))]`, with the expectation over
+  the next observation taken exactly for each sampled history (the Rao-Blackwellised estimate:
+  same mean, less noise). Its 95% interval is a bootstrap over episodes. Both rates are reported too.
+- **Predictive TV**, the same average of :math:`\frac12 \sum_o |p - q|`.
+- **Log-likelihood per step** of the held-out episodes, the model's against the true one
+  (the forward algorithm's :math:`\log P(o_{1:T} \mid a_{1:T})`), and their relative gap.
+- **k-step open-loop TV**: from the history at ``t0``, with the episode's next ``k`` actions fixed,
+  the distribution of :math:`o_{t_0 + k}` with no observation in between: exact on the true side
+  (the belief pushed through :math:`T` ``k`` times), estimated from ``n_open_loop`` imagined
+  rollouts on the model's side (each feeding its own sampled observations back), beside a
+  perfect model's noise floor (the same number of draws from the true distribution).
+- **Belief probe** (:func:`belief_probe`): a linear softmax probe from the model's state features
+  to the true belief, scored by :math:`\mathrm{KL}(b \,\|\, \hat b)` on held-out histories, beside
+  the same probe trained on shuffled features.
+
+Example:
+    >>> import gymnasium as gym, envs
+    >>> from generative.sequences import collect_sequences
+    >>> from generative.sequence_model import train_sequence_model
+    >>> env = gym.make("gridlab/Tiger-v0")
+    >>> model = train_sequence_model(collect_sequences(env, 40), "hmm", steps=20, progress=False, device="cpu")
+    >>> result = score_sequence(model, env.unwrapped.pomdp, n_episodes=20, k_max=3, n_open_loop=64)
+    >>> sorted(k for k in result if k.startswith("kl_rate"))
+    ['kl_rate', 'kl_rate_ci']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from generative.metrics import forward_kl, tv
+from generative.sequence_model import SequenceWorldModel
+from generative.sequences import SequenceDataset, collect_sequences, pomdp_of
+
+__all__ = ["true_predictive", "score_sequence", "open_loop_tv", "belief_probe", "check_source"]
+
+
+def check_source(pomdp: Any, data: SequenceDataset) -> np.ndarray:
+    """The forward filter's beliefs ``(N, T + 1, S)`` along ``data``, after checking that the data can
+    have come from ``pomdp``: the same observation and action counts, and every observed step of
+    positive probability.
+
+    Raises:
+        ValueError: other sizes, or an observation the POMDP gives probability 0 (naming the
+            episode, the step, the action and the observation).
+    """
+    if (data.n_observations, data.n_actions) != (pomdp.n_observations, pomdp.n_actions):
+        raise ValueError(f"the sequences have {data.n_observations} observations and {data.n_actions} actions, the "
+                         f"POMDP {pomdp.n_observations} and {pomdp.n_actions}: they did not come from this POMDP")
+    result = pomdp.filter(np.maximum(data.actions, 0), np.maximum(data.observations, 0), keep="all")
+    bad = (result.impossible_at > 0) & (result.impossible_at <= data.lengths)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        t = int(result.impossible_at[i])
+        raise ValueError(f"episode {i}, step {t}: observation {pomdp.observations[data.observations[i, t - 1]]!r} "
+                         f"after action {pomdp.actions[data.actions[i, t - 1]]!r} has probability 0 under this "
+                         "POMDP: the sequences came from another world")
+    return result.beliefs
+
+
+def _push(pomdp: Any, B: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """``(n, S)``: each belief row pushed through :math:`T_a` of its action."""
+    out = np.zeros_like(B)
+    for a in np.unique(actions):
+        rows = np.flatnonzero(actions == a)
+        out[rows] = (pomdp.T[a].T @ B[rows].T).T
+    return out
+
+
+def _observe_probs(pomdp: Any, ahead: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    out = np.zeros((len(ahead), pomdp.n_observations))
+    for a in np.unique(actions):
+        rows = np.flatnonzero(actions == a)
+        out[rows] = ahead[rows] @ pomdp.O[a]
+    return out
+
+
+def true_predictive(pomdp: Any, data: SequenceDataset, beliefs: np.ndarray | None = None) -> np.ndarray:
+    """``(N, T, Z)``: the exact :math:`p(o_t \\mid h_{t-1}, a_t)` at each step (0 after an episode's end)."""
+    beliefs = check_source(pomdp, data) if beliefs is None else beliefs
+    N, T = data.observations.shape
+    mask = data.mask
+    prev, acts = beliefs[:, :T][mask], data.actions[mask]
+    out = np.zeros((N, T, pomdp.n_observations))
+    out[mask] = _observe_probs(pomdp, _push(pomdp, prev, acts), acts)
+    return out
+
+
+def _bootstrap_ratio(num: np.ndarray, den: np.ndarray, n: int = 2000, seed: int = 0) -> list[float]:
+    """95% percentile interval of ``sum(num) / sum(den)`` over episodes resampled with replacement."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(num), size=(n, len(num)))
+    ratios = num[idx].sum(axis=1) / den[idx].sum(axis=1)
+    return [float(np.quantile(ratios, 0.025)), float(np.quantile(ratios, 0.975))]
+
+
+def _repeat_state(net: Any, state: Any, m: int) -> Any:
+    """Each history's state repeated ``m`` times (its rows kept together, for particle states)."""
+    n = len(net.features(state))
+
+    def rep(x: torch.Tensor) -> torch.Tensor:
+        r = x.shape[0] // n
+        return x.reshape(n, r, *x.shape[1:]).repeat_interleave(m, dim=0).reshape(n * m * r, *x.shape[1:])
+
+    return tuple(rep(x) for x in state) if isinstance(state, tuple) else rep(state)
+
+
+@torch.no_grad()
+def open_loop_tv(model: SequenceWorldModel, pomdp: Any, data: SequenceDataset, beliefs: np.ndarray,
+                 k_max: int = 20, t0: int = 0, n_rollouts: int = 256, seed: int = 0) -> dict[str, np.ndarray]:
+    """k-step open-loop TV from the histories at step ``t0`` of each episode long enough (module doc).
+
+    Returns ``{"tv": (k_max,), "floor": (k_max,), "count": (k_max,)}``: the mean TV at each ``k``
+    over the episodes with ``t0 + k`` steps, a perfect model's mean TV with ``n_rollouts`` draws,
+    and how many episodes each mean is over (NaN where none).
+    """
+    keep = np.flatnonzero(data.lengths >= t0 + 1)
+    out = {"tv": np.full(k_max, np.nan), "floor": np.full(k_max, np.nan), "count": np.zeros(k_max, np.int64)}
+    if not len(keep):
+        return out
+    part = data.take(keep)
+    net, dev = model.net, model.device
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    obs = torch.as_tensor(part.observations, device=dev)
+    acts = torch.as_tensor(part.actions, device=dev)
+    state = net.initial_state(len(part))
+    for t in range(t0):
+        state = net.update(state, acts[:, t].clamp(min=0), obs[:, t].clamp(min=0), gen)
+    n, m = len(part), n_rollouts
+    state = _repeat_state(net, state, m)
+    b = beliefs[keep, t0]
+    tvs, floors = [[] for _ in range(k_max)], [[] for _ in range(k_max)]
+    for k in range(1, k_max + 1):
+        live = part.lengths >= t0 + k
+        if not live.any():
+            break
+        a_np = np.maximum(part.actions[:, t0 + k - 1], 0)
+        b = _push(pomdp, b, a_np)
+        p = _observe_probs(pomdp, b, a_np)  # exact distribution of o_{t0+k} given h_{t0} and the actions
+        a = torch.as_tensor(a_np, device=dev).repeat_interleave(m)
+        o = net.sample_next(state, a, gen)
+        state = net.update(state, a, o, gen)
+        counts = np.zeros((n, pomdp.n_observations))
+        np.add.at(counts, (np.repeat(np.arange(n), m), o.cpu().numpy()), 1.0)
+        q = counts / m
+        perfect = np.stack([rng.multinomial(m, row / row.sum()) for row in p]) / m
+        out["tv"][k - 1] = float(tv(p[live], q[live]).mean())
+        out["floor"][k - 1] = float(tv(p[live], perfect[live]).mean())
+        out["count"][k - 1] = int(live.sum())
+    return out
+
+
+def belief_probe(features: np.ndarray, beliefs: np.ndarray, mask: np.ndarray, seed: int = 0,
+                 steps: int = 500, train_fraction: float = 0.7) -> dict[str, float]:
+    r"""How well a model's state features encode the true belief: a linear softmax probe
+    :math:`\hat b = \mathrm{softmax}(W f + c)`, fitted on the histories of ``train_fraction`` of the
+    episodes by minimising :math:`\mathrm{KL}(b \,\|\, \hat b)`, scored on the others.
+
+    Arguments:
+        features: ``(N, T + 1, D)``: features after :math:`h_0 .. h_T`.
+        beliefs: ``(N, T + 1, S)``: the true beliefs.
+        mask: ``(N, T + 1)``: the histories that happened.
+
+    Returns:
+        ``{"kl", "kl_shuffled", "kl_mean_belief"}``: the held-out mean KL of the probe, of the
+        same probe fitted on features shuffled across histories (what a state that holds nothing
+        about the belief gets), and of predicting the training histories' mean belief.
+    """
+    rng = np.random.default_rng(seed)
+    N = features.shape[0]
+    perm = rng.permutation(N)
+    cut = min(max(int(round(train_fraction * N)), 1), N - 1)
+    split = {"train": perm[:cut], "test": perm[cut:]}
+    X = {k: features[v][mask[v]] for k, v in split.items()}
+    Y = {k: beliefs[v][mask[v]] for k, v in split.items()}
+    mu, sd = X["train"].mean(axis=0), X["train"].std(axis=0) + 1e-8
+
+    def fit_and_score(x_train: np.ndarray) -> float:
+        g = torch.Generator().manual_seed(seed)
+        xt = torch.as_tensor((x_train - mu) / sd, dtype=torch.float64)
+        yt = torch.as_tensor(Y["train"], dtype=torch.float64)
+        W = torch.zeros(xt.shape[1], yt.shape[1], dtype=torch.float64, requires_grad=True)
+        c = torch.zeros(yt.shape[1], dtype=torch.float64, requires_grad=True)
+        with torch.no_grad():
+            W.normal_(0.0, 0.01, generator=g)
+        opt = torch.optim.Adam([W, c], lr=0.05)
+        for _ in range(steps):
+            loss = -(yt * torch.log_softmax(xt @ W + c, dim=1)).sum(dim=1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            xs = torch.as_tensor((X["test"] - mu) / sd, dtype=torch.float64)
+            q = torch.softmax(xs @ W + c, dim=1).numpy()
+        return float(forward_kl(Y["test"], q, epsilon=0.0).mean())
+
+    mean_belief = np.broadcast_to(Y["train"].mean(axis=0), Y["test"].shape)
+    return {"kl": fit_and_score(X["train"]), "kl_shuffled": fit_and_score(X["train"][rng.permutation(len(X["train"]))]),
+            "kl_mean_belief": float(forward_kl(Y["test"], mean_belief, epsilon=0.0).mean())}
+
+
+def score_sequence(model: SequenceWorldModel, pomdp: Any, policy: Any = "uniform", n_episodes: int = 200,
+                   seed: int = 1, data: SequenceDataset | None = None, k_max: int = 20, t0: int = 0,
+                   n_open_loop: int = 256, probe: bool = True, max_steps: int | None = None) -> dict[str, Any]:
+    """Score a world model with memory against the exact POMDP along true histories (module doc).
+
+    Arguments:
+        model: a trained :class:`~generative.sequence_model.SequenceWorldModel`.
+        pomdp: the true :class:`~envs.pomdp.TabularPOMDP`, or its env or registered id (whose
+            time limit then cuts the sampled episodes).
+        policy: the policy that samples the histories (``collect_sequences``'), unless ``data`` is given.
+        n_episodes: how many episodes to sample.
+        seed: seeds the sampling (use another seed than the training data's, for held-out histories).
+        data: score on these held-out episodes instead of sampling (checked against ``pomdp``).
+        k_max: the longest open-loop horizon.
+        t0: where the open-loop rollouts start (steps of history).
+        n_open_loop: imagined rollouts per history for the open-loop TV.
+        probe: run the belief probe.
+        max_steps: cut sampled episodes at this many steps (default the env's time limit; 100
+            for a bare ``TabularPOMDP``).
+
+    Returns:
+        A dict: ``kl_rate`` with ``kl_rate_ci``, ``cross_entropy_rate``, ``entropy_rate``, ``tv``,
+        ``kl_by_step`` (the mean KL at each step), ``log_likelihood`` and ``true_log_likelihood``
+        (per step) with ``log_likelihood_gap`` (relative), ``open_loop_tv``, ``open_loop_floor``,
+        ``probe`` (:func:`belief_probe`), and the counts they are over.
+    """
+    from envs.pomdp import TabularPOMDP
+    from envs.pomdp_env import POMDPEnv
+
+    if isinstance(pomdp, TabularPOMDP):
+        env = POMDPEnv(pomdp)
+        max_steps = max_steps or 100
+    else:
+        pomdp, env = pomdp_of(pomdp)
+    if model.n_obs != pomdp.n_observations or model.n_actions != pomdp.n_actions:
+        raise ValueError(f"the model predicts {model.n_obs} observations under {model.n_actions} actions, the POMDP "
+                         f"has {pomdp.n_observations} and {pomdp.n_actions}: score it against the world it learned")
+    if data is None:
+        data = collect_sequences(env, n_episodes, policy, seed, max_steps=max_steps)
+    beliefs = check_source(pomdp, data)
+    mask = data.mask
+    p = true_predictive(pomdp, data, beliefs)
+    filtered = model.filter(data, seed=seed)
+    q = filtered.predictive
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_p, log_q = np.log(p), np.log(q)
+        kl = np.where(mask, np.where(p > 0, p * (log_p - log_q), 0.0).sum(axis=2), 0.0)  # exact KL(p || q) per step
+        ent = np.where(mask, -np.where(p > 0, p * log_p, 0.0).sum(axis=2), 0.0)  # H(p) per step
+        seen_q = np.take_along_axis(log_q, np.maximum(data.observations, 0)[..., None], axis=2)[..., 0]
+        seen_p = np.take_along_axis(log_p, np.maximum(data.observations, 0)[..., None], axis=2)[..., 0]
+    ce = np.where(mask, -seen_q, 0.0)  # -log q(o_t | h_{t-1}) of the observation that came
+    steps = mask.sum(axis=1).astype(np.float64)
+    true_ll_ep = np.where(mask, seen_p, 0.0).sum(axis=1)
+    model_ll = model.log_likelihood(data, seed=seed)
+    n_steps = float(steps.sum())
+    out: dict[str, Any] = {
+        "family": model.family, "episodes": len(data), "steps": int(n_steps),
+        "kl_rate": float(kl.sum() / n_steps), "kl_rate_ci": _bootstrap_ratio(kl.sum(axis=1), steps, seed=seed),
+        "cross_entropy_rate": float(ce.sum() / n_steps), "entropy_rate": float(ent.sum() / n_steps),
+        "tv": float(np.where(mask, tv(p, q), 0.0).sum() / n_steps),
+        "kl_by_step": (kl.sum(axis=0) / np.maximum(mask.sum(axis=0), 1)).tolist(),
+        "log_likelihood": float(model_ll.sum() / n_steps), "true_log_likelihood": float(true_ll_ep.sum() / n_steps),
+    }
+    out["log_likelihood_gap"] = abs(out["log_likelihood"] - out["true_log_likelihood"]) / abs(out["true_log_likelihood"])
+    loop = open_loop_tv(model, pomdp, data, beliefs, k_max=k_max, t0=t0, n_rollouts=n_open_loop, seed=seed)
+    out.update(open_loop_tv=loop["tv"].tolist(), open_loop_floor=loop["floor"].tolist(),
+               open_loop_count=loop["count"].tolist(), open_loop_rollouts=n_open_loop, open_loop_t0=t0)
+    if probe:
+        T = data.observations.shape[1]
+        hist_mask = np.arange(T + 1)[None, :] <= data.lengths[:, None]
+        out["probe"] = belief_probe(filtered.features, beliefs, hist_mask, seed=seed)
+    return out
