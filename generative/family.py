@@ -32,9 +32,26 @@ from typing import Any, ClassVar
 import torch
 import torch.nn as nn
 
-__all__ = ["WorldModelFamily", "BUDGET_KEYS"]
+__all__ = ["WorldModelFamily", "BUDGET_KEYS", "check_budget"]
 
 BUDGET_KEYS = ("steps", "batch_size", "lr")
+
+
+def check_budget(cls: type) -> None:
+    """Refuse a family class (of either contract) whose ``defaults`` or ``quick_steps`` is malformed;
+    an abstract intermediate class (one listing ``abc.ABC`` among its bases) declares nothing yet.
+
+    Raises:
+        TypeError: naming the class and the bad value.
+    """
+    if abc.ABC in cls.__bases__:
+        return
+    defaults = getattr(cls, "defaults", None)
+    if not isinstance(defaults, dict) or set(defaults) != set(BUDGET_KEYS):
+        raise TypeError(f"{cls.__name__}.defaults must be a dict with keys {BUDGET_KEYS}, got {defaults!r}")
+    quick = getattr(cls, "quick_steps", None)
+    if isinstance(quick, bool) or not isinstance(quick, int) or quick < 1:
+        raise TypeError(f"{cls.__name__}.quick_steps must be an integer >= 1, got {quick!r}")
 
 
 class WorldModelFamily(nn.Module, abc.ABC):
@@ -69,14 +86,7 @@ class WorldModelFamily(nn.Module, abc.ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if abc.ABC in cls.__bases__:  # an abstract intermediate class declares nothing yet
-            return
-        defaults = getattr(cls, "defaults", None)
-        if not isinstance(defaults, dict) or set(defaults) != set(BUDGET_KEYS):
-            raise TypeError(f"{cls.__name__}.defaults must be a dict with keys {BUDGET_KEYS}, got {defaults!r}")
-        quick = getattr(cls, "quick_steps", None)
-        if isinstance(quick, bool) or not isinstance(quick, int) or quick < 1:
-            raise TypeError(f"{cls.__name__}.quick_steps must be an integer >= 1, got {quick!r}")
+        check_budget(cls)
 
     @abc.abstractmethod
     def configure_optimizers(self, lr: float) -> list[torch.optim.Optimizer]:

@@ -41,7 +41,7 @@ from typing import Any, ClassVar
 import torch
 import torch.nn as nn
 
-from generative.family import BUDGET_KEYS
+from generative.family import check_budget
 
 __all__ = ["SequenceFamily", "State"]
 
@@ -75,14 +75,7 @@ class SequenceFamily(nn.Module, abc.ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if abc.ABC in cls.__bases__:
-            return
-        defaults = getattr(cls, "defaults", None)
-        if not isinstance(defaults, dict) or set(defaults) != set(BUDGET_KEYS):
-            raise TypeError(f"{cls.__name__}.defaults must be a dict with keys {BUDGET_KEYS}, got {defaults!r}")
-        quick = getattr(cls, "quick_steps", None)
-        if isinstance(quick, bool) or not isinstance(quick, int) or quick < 1:
-            raise TypeError(f"{cls.__name__}.quick_steps must be an integer >= 1, got {quick!r}")
+        check_budget(cls)
 
     @abc.abstractmethod
     def configure_optimizers(self, lr: float) -> list[torch.optim.Optimizer]:
