@@ -122,8 +122,12 @@ def _repeat_state(net: Any, state: Any, m: int) -> Any:
 
 @torch.no_grad()
 def open_loop_tv(model: SequenceWorldModel, pomdp: Any, data: SequenceDataset, beliefs: np.ndarray,
-                 k_max: int = 20, t0: int = 0, n_rollouts: int = 256, seed: int = 0) -> dict[str, np.ndarray]:
+                 k_max: int = 20, t0: int = 0, n_rollouts: int = 256, seed: int = 0,
+                 max_rows: int = 32_768) -> dict[str, np.ndarray]:
     """k-step open-loop TV from the histories at step ``t0`` of each episode long enough (module doc).
+
+    ``max_rows`` bounds the model states held at once (histories x rollouts x the family's rows
+    per history, its particles), so memory stays flat however many episodes are scored.
 
     Returns ``{"tv": (k_max,), "floor": (k_max,), "count": (k_max,)}``: the mean TV at each ``k``
     over the episodes with ``t0 + k`` steps, a perfect model's mean TV with ``n_rollouts`` draws,
@@ -134,35 +138,43 @@ def open_loop_tv(model: SequenceWorldModel, pomdp: Any, data: SequenceDataset, b
     if not len(keep):
         return out
     part = data.take(keep)
-    net, dev = model.net, model.device
+    net, dev, m = model.net, model.device, n_rollouts
     gen = torch.Generator(device=dev).manual_seed(seed)
     rng = np.random.default_rng(seed)
-    obs = torch.as_tensor(part.observations, device=dev)
-    acts = torch.as_tensor(part.actions, device=dev)
-    state = net.initial_state(len(part))
-    for t in range(t0):
-        state = net.update(state, acts[:, t].clamp(min=0), obs[:, t].clamp(min=0), gen)
-    n, m = len(part), n_rollouts
-    state = _repeat_state(net, state, m)
-    b = beliefs[keep, t0]
-    tvs, floors = [[] for _ in range(k_max)], [[] for _ in range(k_max)]
-    for k in range(1, k_max + 1):
-        live = part.lengths >= t0 + k
-        if not live.any():
-            break
-        a_np = np.maximum(part.actions[:, t0 + k - 1], 0)
-        b = _push(pomdp, b, a_np)
-        p = _observe_probs(pomdp, b, a_np)  # exact distribution of o_{t0+k} given h_{t0} and the actions
-        a = torch.as_tensor(a_np, device=dev).repeat_interleave(m)
-        o = net.sample_next(state, a, gen)
-        state = net.update(state, a, o, gen)
-        counts = np.zeros((n, pomdp.n_observations))
-        np.add.at(counts, (np.repeat(np.arange(n), m), o.cpu().numpy()), 1.0)
-        q = counts / m
-        perfect = np.stack([rng.multinomial(m, row / row.sum()) for row in p]) / m
-        out["tv"][k - 1] = float(tv(p[live], q[live]).mean())
-        out["floor"][k - 1] = float(tv(p[live], perfect[live]).mean())
-        out["count"][k - 1] = int(live.sum())
+    one = net.initial_state(1)
+    rows = (one[0] if isinstance(one, tuple) else one).shape[0]  # the family's rows per history
+    chunk = max(1, max_rows // (m * rows))
+    n = len(part)
+    tvs, floors = np.full((n, k_max), np.nan), np.full((n, k_max), np.nan)
+    for lo in range(0, n, chunk):
+        idx = np.arange(lo, min(lo + chunk, n))
+        obs = torch.as_tensor(part.observations[idx], device=dev)
+        acts = torch.as_tensor(part.actions[idx], device=dev)
+        state = net.initial_state(len(idx))
+        for t in range(t0):
+            state = net.update(state, acts[:, t].clamp(min=0), obs[:, t].clamp(min=0), gen)
+        state = _repeat_state(net, state, m)
+        b = beliefs[keep[idx], t0]
+        for k in range(1, k_max + 1):
+            live = part.lengths[idx] >= t0 + k
+            if not live.any():
+                break
+            a_np = np.maximum(part.actions[idx, t0 + k - 1], 0)
+            b = _push(pomdp, b, a_np)
+            p = _observe_probs(pomdp, b, a_np)  # exact distribution of o_{t0+k} given h_{t0} and the actions
+            a = torch.as_tensor(a_np, device=dev).repeat_interleave(m)
+            o = net.sample_next(state, a, gen)
+            state = net.update(state, a, o, gen)
+            counts = np.zeros((len(idx), pomdp.n_observations))
+            np.add.at(counts, (np.repeat(np.arange(len(idx)), m), o.cpu().numpy()), 1.0)
+            perfect = np.stack([rng.multinomial(m, row / row.sum()) for row in p]) / m
+            tvs[idx[live], k - 1] = tv(p[live], counts[live] / m)
+            floors[idx[live], k - 1] = tv(p[live], perfect[live])
+    counted = ~np.isnan(tvs)
+    out["count"] = counted.sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        out["tv"] = np.where(out["count"] > 0, np.nansum(tvs, axis=0) / np.maximum(out["count"], 1), np.nan)
+        out["floor"] = np.where(out["count"] > 0, np.nansum(floors, axis=0) / np.maximum(out["count"], 1), np.nan)
     return out
 
 
