@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["score_figure", "score_limits", "per_state", "strip_figure", "plot_score", "plot_strip", "plot_rollouts"]
+__all__ = ["score_figure", "score_limits", "per_state", "strip_figure", "plot_score", "plot_strip", "plot_rollouts",
+           "sequence_score_figure"]
 
 
 def plot_score(model, result: dict[str, Any], png: Path, limits: dict[str, float] | None = None) -> Path:
@@ -139,3 +140,45 @@ def strip_figure(env, imagined: np.ndarray, real: np.ndarray, title: str) -> Any
     fig.suptitle(f"{title}: independent samples from the same start, not to be compared frame by frame", fontsize=9)
     cell_legend(fig, undecodable=bool(np.any(np.asarray(imagined) < 0)), loc="outside lower center", ncols=8)
     return fig
+
+
+def sequence_score_figure(results: dict[str, Any] | list[dict[str, Any]]) -> Any:
+    r"""A world model with memory against the forward algorithm: the KL by step
+    (:math:`\mathrm{KL}(p \,\|\, q)` at each step of history, mean over episodes), the k-step
+    open-loop TV beside a perfect model's noise floor, and the belief probe's held-out KL beside
+    shuffled features.
+
+    Arguments:
+        results: what ``generative.sequence_scoring.score_sequence`` returned, for one model or
+            several (drawn together, one colour each, on the same axes).
+    """
+    from envs.plotting import PAGE_WIDTH, new_figure
+
+    results = [results] if isinstance(results, dict) else list(results)
+    fig, axes = new_figure(1, 3, figsize=(PAGE_WIDTH, 3.3))
+    for r in results:
+        kl = np.asarray(r["kl_by_step"])
+        axes[0].plot(np.arange(1, len(kl) + 1), kl, lw=1.2, label=f"{r['family']} (rate {r['kl_rate']:.3f})")
+        ks = np.arange(1, len(r["open_loop_tv"]) + 1)
+        axes[1].plot(ks, r["open_loop_tv"], marker=".", label=r["family"])
+    floor = results[0]["open_loop_floor"]
+    axes[1].plot(np.arange(1, len(floor) + 1), floor, ls="--", color="gray", label="perfect model (noise floor)")
+    axes[0].set_xlabel("step t")
+    axes[0].set_ylabel("nats")
+    axes[0].set_title("KL(p || q) of the next observation, by step", fontsize=10)
+    axes[1].set_xlabel("open-loop steps k")
+    axes[1].set_title(f"open-loop TV from step {results[0]['open_loop_t0']}", fontsize=10)
+    for ax in axes[:2]:
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    probed = [r for r in results if "probe" in r]
+    if probed:
+        x = np.arange(len(probed))
+        axes[2].bar(x - 0.2, [r["probe"]["kl"] for r in probed], 0.4, label="probe on the model's state")
+        axes[2].bar(x + 0.2, [r["probe"]["kl_shuffled"] for r in probed], 0.4, color="lightgray", label="shuffled state")
+        axes[2].set_xticks(x, [r["family"] for r in probed])
+        axes[2].legend(fontsize=8)
+    axes[2].set_title("belief probe: held-out KL(b || b_hat)", fontsize=10)
+    return fig
+

@@ -31,7 +31,7 @@ from envs.rundir import atomic_file, atomic_run_dir, atomic_write_text
 from generative.data import ThinDataWarning, TransitionDataset, collect_transitions
 from generative.world_model import WorldModel, train_world_model
 
-__all__ = ["train", "load", "save_score", "HELD_OUT"]
+__all__ = ["train", "load", "save_score", "read_run_dir", "HELD_OUT"]
 
 HELD_OUT = 0.1  # share of the collected transitions kept out of training
 
@@ -80,12 +80,22 @@ def load(run_dir: str | Path, device: str = "cpu") -> tuple[WorldModel, Transiti
     Raises:
         ValueError: ``run_dir`` holds no ``model.pt``, or one that is not a readable world model.
     """
+    return read_run_dir(run_dir, WorldModel, TransitionDataset, device)
+
+
+def read_run_dir(run_dir: str | Path, model_cls: Any, data_cls: Any, device: str = "cpu") -> tuple[Any, Any]:
+    """``model_cls.load`` of ``run_dir/model.pt`` and ``data_cls.load`` of its ``held_out.npz``
+    (None when absent), with ``model.run_dir`` set: what every world-model run directory holds.
+
+    Raises:
+        ValueError: no ``model.pt``, or one ``model_cls`` cannot read (naming the directory).
+    """
     path = Path(run_dir)
     if not (path / "model.pt").is_file():
         raise ValueError(f"{str(run_dir)!r} is not a world-model run directory (no model.pt)")
-    held = TransitionDataset.load(path / "held_out.npz") if (path / "held_out.npz").is_file() else None
+    held = data_cls.load(path / "held_out.npz") if (path / "held_out.npz").is_file() else None
     try:
-        model = WorldModel.load(path / "model.pt", device=device)
+        model = model_cls.load(path / "model.pt", device=device)
     except ValueError as e:  # a truncated or foreign model.pt
         raise ValueError(f"{run_dir}: {e}") from None
     model.run_dir = path

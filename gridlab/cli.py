@@ -167,7 +167,8 @@ def _cmd_world(args: argparse.Namespace) -> int:
         frames = {k: v for k, v in (("cell_px", args.cell_px), ("pixel_noise", args.pixel_noise),
                                     ("distractors", args.distractors)) if v is not None}
         print(world_cmd.world_train(args.env_id, args.family, args.obs_mode, args.samples, args.epochs, args.device,
-                                    args.seed, {**parse_kwargs(args.kw), **frames}, args.out, progress=not args.no_progress))
+                                    args.seed, {**parse_kwargs(args.kw), **frames}, args.out, progress=not args.no_progress,
+                                    episodes=args.episodes, steps=args.steps))
     elif args.world_command == "score":
         result, written = world_cmd.world_score(args.run_dir, args.samples, args.horizon)
         print(world_cmd.format_score(result))
@@ -255,10 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     from agents.algos import ALGOS  # the registries load what they list lazily: a cheap --help
     from envs.gridworld import OBS_MODES
     from agents.solvers import METHODS
-    from generative.registry import family_names
+    from generative.registry import family_names, sequence_family_names
     from gridlab.sweep import KINDS
 
     families = family_names()
+    sequence_families = sequence_family_names()
     p = _Parser(prog="gridlab", description="A lab for RL and generative world models judged against exact ground truth.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     e = sub.add_parser("envs", help="list the registered worlds")
@@ -306,7 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     wsub = w.add_subparsers(dest="world_command", required=True, parser_class=_Parser)
     wt = wsub.add_parser("train", help="collect transitions and train a world model")
     wt.add_argument("env_id", help="a registered id, e.g. gridlab/SlipperyLake-v0")
-    wt.add_argument("--family", choices=families, default=families[0], help="a registered world-model family")
+    wt.add_argument("--family", choices=families + sequence_families, default=families[0],
+                    help=f"a registered world-model family; on a POMDP one with memory ({', '.join(sequence_families)})")
     wt.add_argument("--obs-mode", choices=[m for m in OBS_MODES if m != "index"], default="onehot",
                     help="observation format the model learns (index is a number, not an observation to model)")
     wt.add_argument("--cell-px", type=_count, help="pixels: pixels per cell (default 4)")
@@ -314,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     wt.add_argument("--distractors", type=int, help="pixels: flickering cells in a strip under the grid (default 0)")
     wt.add_argument("--samples", type=_count, default=50_000, help="transitions to collect (10%% held out)")
     wt.add_argument("--epochs", type=_count, default=None, help="default: the family's")
+    wt.add_argument("--episodes", type=_count, default=500, help="a POMDP: whole episodes to collect (20%% held out)")
+    wt.add_argument("--steps", type=_count, default=None, help="a POMDP: gradient steps (default: the family's)")
     wt.add_argument("--device", default="auto", choices=DEVICES, help="torch device (auto: CUDA when there is one)")
     wt.add_argument("--seed", type=_seed, default=0, help="seed of the data and the training (default 0)")
     wt.add_argument("--kw", action="append", metavar="KEY=VALUE", help="env keyword argument (repeatable)")

@@ -9,14 +9,38 @@ import numpy as np
 
 from gridlab.envspec import UsageError, make_env
 
-__all__ = ["world_train", "world_score", "world_rollout", "format_score"]
+__all__ = ["world_train", "world_score", "world_rollout", "format_score", "format_sequence_score"]
 
 
 def world_train(env_id: str, family: str, obs_mode: str, samples: int, epochs: int | None, device: str,
-                seed: int, kwargs: dict[str, Any], out: str | None, progress: bool = True) -> Path:
-    """Train a world model into a run directory (``generative.run.train``); returns its path."""
+                seed: int, kwargs: dict[str, Any], out: str | None, progress: bool = True,
+                episodes: int = 500, steps: int | None = None) -> Path:
+    """Train a world model into a run directory and return its path: a one-step family on a fully
+    observed world (``generative.run.train``), a sequence family on a POMDP
+    (``generative.sequence_run.train``, ``episodes`` and ``steps``)."""
+    from envs.pomdp_env import POMDPEnv
     from generative import run
+    from generative.registry import sequence_family_names
 
+    pomdp = isinstance(make_env(env_id, kwargs).unwrapped, POMDPEnv)
+    sequence = family in sequence_family_names()
+    if pomdp and not sequence:
+        raise UsageError(f"{env_id} is partially observed: its world model needs memory, --family "
+                         f"{' or '.join(sequence_family_names())} (the {family} family models one step of a fully observed world)")
+    if sequence and not pomdp:
+        raise UsageError(f"the {family} family models a partially observed world's episodes; {env_id} is fully "
+                         "observed: give a POMDP id (gridlab/TMaze-v0, gridlab/Tiger-v0, ...) or a one-step family")
+    if sequence:
+        from generative import sequence_run
+
+        if kwargs:
+            raise UsageError(f"--kw is for fully observed worlds; {env_id} is built as registered")
+        try:
+            model = sequence_run.train(env_id, family, episodes=episodes, seed=seed, device=device, steps=steps,
+                                       out_dir=out, progress=progress)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        return model.run_dir
     if obs_mode == "index":
         raise UsageError("world models need vector or frame observations: --obs-mode onehot, coords, image or pixels")
     make_env(env_id, kwargs, obs_mode=obs_mode)  # a bad id or argument: one line, before any work
@@ -41,6 +65,8 @@ def format_score(result: dict[str, Any]) -> str:
     """``score``'s result as a table, each metric beside a perfect model's (the noise floor)."""
     from generative.scoring import SCORE_KEYS
 
+    if "kl_rate" in result:
+        return format_sequence_score(result)
     floor = result.get("noise_floor", {})
     lines = [f"{'':20s} {'model':>8s} {'perfect model (noise floor)':>28s}"]
     lines += [f"{k:20s} {result[k]: .4f} {floor[k]: 28.4f}" if k in floor else f"{k:20s} {result[k]: .4f}" for k in SCORE_KEYS]
@@ -55,9 +81,41 @@ def format_score(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_sequence_score(result: dict[str, Any]) -> str:
+    """``score_sequence``'s result as lines: rates in nats per step, the open-loop TV beside the floor."""
+    lo, hi = result["kl_rate_ci"]
+    lines = [f"{result['family']} on {result['episodes']} held-out episodes ({result['steps']:,} steps), against the "
+             "forward algorithm on the true POMDP",
+             f"{'KL rate':24s} {result['kl_rate']:.4f} nats/step  [95% CI {lo:.4f}, {hi:.4f}]",
+             f"{'cross-entropy rate':24s} {result['cross_entropy_rate']:.4f}  (true conditional entropy rate "
+             f"{result['entropy_rate']:.4f})",
+             f"{'predictive TV':24s} {result['tv']:.4f}",
+             f"{'log-likelihood / step':24s} {result['log_likelihood']:.4f}  (true {result['true_log_likelihood']:.4f}, "
+             f"gap {100 * result['log_likelihood_gap']:.2f}%)",
+             f"{'open-loop TV (k=1..)':24s} " + " ".join(f"{v:.3f}" for v in result["open_loop_tv"]),
+             f"{'  perfect model':24s} " + " ".join(f"{v:.3f}" for v in result["open_loop_floor"])]
+    if "probe" in result:
+        p = result["probe"]
+        lines.append(f"{'belief probe KL':24s} {p['kl']:.4f}  (shuffled state {p['kl_shuffled']:.4f})")
+    return "\n".join(lines)
+
+
 def world_score(run_dir: str, samples: int = 1000, horizon: int = 20) -> tuple[dict[str, Any], list[Path]]:
-    """Score a saved world model; writes ``score.json`` and ``score.png`` together."""
-    from generative import run, score
+    """Score a saved world model; writes ``score.json`` and ``score.png`` together. A sequence
+    model is scored on its held-out episodes against the forward algorithm (open-loop TV up to
+    ``horizon`` steps, ``samples`` imagined rollouts per history)."""
+    from generative import run, score, sequence_run
+
+    if sequence_run.is_sequence_run(run_dir):
+        from generative.sequence_scoring import score_sequence
+
+        try:
+            model, held = sequence_run.load(run_dir)
+            result = score_sequence(model, model.env_id, data=held, n_episodes=200, k_max=horizon,
+                                    n_open_loop=min(samples, 1024))
+        except (TypeError, ValueError) as e:
+            raise UsageError(str(e)) from None
+        return result, sequence_run.save_score(run_dir, result)
 
     model, held = _load(run_dir)
     try:

@@ -224,3 +224,33 @@ def test_cuda_sequence_models_when_a_gpu_is_present(tmaze_data):
         model = train_sequence_model(tmaze_data, family, steps=5, progress=False, device="cuda")
         assert model.device.type == "cuda"
         assert np.isfinite(model.filter(tmaze_data.take([0])).predictive).all()
+
+
+# ---------------------------------------------------------------- the front door
+def test_gridlab_world_trains_and_scores_a_sequence_model_on_a_pomdp_id(tmp_path, capsys):
+    import json
+
+    from gridlab.cli import main
+
+    out = tmp_path / "run"
+    assert main(["world", "train", "gridlab/TMaze-v0", "--family", "hmm", "--episodes", "40", "--steps", "5",
+                 "--out", str(out), "--no-progress"]) == 0
+    assert {"model.pt", "held_out.npz", "config.json"} <= {p.name for p in out.iterdir()}
+    assert json.loads((out / "config.json").read_text())["kind"] == "sequence"
+    assert main(["world", "score", str(out), "--horizon", "3", "--samples", "50"]) == 0
+    printed = capsys.readouterr().out
+    assert "KL rate" in printed and "perfect model" in printed and (out / "score.png").stat().st_size > 10_000
+    result = json.loads((out / "score.json").read_text())
+    assert result["episodes"] == 8 and len(result["open_loop_tv"]) == 3
+
+
+@pytest.mark.parametrize("args, message", [
+    (["gridlab/TMaze-v0", "--family", "vae"], "gridlab/TMaze-v0 is partially observed: its world model needs memory"),
+    (["gridlab/OpenRoom-v0", "--family", "rssm"], "the rssm family models a partially observed world's episodes"),
+])
+def test_a_family_given_the_wrong_kind_of_world_gets_one_line(args, message, capsys):
+    from gridlab.cli import main
+
+    assert main(["world", "train", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
