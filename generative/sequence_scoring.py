@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from generative.metrics import forward_kl, tv
+from generative.metrics import SMOOTHING, forward_kl, tv
 from generative.sequence_model import SequenceWorldModel
 from generative.sequences import SequenceDataset, collect_sequences, pomdp_of
 
@@ -99,6 +99,18 @@ def true_predictive(pomdp: Any, data: SequenceDataset, beliefs: np.ndarray | Non
     out = np.zeros((N, T, pomdp.n_observations))
     out[mask] = _observe_probs(pomdp, _push(pomdp, prev, acts), acts)
     return out
+
+
+def _rates(p: np.ndarray, q: np.ndarray, data: SequenceDataset) -> dict[str, np.ndarray]:
+    """Per step ``(N, T)``: the exact KL(p || q), H(p), -log q and log p of the observation that came (0 off the episodes)."""
+    mask, seen_idx = data.mask, np.maximum(data.observations, 0)[..., None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_p, log_q = np.log(p), np.log(q)
+        kl = np.where(p > 0, p * (log_p - log_q), 0.0).sum(axis=2)
+        entropy = -np.where(p > 0, p * log_p, 0.0).sum(axis=2)
+        ce = -np.take_along_axis(log_q, seen_idx, axis=2)[..., 0]
+        true_ll = np.take_along_axis(log_p, seen_idx, axis=2)[..., 0]
+    return {k: np.where(mask, v, 0.0) for k, v in (("kl", kl), ("entropy", entropy), ("ce", ce), ("true_ll", true_ll))}
 
 
 def _bootstrap_ratio(num: np.ndarray, den: np.ndarray, n: int = 2000, seed: int = 0) -> list[float]:
@@ -219,8 +231,10 @@ def belief_probe(features: np.ndarray, beliefs: np.ndarray, mask: np.ndarray, se
             opt.step()
         with torch.no_grad():
             xs = torch.as_tensor((X["test"] - mu) / sd, dtype=torch.float64)
-            q = torch.softmax(xs @ W + c, dim=1).numpy()
-        return float(forward_kl(Y["test"], q, epsilon=0.0).mean())
+            log_q = torch.log_softmax(xs @ W + c, dim=1).numpy()  # in logs: a softmax underflows to 0
+        b = Y["test"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.where(b > 0, b * (np.log(b) - log_q), 0.0).sum(axis=1).mean())
 
     mean_belief = np.broadcast_to(Y["train"].mean(axis=0), Y["test"].shape)
     return {"kl": fit_and_score(X["train"]), "kl_shuffled": fit_and_score(X["train"][rng.permutation(len(X["train"]))]),
@@ -271,26 +285,33 @@ def score_sequence(model: SequenceWorldModel, pomdp: Any, policy: Any = "uniform
     p = true_predictive(pomdp, data, beliefs)
     filtered = model.filter(data, seed=seed)
     q = filtered.predictive
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_p, log_q = np.log(p), np.log(q)
-        kl = np.where(mask, np.where(p > 0, p * (log_p - log_q), 0.0).sum(axis=2), 0.0)  # exact KL(p || q) per step
-        ent = np.where(mask, -np.where(p > 0, p * log_p, 0.0).sum(axis=2), 0.0)  # H(p) per step
-        seen_q = np.take_along_axis(log_q, np.maximum(data.observations, 0)[..., None], axis=2)[..., 0]
-        seen_p = np.take_along_axis(log_p, np.maximum(data.observations, 0)[..., None], axis=2)[..., 0]
-    ce = np.where(mask, -seen_q, 0.0)  # -log q(o_t | h_{t-1}) of the observation that came
+    sampled = not model.net.has_likelihood
+    rng = np.random.default_rng(seed)
+    if sampled:  # a histogram of draws: smoothed, as its noise floor is (generative.metrics)
+        q = (1.0 - SMOOTHING) * q + SMOOTHING / q.shape[2]
+    rates = _rates(p, q, data)
     steps = mask.sum(axis=1).astype(np.float64)
-    true_ll_ep = np.where(mask, seen_p, 0.0).sum(axis=1)
-    model_ll = model.log_likelihood(data, seed=seed)
     n_steps = float(steps.sum())
     out: dict[str, Any] = {
-        "family": model.family, "episodes": len(data), "steps": int(n_steps),
-        "kl_rate": float(kl.sum() / n_steps), "kl_rate_ci": _bootstrap_ratio(kl.sum(axis=1), steps, seed=seed),
-        "cross_entropy_rate": float(ce.sum() / n_steps), "entropy_rate": float(ent.sum() / n_steps),
+        "family": model.family, "episodes": len(data), "steps": int(n_steps), "sampled": sampled,
+        "kl_rate": float(rates["kl"].sum() / n_steps),
+        "kl_rate_ci": _bootstrap_ratio(rates["kl"].sum(axis=1), steps, seed=seed),
+        "cross_entropy_rate": float(rates["ce"].sum() / n_steps), "entropy_rate": float(rates["entropy"].sum() / n_steps),
         "tv": float(np.where(mask, tv(p, q), 0.0).sum() / n_steps),
-        "kl_by_step": (kl.sum(axis=0) / np.maximum(mask.sum(axis=0), 1)).tolist(),
-        "log_likelihood": float(model_ll.sum() / n_steps), "true_log_likelihood": float(true_ll_ep.sum() / n_steps),
+        "kl_by_step": (rates["kl"].sum(axis=0) / np.maximum(mask.sum(axis=0), 1)).tolist(),
+        "true_log_likelihood": float(rates["true_ll"].sum() / n_steps),
     }
-    out["log_likelihood_gap"] = abs(out["log_likelihood"] - out["true_log_likelihood"]) / abs(out["true_log_likelihood"])
+    if sampled:  # what a perfect model scores with as many draws per prediction
+        m = int(getattr(model.net, "samples", 1))
+        draws = rng.multinomial(m, np.where(mask[..., None], p, 1.0 / p.shape[2])) / m
+        perfect = _rates(p, (1.0 - SMOOTHING) * draws + SMOOTHING / p.shape[2], data)
+        out["predictive_samples"] = m
+        out["noise_floor"] = {"kl_rate": float(perfect["kl"].sum() / n_steps),
+                              "tv": float(np.where(mask, tv(p, draws), 0.0).sum() / n_steps)}
+        out["log_likelihood"] = out["log_likelihood_gap"] = None  # no likelihood: only draws
+    else:
+        out["log_likelihood"] = float(model.log_likelihood(data, seed=seed).sum() / n_steps)
+        out["log_likelihood_gap"] = abs(out["log_likelihood"] - out["true_log_likelihood"]) / abs(out["true_log_likelihood"])
     loop = open_loop_tv(model, pomdp, data, beliefs, k_max=k_max, t0=t0, n_rollouts=n_open_loop, seed=seed)
     out.update(open_loop_tv=loop["tv"].tolist(), open_loop_floor=loop["floor"].tolist(),
                open_loop_count=loop["count"].tolist(), open_loop_rollouts=n_open_loop, open_loop_t0=t0)

@@ -89,11 +89,16 @@ def format_sequence_score(result: dict[str, Any]) -> str:
              f"{'KL rate':24s} {result['kl_rate']:.4f} nats/step  [95% CI {lo:.4f}, {hi:.4f}]",
              f"{'cross-entropy rate':24s} {result['cross_entropy_rate']:.4f}  (true conditional entropy rate "
              f"{result['entropy_rate']:.4f})",
-             f"{'predictive TV':24s} {result['tv']:.4f}",
-             f"{'log-likelihood / step':24s} {result['log_likelihood']:.4f}  (true {result['true_log_likelihood']:.4f}, "
-             f"gap {100 * result['log_likelihood_gap']:.2f}%)",
-             f"{'open-loop TV (k=1..)':24s} " + " ".join(f"{v:.3f}" for v in result["open_loop_tv"]),
-             f"{'  perfect model':24s} " + " ".join(f"{v:.3f}" for v in result["open_loop_floor"])]
+             f"{'predictive TV':24s} {result['tv']:.4f}"]
+    if result.get("sampled"):  # predictions are histograms of draws: what a perfect model's would score
+        floor = result["noise_floor"]
+        lines += [f"{'  perfect model':24s} KL rate {floor['kl_rate']:.4f}, TV {floor['tv']:.4f} "
+                  f"({result['predictive_samples']} draws per prediction; no likelihood)"]
+    else:
+        lines += [f"{'log-likelihood / step':24s} {result['log_likelihood']:.4f}  (true {result['true_log_likelihood']:.4f}, "
+                  f"gap {100 * result['log_likelihood_gap']:.2f}%)"]
+    lines += [f"{'open-loop TV (k=1..)':24s} " + " ".join(f"{v:.3f}" for v in result["open_loop_tv"]),
+              f"{'  perfect model':24s} " + " ".join(f"{v:.3f}" for v in result["open_loop_floor"])]
     if "probe" in result:
         p = result["probe"]
         lines.append(f"{'belief probe KL':24s} {p['kl']:.4f}  (shuffled state {p['kl_shuffled']:.4f})")

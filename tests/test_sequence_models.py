@@ -254,3 +254,16 @@ def test_a_family_given_the_wrong_kind_of_world_gets_one_line(args, message, cap
     assert main(["world", "train", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("family", ["rnn_vae", "rnn_gan", "rnn_flow", "markov_vae", "markov_gan", "markov_flow"])
+def test_the_one_step_families_as_sequence_models_are_scored_with_their_sampling_floor(family, tmp_path, tmaze_data):
+    model = train_sequence_model(tmaze_data, family, steps=3, progress=False, device="cpu", seed=0, samples=32)
+    f = model.filter(tmaze_data.take([0, 1]))
+    assert np.allclose(f.predictive.sum(axis=2)[tmaze_data.take([0, 1]).mask], 1.0, atol=1e-6)
+    assert f.features.shape[2] == (64 if family.startswith("rnn") else 6)
+    r = score_sequence(model, t_maze(6), data=tmaze_data.take(np.arange(10)), k_max=2, n_open_loop=16, probe=False)
+    assert r["sampled"] and r["log_likelihood"] is None and r["predictive_samples"] == 32
+    assert 0 < r["noise_floor"]["tv"] < r["tv"]  # a perfect model's 32-draw histograms, against an untrained model's
+    back = SequenceWorldModel.load(model.save(tmp_path / "m.pt"), device="cpu")
+    assert type(back.net) is type(model.net) and back.net.samples == 32

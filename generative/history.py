@@ -1,0 +1,182 @@
+r"""The one-step families (VAE, GAN, flow) as sequence models: conditioned on a recurrent summary
+of the history, or, for contrast, on the last observation alone.
+
+A :class:`HistoryConditioned` family keeps a one-step family of ``generative`` (its registered
+``inner`` family) as the distribution of the next observation, :math:`q(o_{t+1} \mid c_t)`, and
+feeds it a context :math:`c_t`:
+
+- with memory (``memory = True``): :math:`c_t = [g_t, a_{t+1}]`, where
+  :math:`g_t = \mathrm{GRU}(g_{t-1}, [o_t, a_t])` summarises the whole history. The summary is
+  trained by its own categorical head predicting :math:`o_{t+1}` from :math:`c_t` (cross-entropy);
+  the inner family is trained on the summaries held fixed (``detach``), by its own objective (the
+  ELBO, the flow's likelihood, the GAN game). Training the summary through the GAN's losses
+  instead would let the discriminator shape what the generator is conditioned on.
+- without memory: :math:`c_t = [o_t, a_{t+1}]`: the one-step world model of the lab's fully
+  observed worlds, which cannot tell apart histories that end in the same observation.
+
+The inner families are sampled, not evaluated: each predictive distribution is the histogram of
+``samples`` draws (``has_likelihood = False``), so the scorer states its sampling floor. A draw
+that decodes to no observation (the flow's cells past the last one) counts as a uniformly random
+observation.
+
+Example:
+    >>> m = RecurrentVAE(n_obs=3, n_actions=2, samples=64)
+    >>> q = m.predict(m.initial_state(4), torch.zeros(4, dtype=torch.long))
+    >>> q.shape, bool(torch.allclose(q.sum(dim=1), torch.ones(4)))
+    (torch.Size([4, 3]), True)
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from generative.nn import adam
+from generative.registry import load_family
+from generative.sequence_family import SequenceFamily
+
+__all__ = ["HistoryConditioned", "RecurrentVAE", "RecurrentGAN", "RecurrentFlow", "MarkovVAE", "MarkovGAN",
+           "MarkovFlow"]
+
+
+class HistoryConditioned(SequenceFamily, abc.ABC):
+    """A registered one-step family conditioned on the history (module doc).
+
+    Arguments:
+        n_obs, n_actions: the POMDP's sizes.
+        hidden: the summary's width (with memory). Default 64.
+        samples: draws per predictive distribution. Default 256.
+        **inner: the inner family's architecture arguments (the GAN's ``pack`` defaults to 1 here:
+            histories rarely share a context).
+
+    Class attributes:
+        inner_family: the registered one-step family (``"vae"``, ``"gan"``, ``"flow"``).
+        memory: condition on the recurrent summary (True) or on the last observation (False).
+    """
+
+    inner_family: ClassVar[str]
+    memory: ClassVar[bool]
+    defaults = {"steps": 1500, "batch_size": 64, "lr": 3e-3}
+    quick_steps = 100
+    has_likelihood = False
+
+    def __init__(self, n_obs: int, n_actions: int, hidden: int = 64, samples: int = 256, **inner: Any) -> None:
+        super().__init__(n_obs, n_actions)
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+            raise ValueError(f"samples must be an integer >= 1, got {samples!r}")
+        self.hidden, self.samples = hidden, samples
+        cls = load_family(self.inner_family)
+        if self.inner_family == "gan":
+            inner = {"pack": 1, **inner}
+        width = hidden if self.memory else n_obs + 1  # the last observation, or "none yet"
+        self.inner = cls(n_obs, width + n_actions, "categorical", **inner)
+        if self.memory:
+            self.cell = nn.GRUCell(n_obs + n_actions, hidden)
+            self.head = nn.Linear(hidden + n_actions, n_obs)
+
+    # ------------------------------------------------------------------ contexts
+    def _context(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return torch.cat([state, F.one_hot(action, self.n_actions).to(state.dtype)], dim=-1)
+
+    def initial_state(self, n: int) -> torch.Tensor:
+        device = next(self.inner.parameters()).device
+        if self.memory:
+            return torch.zeros(n, self.hidden, device=device)
+        state = torch.zeros(n, self.n_obs + 1, device=device)
+        state[:, self.n_obs] = 1.0  # no observation yet
+        return state
+
+    def update(self, state: torch.Tensor, action: torch.Tensor, obs: torch.Tensor, generator=None) -> torch.Tensor:
+        seen = F.one_hot(obs, self.n_obs).to(state.dtype)
+        if not self.memory:
+            return torch.cat([seen, torch.zeros_like(seen[:, :1])], dim=1)
+        return self.cell(torch.cat([seen, F.one_hot(action, self.n_actions).to(state.dtype)], dim=-1), state)
+
+    def features(self, state: torch.Tensor) -> torch.Tensor:
+        return state
+
+    # ------------------------------------------------------------------ training
+    def configure_optimizers(self, lr: float) -> list[torch.optim.Optimizer]:
+        inner = self.inner.configure_optimizers(float(type(self.inner).defaults["lr"]))
+        return ([adam([*self.cell.parameters(), *self.head.parameters()], lr=lr)] if self.memory else []) + inner
+
+    def training_step(self, obs, actions, mask, progress, optimizers) -> dict[str, float]:
+        n, T = obs.shape
+        state, contexts = self.initial_state(n), []
+        for t in range(T):
+            a, o = actions[:, t].clamp(min=0), obs[:, t].clamp(min=0)
+            contexts.append(self._context(state, a))
+            state = self.update(state, a, o)
+        ctx = torch.stack(contexts, dim=1)[mask]  # (steps, context)
+        target = obs[mask]
+        logs = {}
+        if self.memory:  # the summary learns to predict the next observation
+            summary_opt, *inner_opts = optimizers
+            aux = F.cross_entropy(self.head(ctx), target)
+            summary_opt.zero_grad(set_to_none=True)
+            aux.backward()
+            summary_opt.step()
+            logs["summary_loss"] = float(aux.detach())
+        else:
+            inner_opts = optimizers
+        out = self.inner.training_step(F.one_hot(target, self.n_obs).float(), ctx.detach(), progress, inner_opts)
+        return {**out, **logs}
+
+    # ------------------------------------------------------------------ prediction by sampling
+    def _draw(self, context: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        x = self.inner.sample(context, generator=generator)
+        idx = x.argmax(dim=1)
+        invalid = x.sum(dim=1) < 0.5  # decodes to no observation
+        if invalid.any():
+            idx[invalid] = torch.randint(self.n_obs, (int(invalid.sum()),), generator=generator, device=x.device)
+        return idx
+
+    @torch.no_grad()
+    def predict(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        m = self.samples
+        draws = self._draw(self._context(state, action).repeat_interleave(m, dim=0), None).reshape(-1, m)
+        return F.one_hot(draws, self.n_obs).to(torch.float32).mean(dim=1)
+
+    @torch.no_grad()
+    def sample_next(self, state: torch.Tensor, action: torch.Tensor, generator=None) -> torch.Tensor:
+        return self._draw(self._context(state, action), generator)
+
+
+class RecurrentVAE(HistoryConditioned):
+    """The conditional VAE on a recurrent summary of the history (module doc)."""
+
+    inner_family, memory = "vae", True
+
+
+class RecurrentGAN(HistoryConditioned):
+    """The conditional GAN on a recurrent summary of the history (module doc)."""
+
+    inner_family, memory = "gan", True
+
+
+class RecurrentFlow(HistoryConditioned):
+    """The conditional flow on a recurrent summary of the history (module doc)."""
+
+    inner_family, memory = "flow", True
+
+
+class MarkovVAE(HistoryConditioned):
+    """The conditional VAE on the last observation alone: the memoryless contrast (module doc)."""
+
+    inner_family, memory = "vae", False
+
+
+class MarkovGAN(HistoryConditioned):
+    """The conditional GAN on the last observation alone: the memoryless contrast (module doc)."""
+
+    inner_family, memory = "gan", False
+
+
+class MarkovFlow(HistoryConditioned):
+    """The conditional flow on the last observation alone: the memoryless contrast (module doc)."""
+
+    inner_family, memory = "flow", False
