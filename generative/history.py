@@ -146,37 +146,16 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
         return self._draw(self._context(state, action), generator)
 
 
-class RecurrentVAE(HistoryConditioned):
-    """The conditional VAE on a recurrent summary of the history (module doc)."""
-
-    inner_family, memory = "vae", True
-
-
-class RecurrentGAN(HistoryConditioned):
-    """The conditional GAN on a recurrent summary of the history (module doc)."""
-
-    inner_family, memory = "gan", True
+def _family(name: str, inner: str, memory: bool) -> type[HistoryConditioned]:
+    what = "a recurrent summary of the history" if memory else "the last observation alone: the memoryless contrast"
+    return type(name, (HistoryConditioned,), {"inner_family": inner, "memory": memory, "__module__": __name__,
+                                              "__doc__": f"The conditional {inner.upper() if inner != 'flow' else 'flow'} "
+                                                         f"on {what} (module doc)."})
 
 
-class RecurrentFlow(HistoryConditioned):
-    """The conditional flow on a recurrent summary of the history (module doc)."""
-
-    inner_family, memory = "flow", True
-
-
-class MarkovVAE(HistoryConditioned):
-    """The conditional VAE on the last observation alone: the memoryless contrast (module doc)."""
-
-    inner_family, memory = "vae", False
-
-
-class MarkovGAN(HistoryConditioned):
-    """The conditional GAN on the last observation alone: the memoryless contrast (module doc)."""
-
-    inner_family, memory = "gan", False
-
-
-class MarkovFlow(HistoryConditioned):
-    """The conditional flow on the last observation alone: the memoryless contrast (module doc)."""
-
-    inner_family, memory = "flow", False
+RecurrentVAE = _family("RecurrentVAE", "vae", True)
+RecurrentGAN = _family("RecurrentGAN", "gan", True)
+RecurrentFlow = _family("RecurrentFlow", "flow", True)
+MarkovVAE = _family("MarkovVAE", "vae", False)
+MarkovGAN = _family("MarkovGAN", "gan", False)
+MarkovFlow = _family("MarkovFlow", "flow", False)
