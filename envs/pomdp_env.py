@@ -37,13 +37,28 @@ from gymnasium import spaces
 
 from envs.pomdp import TabularPOMDP
 
-__all__ = ["POMDPEnv", "OBS_MODES", "check_pomdp_env"]
+__all__ = ["POMDPEnv", "OBS_MODES", "check_pomdp_env", "encode_observation"]
 
 OBS_MODES = ("index", "onehot")
 BELIEF_COLOUR = (25, 70, 160)  # render_belief: the most probable state's cell
 STATE_COLOUR = (220, 30, 30)  # render_belief: the outline of the hidden state's cell
 WALL_COLOUR = (60, 60, 60)
 GRID_LINE = 200
+
+
+def encode_observation(o: int, n: int, obs_mode: str) -> Any:
+    """Observation ``o`` of ``n`` (the POMDP's plus ``"start"``) as an env gives it: the index
+    (``obs_mode="index"``) or a float32 one-hot vector (``"onehot"``).
+
+    Example:
+        >>> encode_observation(1, 3, "onehot")
+        array([0., 1., 0.], dtype=float32)
+    """
+    if obs_mode == "index":
+        return int(o)
+    x = np.zeros(n, dtype=np.float32)
+    x[o] = 1.0
+    return x
 
 
 class POMDPEnv(gym.Env):
@@ -123,11 +138,7 @@ class POMDPEnv(gym.Env):
         return self.encode_window(self.window)
 
     def _encode(self, o: int) -> Any:
-        if self.obs_mode == "index":
-            return int(o)
-        x = np.zeros(self.pomdp.n_observations + 1, dtype=np.float32)
-        x[o] = 1.0
-        return x
+        return encode_observation(o, self.pomdp.n_observations + 1, self.obs_mode)
 
     def _draw(self, cumulative: np.ndarray) -> int:
         return int(min(np.searchsorted(cumulative, self.np_random.random(), side="right"), len(cumulative) - 1))

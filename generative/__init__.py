@@ -5,8 +5,9 @@ Rooms: ``family`` (the contract a family fulfils) and ``registry`` (the one list
 sampling, rollouts, save and load); ``metrics``, ``scoring`` (exact scores against the true
 transition probabilities); ``env`` (a world model as a Gymnasium env). World models with memory
 of partially observed worlds: ``sequences`` (whole episodes), ``sequence_family`` (their contract),
-``hmm`` and ``rssm`` (the families), ``sequence_model`` (training and filtering) and
-``sequence_scoring`` (exact scores against the forward algorithm). Imports ``envs`` only, never
+``hmm``, ``rssm`` and ``history`` (the families), ``sequence_model`` (training and filtering),
+``sequence_scoring`` (exact scores against the forward algorithm), ``sequence_run`` (run
+directories) and ``sequence_env`` (a dream to train agents in). Imports ``envs`` only, never
 ``agents`` or ``gridlab``.
 
 The names below are imported on first use, so ``import generative.registry`` (the CLI's list
@@ -53,6 +54,7 @@ _EXPORTS = {
     "train_sequence_model": "generative.sequence_model",
     "score_sequence": "generative.sequence_scoring",
     "belief_probe": "generative.sequence_scoring",
+    "SequenceDreamEnv": "generative.sequence_env",
     "register_sequence_family": "generative.registry",
     "sequence_family_names": "generative.registry",
     "load_sequence_family": "generative.registry",

@@ -25,8 +25,10 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from envs.rundir import atomic_file
+from generative.nn import adam, mlp
 from generative.registry import load_sequence_family
 from generative.sequence_family import SequenceFamily
 from generative.sequences import SequenceDataset
@@ -69,6 +71,9 @@ class SequenceWorldModel:
         self.device = resolve_device(device)
         torch.manual_seed(seed)
         self.net: SequenceFamily = cls(self.n_obs, self.n_actions, **hparams).to(self.device)
+        width = int(self.net.features(self.net.initial_state(1)).shape[1])
+        # reward and termination of a step from the state's features and the action (for dreams)
+        self.head = mlp(width + self.n_actions, 2, 64).to(self.device)
         self.history: list[dict[str, float]] = []
         self.train_seconds = 0.0
 
@@ -115,8 +120,40 @@ class SequenceWorldModel:
             bar.update(1)
         bar.close()
         self.net.eval()
+        self.fit_head(data)
         self.train_seconds += time.perf_counter() - t0
         return self.history
+
+    def fit_head(self, data: SequenceDataset, steps: int = 500, lr: float = 3e-3) -> float:
+        """Fit the reward and termination head on the family's features, held fixed: from the state
+        after :math:`h_{t-1}` and the action :math:`a_t`, the reward :math:`r_t` (squared error) and
+        whether the episode ended (cross-entropy). Returns the final loss."""
+        features = torch.as_tensor(self.filter(data, seed=self.seed).features[:, :-1], dtype=torch.float32,
+                                   device=self.device)
+        mask = torch.as_tensor(data.mask, device=self.device)
+        x = torch.cat([features, F.one_hot(torch.as_tensor(data.actions, device=self.device).clamp(min=0),
+                                           self.n_actions).float()], dim=-1)[mask]
+        reward = torch.as_tensor(data.rewards, dtype=torch.float32, device=self.device)[mask]
+        done = torch.as_tensor(data.dones, dtype=torch.float32, device=self.device)[mask]
+        opt = adam(self.head.parameters(), lr=lr)
+        gen = torch.Generator(device="cpu").manual_seed(self.seed)
+        loss = torch.zeros(())
+        for _ in range(steps):
+            idx = torch.randint(len(x), (min(len(x), 4096),), generator=gen).to(self.device)
+            out = self.head(x[idx])
+            loss = F.mse_loss(out[:, 0], reward[idx]) + F.binary_cross_entropy_with_logits(out[:, 1], done[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return float(loss.detach())
+
+    @torch.no_grad()
+    def reward_and_done(self, state: Any, action: torch.Tensor, generator: torch.Generator | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head's reward (its mean) and a drawn termination flag for each history's state and action."""
+        out = self.head(torch.cat([self.net.features(state), F.one_hot(action, self.n_actions).float()], dim=-1))
+        u = torch.rand(len(out), generator=generator, device=out.device)
+        return out[:, 0], u < torch.sigmoid(out[:, 1])
 
     @torch.no_grad()
     def filter(self, data: SequenceDataset, seed: int = 0, batch: int = 4096) -> Filtered:
@@ -158,6 +195,7 @@ class SequenceWorldModel:
         with atomic_file(path) as tmp:
             torch.save({"kind": "sequence", "family": self.family, "n_obs": self.n_obs, "n_actions": self.n_actions,
                         "seed": self.seed, "hparams": self.hparams, "source": self.source, "net": self.net.state_dict(),
+                        "head": self.head.state_dict(),
                         "history": self.history, "train_seconds": self.train_seconds}, tmp)
         return path
 
@@ -176,6 +214,7 @@ class SequenceWorldModel:
         model = cls(blob["family"], blob["n_obs"], blob["n_actions"], device=device, seed=blob["seed"],
                     source=blob["source"], **blob["hparams"])
         model.net.load_state_dict(blob["net"])
+        model.head.load_state_dict(blob["head"])
         model.net.eval()
         model.history, model.train_seconds = blob["history"], blob["train_seconds"]
         return model

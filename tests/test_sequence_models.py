@@ -267,3 +267,27 @@ def test_the_one_step_families_as_sequence_models_are_scored_with_their_sampling
     assert 0 < r["noise_floor"]["tv"] < r["tv"]  # a perfect model's 32-draw histograms, against an untrained model's
     back = SequenceWorldModel.load(model.save(tmp_path / "m.pt"), device="cpu")
     assert type(back.net) is type(model.net) and back.net.samples == 32
+
+
+def test_a_dream_env_of_a_sequence_model_passes_gymnasiums_checker_and_learns_rewards(tmaze_data):
+    from gymnasium.utils.env_checker import check_env
+
+    from generative.sequence_env import SequenceDreamEnv
+
+    model = train_sequence_model(tmaze_data, "rssm", steps=30, progress=False, device="cpu", seed=0)
+    dream = SequenceDreamEnv(model, obs_mode="onehot")
+    check_env(dream, skip_render_check=True)
+    real = gym.make("gridlab/TMaze-v0", obs_mode="onehot")
+    assert dream.observation_space == real.observation_space and dream.action_space == real.action_space
+    # the head learned the corridor's rewards: bumping the start wall (-0.1) against walking on (0)
+    state = model.net.initial_state(2)
+    reward, _ = model.reward_and_done(state, torch.tensor([3, 1]))
+    assert reward[0] < -0.05 and abs(reward[1]) < 0.05
+    obs, _ = dream.reset(seed=0)
+    total, steps = 0.0, 0
+    for _ in range(300):
+        obs, r, terminated, truncated, _ = dream.step(dream.action_space.sample())
+        total, steps = total + r, steps + 1
+        if terminated or truncated:
+            break
+    assert steps <= 100 and np.isfinite(total)
