@@ -191,10 +191,12 @@ def open_loop_tv(model: SequenceWorldModel, pomdp: Any, data: SequenceDataset, b
 
 
 def belief_probe(features: np.ndarray, beliefs: np.ndarray, mask: np.ndarray, seed: int = 0,
-                 steps: int = 500, train_fraction: float = 0.7) -> dict[str, float]:
+                 steps: int = 500, train_fraction: float = 0.7, weight_decay: float = 1e-4) -> dict[str, float]:
     r"""How well a model's state features encode the true belief: a linear softmax probe
     :math:`\hat b = \mathrm{softmax}(W f + c)`, fitted on the histories of ``train_fraction`` of the
-    episodes by minimising :math:`\mathrm{KL}(b \,\|\, \hat b)`, scored on the others.
+    episodes by minimising :math:`\mathrm{KL}(b \,\|\, \hat b)` (plus ``weight_decay`` times
+    :math:`\|W\|^2`) on standardised features (a feature constant on the training histories is
+    dropped, held-out values are clipped to 10 standard deviations), scored on the others.
 
     Arguments:
         features: ``(N, T + 1, D)``: features after :math:`h_0 .. h_T`.
@@ -213,11 +215,15 @@ def belief_probe(features: np.ndarray, beliefs: np.ndarray, mask: np.ndarray, se
     split = {"train": perm[:cut], "test": perm[cut:]}
     X = {k: features[v][mask[v]] for k, v in split.items()}
     Y = {k: beliefs[v][mask[v]] for k, v in split.items()}
-    mu, sd = X["train"].mean(axis=0), X["train"].std(axis=0) + 1e-8
+    mu, sd = X["train"].mean(axis=0), X["train"].std(axis=0)
+    sd = np.where(sd < 1e-6, np.inf, sd)  # a feature constant on the training histories carries nothing: dropped
+
+    def scaled(x: np.ndarray) -> torch.Tensor:  # standardised, and clipped where a held-out value lies far outside
+        return torch.as_tensor(np.clip((x - mu) / sd, -10.0, 10.0), dtype=torch.float64)
 
     def fit_and_score(x_train: np.ndarray) -> float:
         g = torch.Generator().manual_seed(seed)
-        xt = torch.as_tensor((x_train - mu) / sd, dtype=torch.float64)
+        xt = scaled(x_train)
         yt = torch.as_tensor(Y["train"], dtype=torch.float64)
         W = torch.zeros(xt.shape[1], yt.shape[1], dtype=torch.float64, requires_grad=True)
         c = torch.zeros(yt.shape[1], dtype=torch.float64, requires_grad=True)
@@ -225,12 +231,12 @@ def belief_probe(features: np.ndarray, beliefs: np.ndarray, mask: np.ndarray, se
             W.normal_(0.0, 0.01, generator=g)
         opt = torch.optim.Adam([W, c], lr=0.05)
         for _ in range(steps):
-            loss = -(yt * torch.log_softmax(xt @ W + c, dim=1)).sum(dim=1).mean()
+            loss = -(yt * torch.log_softmax(xt @ W + c, dim=1)).sum(dim=1).mean() + weight_decay * W.pow(2).sum()
             opt.zero_grad()
             loss.backward()
             opt.step()
         with torch.no_grad():
-            xs = torch.as_tensor((X["test"] - mu) / sd, dtype=torch.float64)
+            xs = scaled(X["test"])
             log_q = torch.log_softmax(xs @ W + c, dim=1).numpy()  # in logs: a softmax underflows to 0
         b = Y["test"]
         with np.errstate(divide="ignore", invalid="ignore"):
