@@ -43,7 +43,7 @@ from envs.pomdp_env import POMDPEnv
 from envs.resources import resolve_device
 from envs.rundir import atomic_run_dir, regular_file
 
-__all__ = ["ALGOS", "load_hyperparams", "env_wrapper", "preset_callbacks", "train", "load", "load_model", "PRESETS_DIR"]
+__all__ = ["ALGOS", "load_hyperparams", "model_kwargs", "env_wrapper", "preset_callbacks", "train", "load", "load_model", "PRESETS_DIR"]
 
 PRESETS_DIR = Path(__file__).parent / "hyperparams"
 _NOT_MODEL_KWARGS = {"n_timesteps", "n_envs", "policy", "normalize", "eval_freq", "env_wrapper", "callback"}
@@ -167,8 +167,14 @@ def _schedule(value: Any) -> Any:
     return value
 
 
-def _model_kwargs(hp: dict[str, Any]) -> dict[str, Any]:
-    """The algorithm's constructor arguments from RL Zoo-format hyperparameters."""
+def model_kwargs(hp: dict[str, Any]) -> dict[str, Any]:
+    """The algorithm's constructor arguments from RL Zoo-format hyperparameters (what is not the
+    env's, the wrapper's or the budget's), schedules and ``policy_kwargs`` parsed.
+
+    Example:
+        >>> model_kwargs({"n_timesteps": 1e5, "n_envs": 4, "learning_rate": "lin_1e-3", "gamma": 0.9})["gamma"]
+        0.9
+    """
     kwargs = {k: v for k, v in hp.items() if k not in _NOT_MODEL_KWARGS}
     kwargs["policy_kwargs"] = _policy_kwargs(kwargs.get("policy_kwargs"))
     for key in ("learning_rate", "clip_range"):
@@ -345,7 +351,7 @@ def train(
             venv = VecNormalize(venv, **normalize)
             eval_env = VecNormalize(eval_env, **{**normalize, "training": False, "norm_reward": False})
         model = cls(hp.get("policy", "MlpPolicy"), venv, gamma=gamma, seed=seed, device=device,
-                    tensorboard_log=str(tmp / "tb"), verbose=0, **_model_kwargs(hp))
+                    tensorboard_log=str(tmp / "tb"), verbose=0, **model_kwargs(hp))
         every = int(eval_freq or hp.get("eval_freq") or max(total // 20, 1))
         calls = max(every // n, 1)
         callbacks = CallbackList([
@@ -462,7 +468,7 @@ def load_model(path: str | Path, algo: str, env: gym.Env, hyperparams: dict[str,
     # (what SB3 held when it saved), the training state left empty (SB3 restarts it on learn)
     with warnings.catch_warnings():  # a one-env fresh model may warn about batch sizes it never uses
         warnings.simplefilter("ignore", UserWarning)
-        fresh = cls(hp.get("policy", "MlpPolicy"), env, device="cpu", **_model_kwargs(hp))
+        fresh = cls(hp.get("policy", "MlpPolicy"), env, device="cpu", **model_kwargs(hp))
     training_state = {"_last_obs", "_last_original_obs", "_last_episode_starts", "ep_info_buffer", "ep_success_buffer"}
     pickled = [k for k, v in data.items() if isinstance(v, dict) and ":serialized:" in v]
     unknown = [k for k in pickled if k not in training_state and k not in vars(fresh)]
