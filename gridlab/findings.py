@@ -25,7 +25,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["agent_findings", "world_model_findings", "pixel_findings", "sweep_findings", "pomdp_findings", "rounded", "quoted", "english_list",
+__all__ = ["agent_findings", "world_model_findings", "pixel_findings", "sweep_findings", "pomdp_findings",
+           "sequence_findings", "rounded", "quoted", "english_list", "PROBE_HOLDS", "OPEN_LOOP_TIE",
            "critic_tolerance", "TIE", "FAILED", "ACCURATE_ABS", "ACCURATE_REL", "NEAR_OPTIMAL", "RARE_VISITS",
            "TV_TIE", "KL_TIE", "KL_FACTOR", "SCORE_TIE"]
 
@@ -39,6 +40,8 @@ TV_TIE = 1e-3  # mean TVs within max(noise floor, this) of each other are a tie
 KL_TIE = 1e-3  # a KL direction dominates only where the larger exceeds max(2 x the floor's, this)
 KL_FACTOR = 1.5  # ... and is at least this many times the other
 SCORE_TIE = 0.01  # normalised scores (1 optimal, 0 uniform-random) within this of each other are a tie
+PROBE_HOLDS = 0.05  # a belief probe's held-out KL at most this (and below the shuffled state's) reads the belief
+OPEN_LOOP_TIE = 0.01  # an open-loop TV within this of a perfect model's (the noise floor) is at the floor
 
 
 def quoted(x: float) -> str:
@@ -482,3 +485,91 @@ def pomdp_findings(agents: dict[str, dict[str, Any]]) -> list[str]:
             sentences.append(f"{a} and {b} are not ranked: their score intervals overlap or lie within {SCORE_TIE:g} "
                              f"of each other ({pair}).")
     return sentences
+
+
+def sequence_findings(results: dict[str, dict[str, Any]]) -> list[str]:
+    """Sentences about world models with memory scored on one POMDP
+    (``generative.sequence_scoring.score_sequence``'s results).
+
+    Arguments:
+        results: ``{family: result}``, each with ``kl_rate`` and its interval ``kl_rate_ci``,
+            ``tv``, ``sampled`` (and then ``predictive_samples`` and ``noise_floor``),
+            ``open_loop_tv`` and ``open_loop_floor``, and optionally ``probe``; families whose name
+            starts with ``markov_`` have no memory.
+
+    Rules, on the numbers as printed (:func:`rounded`):
+
+    - each family's KL rate is quoted with its interval, and, for a family that only samples, the
+      KL rate a perfect model scores with as many draws;
+    - families are taken in order of their KL rate; one is said to predict better than the next
+      only where its interval's upper end is below the other's lower end by more than ``KL_TIE``;
+    - memory is said to pay only where the best family with memory beats the best memoryless one
+      by that rule;
+    - a family's state is said to hold the belief where its probe's KL is at most ``PROBE_HOLDS``
+      and below the shuffled state's by more than ``KL_TIE``; to hold part of it where the probe's
+      KL is below half the shuffled state's; otherwise it holds no more than a shuffled state;
+    - its open-loop predictions are at the noise floor up to the largest k where every step's TV
+      is within ``OPEN_LOOP_TIE`` of the floor's.
+
+    Example:
+        >>> r = {"kl_rate": 0.0012, "kl_rate_ci": [0.0011, 0.0014], "tv": 0.0019, "sampled": False,
+        ...      "open_loop_tv": [0.009, 0.028], "open_loop_floor": [0.006, 0.008],
+        ...      "probe": {"kl": 0.021, "kl_shuffled": 2.55}}
+        >>> sequence_findings({"rssm": r})[2]
+        "rssm's state holds the true belief: a linear probe reads it with KL 0.021, against 2.55 from shuffled states."
+    """
+    rows = {}
+    for name, r in results.items():
+        lo, hi = (rounded(x) for x in r["kl_rate_ci"])
+        rows[name] = {"kl": rounded(r["kl_rate"]), "lo": lo, "hi": hi}
+    sentences = []
+    for name, r in results.items():
+        row = rows[name]
+        how = (f"a histogram of {r['predictive_samples']} draws per prediction; a perfect model's KL rate with as many "
+               f"is {quoted(r['noise_floor']['kl_rate'])}") if r["sampled"] else "its own predictive distribution"
+        sentences.append(f"{name} pays a KL rate of {quoted(row['kl'])} nats per step [{quoted(row['lo'])}, "
+                         f"{quoted(row['hi'])}] against the forward algorithm ({how}); predictive TV {quoted(r['tv'])}.")
+        tvs, floors = r["open_loop_tv"], r["open_loop_floor"]
+        at_floor = 0
+        while at_floor < len(tvs) and rounded(tvs[at_floor]) - rounded(floors[at_floor]) <= OPEN_LOOP_TIE:
+            at_floor += 1
+        if at_floor:
+            sentences.append(f"{name}'s open-loop predictions are within {OPEN_LOOP_TIE:g} of a perfect model's TV up to "
+                             f"k = {at_floor} of {len(tvs)} (at k = {at_floor}: {quoted(tvs[at_floor - 1])} against "
+                             f"{quoted(floors[at_floor - 1])}).")
+        elif tvs:
+            sentences.append(f"{name}'s open-loop predictions are off a perfect model's from the first step: TV "
+                             f"{quoted(tvs[0])} against {quoted(floors[0])}.")
+        if "probe" in r:
+            k, sh = rounded(r["probe"]["kl"]), rounded(r["probe"]["kl_shuffled"])
+            if k <= PROBE_HOLDS and sh - k > KL_TIE:
+                sentences.append(f"{name}'s state holds the true belief: a linear probe reads it with KL {quoted(k)}, "
+                                 f"against {quoted(sh)} from shuffled states.")
+            elif k < sh / 2:
+                sentences.append(f"{name}'s state holds part of the true belief: a linear probe reads it with KL "
+                                 f"{quoted(k)} (above {PROBE_HOLDS:g}), against {quoted(sh)} from shuffled states.")
+            else:
+                sentences.append(f"{name}'s state holds no more of the belief than shuffled states do: probe KL "
+                                 f"{quoted(k)} against {quoted(sh)}.")
+    ranked = sorted(rows, key=lambda n: (rows[n]["kl"], n))
+    for a, b in zip(ranked, ranked[1:]):
+        ra, rb = rows[a], rows[b]
+        pair = f"{a} [{quoted(ra['lo'])}, {quoted(ra['hi'])}], {b} [{quoted(rb['lo'])}, {quoted(rb['hi'])}]"
+        if rb["lo"] - ra["hi"] > KL_TIE:
+            sentences.append(f"{a} predicts better than {b}: their KL-rate intervals are apart by more than {KL_TIE:g} ({pair}).")
+        else:
+            sentences.append(f"{a} and {b} are not ranked: their KL-rate intervals overlap or lie within {KL_TIE:g} ({pair}).")
+    memory = [n for n in ranked if not n.startswith("markov_")]
+    memoryless = [n for n in ranked if n.startswith("markov_")]
+    if memory and memoryless:
+        a, b = memory[0], memoryless[0]
+        ra, rb = rows[a], rows[b]
+        pair = f"{a} [{quoted(ra['lo'])}, {quoted(ra['hi'])}] against {b} [{quoted(rb['lo'])}, {quoted(rb['hi'])}]"
+        if rb["lo"] - ra["hi"] > KL_TIE:
+            sentences.append(f"Memory pays: the best family with memory predicts better than the best without ({pair} "
+                             "nats per step).")
+        else:
+            sentences.append(f"Memory buys nothing measurable here: the best family with memory is not ranked above the "
+                             f"best without ({pair} nats per step).")
+    return sentences
+

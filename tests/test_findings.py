@@ -371,3 +371,78 @@ def test_pomdp_sentences_rank_and_compare_with_memoryless_only_beyond_their_tole
     assert len(ranked) == len(agents) - 1
     assert sum("memoryless policy" in s for s in sentences) == (len(agents) if any(
         a["best_memoryless"] is not None for a in agents.values()) else 0)
+
+
+@st.composite
+def sequence_results(draw) -> dict[str, dict]:
+    names = draw(st.lists(st.sampled_from(["hmm", "rssm", "rnn_vae", "rnn_gan", "markov_vae", "markov_flow"]),
+                          min_size=1, max_size=6, unique=True))
+    shared = draw(st.floats(0, 2))  # a value several families may share exactly: ties
+    out = {}
+    for name in names:
+        lo = draw(st.one_of(st.just(shared), st.sampled_from([0.0, KL_TIE, 0.02]), st.floats(0, 3)))
+        width = draw(st.one_of(st.just(0.0), st.sampled_from([KL_TIE, 1e-4]), st.floats(0, 0.5)))
+        kl = lo + draw(st.floats(0, 1)) * width
+        k = draw(st.integers(0, 6))
+        floor = [draw(st.floats(0, 0.05)) for _ in range(k)]
+        tvs = [f + draw(st.one_of(st.just(0.0), st.just(findings.OPEN_LOOP_TIE), st.floats(0, 0.05))) for f in floor]
+        sampled = draw(st.booleans())
+        r = {"kl_rate": kl, "kl_rate_ci": [lo, lo + width], "tv": draw(st.floats(0, 1)), "sampled": sampled,
+             "open_loop_tv": tvs, "open_loop_floor": floor}
+        if sampled:
+            r["predictive_samples"] = draw(st.sampled_from([32, 256]))
+            r["noise_floor"] = {"kl_rate": draw(st.floats(0, 0.01)), "tv": draw(st.floats(0, 0.05))}
+        if draw(st.booleans()):
+            probe = draw(st.one_of(st.sampled_from([0.0, findings.PROBE_HOLDS, 0.02]), st.floats(0, 5)))
+            shuffled = draw(st.one_of(st.just(probe), st.just(2 * probe), st.floats(0, 5)))
+            r["probe"] = {"kl": probe, "kl_shuffled": shuffled}
+        out[name] = r
+    return out
+
+
+@SETTINGS
+@given(sequence_results())
+def test_sequence_model_sentences_claim_only_what_their_numbers_support(results):
+    sentences = findings.sequence_findings(results)
+    names = sorted(results, key=len, reverse=True)
+    rounded = findings.rounded
+
+    def who(s: str) -> str:
+        return next(n for n in names if s.startswith(n))
+
+    for s in sentences:
+        if " pays a KL rate of " in s:
+            r = results[who(s)]
+            (kl, lo, hi), = nums("pays a KL rate of {n} nats per step [{n}, {n}]", s)
+            assert close(kl, r["kl_rate"]) and close(lo, r["kl_rate_ci"][0]) and close(hi, r["kl_rate_ci"][1]), s
+            assert ("draws per prediction" in s) == r["sampled"], s
+        if "open-loop predictions are within" in s:
+            r = results[who(s)]
+            (k,), = nums("up to k = {n} of", s)
+            k = int(k)
+            assert all(rounded(t) - rounded(f) <= findings.OPEN_LOOP_TIE
+                       for t, f in zip(r["open_loop_tv"][:k], r["open_loop_floor"][:k])), s
+            if k < len(r["open_loop_tv"]):  # the next step is off the floor
+                assert rounded(r["open_loop_tv"][k]) - rounded(r["open_loop_floor"][k]) > findings.OPEN_LOOP_TIE, s
+        if "off a perfect model's from the first step" in s:
+            r = results[who(s)]
+            assert rounded(r["open_loop_tv"][0]) - rounded(r["open_loop_floor"][0]) > findings.OPEN_LOOP_TIE, s
+        if "holds the true belief" in s:
+            (k, sh), = nums("with KL {n}, against {n} from", s)
+            assert k <= findings.PROBE_HOLDS and sh - k > KL_TIE, s
+        if "holds part of the true belief" in s:
+            (k, sh), = nums("with KL {n} (above 0.05), against {n} from", s)
+            assert k < sh / 2 and not (k <= findings.PROBE_HOLDS and sh - k > KL_TIE), s
+        if "holds no more of the belief" in s:
+            (k, sh), = nums("probe KL {n} against {n}", s)
+            assert k >= sh / 2, s
+        if " predicts better than " in s or " are not ranked" in s or s.startswith("Memory"):
+            (alo, ahi), (blo, bhi) = [tuple(map(float, m)) for m in re.findall(rf"\[{NUM}, {NUM}\]", s)]
+            if " predicts better than " in s or s.startswith("Memory pays"):
+                assert blo - ahi > KL_TIE, s
+            else:
+                assert blo - ahi <= KL_TIE, s
+    ranked = [s for s in sentences if (" predicts better than " in s or " are not ranked" in s) and not s.startswith("Memory")]
+    assert len(ranked) == len(results) - 1
+    memory = [n for n in results if not n.startswith("markov_")]
+    assert any(s.startswith("Memory") for s in sentences) == bool(memory and len(memory) < len(results))
