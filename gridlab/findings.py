@@ -23,7 +23,7 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 __all__ = ["agent_findings", "world_model_findings", "pixel_findings", "sweep_findings", "pomdp_findings",
            "sequence_findings", "rounded", "quoted", "english_list", "PROBE_HOLDS", "OPEN_LOOP_TIE",
@@ -476,15 +476,22 @@ def pomdp_findings(agents: dict[str, dict[str, Any]]) -> list[str]:
             sentences.append(f"{name} is level with the best deterministic memoryless policy: "
                              f"{_interval(r['vlo'], r['vhi'])} against {quoted(r['best'])}, within {quoted(r['tol'])}.")
     ranked = sorted(rows, key=lambda k: -rows[k]["lo"])
+    sentences += _ranking(ranked, rows, lambda ra, rb: ra["lo"] - rb["hi"] > SCORE_TIE, _interval,
+                          "{a} scores above {b}: the score intervals are apart by more than " + f"{SCORE_TIE:g}",
+                          "{a} and {b} are not ranked: their score intervals overlap or lie within " + f"{SCORE_TIE:g} of each other")
+    return sentences
+
+
+def _ranking(ranked: list[str], rows: dict[str, dict[str, float]], apart: Callable[[dict, dict], bool],
+             show: Callable[[float, float], str], above: str, level: str) -> list[str]:
+    """One sentence per neighbouring pair of ``ranked``: ``above`` where ``apart(first, second)``
+    holds, else ``level`` (templates with ``{a}`` and ``{b}``), each quoting both intervals."""
+    out = []
     for a, b in zip(ranked, ranked[1:]):
         ra, rb = rows[a], rows[b]
-        pair = f"{a} {_interval(ra['lo'], ra['hi'])}, {b} {_interval(rb['lo'], rb['hi'])}"
-        if ra["lo"] - rb["hi"] > SCORE_TIE:
-            sentences.append(f"{a} scores above {b}: the score intervals are apart by more than {SCORE_TIE:g} ({pair}).")
-        else:
-            sentences.append(f"{a} and {b} are not ranked: their score intervals overlap or lie within {SCORE_TIE:g} "
-                             f"of each other ({pair}).")
-    return sentences
+        pair = f"{a} {show(ra['lo'], ra['hi'])}, {b} {show(rb['lo'], rb['hi'])}"
+        out.append((above if apart(ra, rb) else level).format(a=a, b=b) + f" ({pair}).")
+    return out
 
 
 def sequence_findings(results: dict[str, dict[str, Any]]) -> list[str]:
@@ -552,13 +559,10 @@ def sequence_findings(results: dict[str, dict[str, Any]]) -> list[str]:
                 sentences.append(f"{name}'s state holds no more of the belief than shuffled states do: probe KL "
                                  f"{quoted(k)} against {quoted(sh)}.")
     ranked = sorted(rows, key=lambda n: (rows[n]["kl"], n))
-    for a, b in zip(ranked, ranked[1:]):
-        ra, rb = rows[a], rows[b]
-        pair = f"{a} [{quoted(ra['lo'])}, {quoted(ra['hi'])}], {b} [{quoted(rb['lo'])}, {quoted(rb['hi'])}]"
-        if rb["lo"] - ra["hi"] > KL_TIE:
-            sentences.append(f"{a} predicts better than {b}: their KL-rate intervals are apart by more than {KL_TIE:g} ({pair}).")
-        else:
-            sentences.append(f"{a} and {b} are not ranked: their KL-rate intervals overlap or lie within {KL_TIE:g} ({pair}).")
+    sentences += _ranking(ranked, rows, lambda ra, rb: rb["lo"] - ra["hi"] > KL_TIE,
+                          lambda lo, hi: f"[{quoted(lo)}, {quoted(hi)}]",
+                          "{a} predicts better than {b}: their KL-rate intervals are apart by more than " + f"{KL_TIE:g}",
+                          "{a} and {b} are not ranked: their KL-rate intervals overlap or lie within " + f"{KL_TIE:g}")
     memory = [n for n in ranked if not n.startswith("markov_")]
     memoryless = [n for n in ranked if n.startswith("markov_")]
     if memory and memoryless:
