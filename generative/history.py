@@ -136,9 +136,9 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
         return idx
 
     @torch.no_grad()
-    def predict(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    def predict(self, state: torch.Tensor, action: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         m = self.samples
-        draws = self._draw(self._context(state, action).repeat_interleave(m, dim=0), None).reshape(-1, m)
+        draws = self._draw(self._context(state, action).repeat_interleave(m, dim=0), generator).reshape(-1, m)
         return F.one_hot(draws, self.n_obs).to(torch.float32).mean(dim=1)
 
     @torch.no_grad()

@@ -96,7 +96,7 @@ class NeuralHMM(SequenceFamily):
     def initial_state(self, n: int) -> torch.Tensor:
         return self.tables()[0].expand(n, -1).clone()
 
-    def predict(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    def predict(self, state: torch.Tensor, action: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         _, A, B = self.tables()
         ahead = torch.bmm(state[:, None], A[action]).squeeze(1)
         return torch.bmm(ahead[:, None], B[action]).squeeze(1)

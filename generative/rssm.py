@@ -125,7 +125,7 @@ class RSSM(SequenceFamily):
         P = self.particles
         return torch.zeros(n * P, self.H, device=device), torch.zeros(n * P, self.C, device=device)
 
-    def predict(self, state, action: torch.Tensor) -> torch.Tensor:
+    def predict(self, state, action: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         h, z = state
         P = self.particles
         probs = self._observation_probs(self._advance(h, z, action.repeat_interleave(P)))

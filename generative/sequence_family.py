@@ -22,7 +22,7 @@ Example:
     ...         return {"loss": 0.0}
     ...     def initial_state(self, n):
     ...         return torch.zeros(n, 1)
-    ...     def predict(self, state, action):
+    ...     def predict(self, state, action, generator=None):
     ...         return torch.full((len(state), self.n_obs), 1.0 / self.n_obs)
     ...     def update(self, state, action, obs, generator=None):
     ...         return state
@@ -92,8 +92,9 @@ class SequenceFamily(nn.Module, abc.ABC):
         """The state of ``n`` empty histories (standing for :math:`b_0`)."""
 
     @abc.abstractmethod
-    def predict(self, state: State, action: torch.Tensor) -> torch.Tensor:
-        r"""``(n, Z)``: :math:`q(o_{t+1} \mid h_t, a_{t+1})` for each history's state and next action."""
+    def predict(self, state: State, action: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        r"""``(n, Z)``: :math:`q(o_{t+1} \mid h_t, a_{t+1})` for each history's state and next action
+        (``generator`` drives the draws of a family whose prediction is a histogram of samples)."""
 
     @abc.abstractmethod
     def update(self, state: State, action: torch.Tensor, obs: torch.Tensor,
@@ -107,7 +108,7 @@ class SequenceFamily(nn.Module, abc.ABC):
 
     def sample_next(self, state: State, action: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """``(n,)`` next observations drawn from the model; by default from :meth:`predict`."""
-        return torch.multinomial(self.predict(state, action), 1, generator=generator).squeeze(1)
+        return torch.multinomial(self.predict(state, action, generator), 1, generator=generator).squeeze(1)
 
     def log_prob(self, obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor,
                  generator: torch.Generator | None = None) -> torch.Tensor:
@@ -118,7 +119,7 @@ class SequenceFamily(nn.Module, abc.ABC):
         for t in range(obs.shape[1]):
             live = mask[:, t]
             a, o = actions[:, t].clamp(min=0), obs[:, t].clamp(min=0)
-            q = self.predict(state, a).gather(1, o[:, None]).squeeze(1)
+            q = self.predict(state, a, generator).gather(1, o[:, None]).squeeze(1)
             total = total + torch.where(live, torch.log(q.clamp_min(1e-300)), torch.zeros_like(q))
             state = self.update(state, a, o, generator)
         return total

@@ -169,7 +169,7 @@ class SequenceWorldModel:
             f = [self.net.features(state).cpu().numpy()]
             for t in range(obs.shape[1]):
                 a, o = acts[:, t].clamp(min=0), obs[:, t].clamp(min=0)
-                q = self.net.predict(state, a)
+                q = self.net.predict(state, a, gen)
                 pred[lo:lo + len(part), t] = np.where(mask[:, t, None].cpu().numpy(), q.cpu().numpy(), 0.0)
                 state = self.net.update(state, a, o, gen)
                 f.append(self.net.features(state).cpu().numpy())

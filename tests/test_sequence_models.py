@@ -40,7 +40,7 @@ class ExactFilter(SequenceFamily):
     def initial_state(self, n):
         return torch.as_tensor(self.pomdp.b0).expand(n, -1).clone()
 
-    def predict(self, state, action):
+    def predict(self, state, action, generator=None):
         ahead = torch.bmm(state[:, None], self.T[action]).squeeze(1)
         return torch.bmm(ahead[:, None], self.O[action]).squeeze(1)
 
