@@ -31,6 +31,13 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.world_models
 	$(BIN)/python -m benchmarks.dream
 	$(BIN)/python -m benchmarks.sweeps
+	$(BIN)/python -m benchmarks.pomdp
+	$(BIN)/python -m benchmarks.pomdp_agents
+	$(BIN)/python -m benchmarks.pomdp_peers
+	$(BIN)/python -m benchmarks.minigrid
+	$(BIN)/python -m benchmarks.minigrid_agents
+	$(BIN)/python -m benchmarks.sequence_models
+	$(BIN)/python -m benchmarks.sequence_dream
 
 clean:
 	rm -rf $(VENV) build *.egg-info docs/_build docs/reference/_generated

@@ -135,3 +135,15 @@ def test_ci_runs_the_readmes_test_command_verbatim():
     readme = (ROOT / "README.md").read_text()
     command = re.search(r"```\n(.*?)```", readme, re.S).group(1).splitlines()[1].split("#")[0].strip()
     assert command in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_make_bench_runs_every_benchmark_that_benchmarks_md_quotes():
+    """BENCHMARKS.md says ``make bench`` runs all of them: every module of ``benchmarks/`` with a
+    ``main`` is in the Makefile's bench target, and every command BENCHMARKS.md names is one of them."""
+    make = (ROOT / "Makefile").read_text()
+    bench = re.search(r"^bench:.*?\n((?:\t.*\n)+)", make, re.M).group(1)
+    ran = set(re.findall(r"-m benchmarks\.(\w+)", bench))
+    modules = {p.stem for p in (ROOT / "benchmarks").glob("*.py") if "def main(" in p.read_text()}
+    assert modules == ran, (modules - ran, ran - modules)
+    quoted = set(re.findall(r"python -m benchmarks\.(\w+)", (ROOT / "BENCHMARKS.md").read_text()))
+    assert quoted <= ran, quoted - ran
