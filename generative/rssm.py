@@ -131,6 +131,19 @@ class RSSM(SequenceFamily):
         probs = self._observation_probs(self._advance(h, z, action.repeat_interleave(P)))
         return probs.reshape(-1, P, self.n_obs).mean(dim=1)
 
+    @torch.no_grad()
+    def sample_next(self, state, action: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One draw from :meth:`predict`'s mixture without summing over the classes: a particle
+        uniformly, its latent from the prior, the observation from the decoder."""
+        h, z = state
+        P = self.particles
+        n = len(action)
+        pick = torch.randint(P, (n,), generator=generator, device=h.device) + P * torch.arange(n, device=h.device)
+        h = self._advance(h[pick], z[pick], action)
+        latent = torch.multinomial(torch.softmax(self.prior_net(h), dim=-1), 1, generator=generator).squeeze(1)
+        logits = self.decoder(torch.cat([h, F.one_hot(latent, self.C).to(h.dtype)], dim=-1))
+        return torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator).squeeze(1)
+
     def update(self, state, action: torch.Tensor, obs: torch.Tensor, generator=None):
         h, z = state
         P = self.particles
