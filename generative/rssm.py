@@ -133,8 +133,9 @@ class RSSM(SequenceFamily):
 
     @torch.no_grad()
     def sample_next(self, state, action: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One draw from :meth:`predict`'s mixture without summing over the classes: a particle
-        uniformly, its latent from the prior, the observation from the decoder."""
+        """One draw from the mixture that :meth:`~generative.sequence_family.SequenceFamily.predict`
+        gives, without summing over the classes: a particle uniformly, its latent from the prior,
+        the observation from the decoder."""
         h, z = state
         P = self.particles
         n = len(action)

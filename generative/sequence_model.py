@@ -1,5 +1,5 @@
-r"""Training, filtering and saving a world model with memory: :class:`SequenceWorldModel` and
-:func:`train_sequence_model`.
+r"""Training, filtering and saving a world model with memory: :class:`~generative.sequence_model.SequenceWorldModel` and
+:func:`~generative.sequence_model.train_sequence_model`.
 
 The model is a registered :class:`~generative.sequence_family.SequenceFamily` plus what it was
 trained on (the POMDP's sizes and the data's source). :meth:`SequenceWorldModel.filter` runs the

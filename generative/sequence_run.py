@@ -1,5 +1,6 @@
-"""A world model with memory's run directory: :func:`train` into it, :func:`load` from it,
-:func:`save_score` beside it (the sequence twin of ``generative.run``).
+"""A world model with memory's run directory: :func:`~generative.sequence_run.train` into it,
+:func:`~generative.sequence_run.load` from it, :func:`~generative.sequence_run.save_score` beside
+it (the sequence twin of ``generative.run``).
 
 A run directory holds
 

@@ -268,7 +268,7 @@ def score_sequence(model: SequenceWorldModel, pomdp: Any, policy: Any = "uniform
             for a bare ``TabularPOMDP``).
 
     Returns:
-        A dict: ``kl_rate`` with ``kl_rate_ci``, ``cross_entropy_rate``, ``entropy_rate``, ``tv``,
+        The scores by name, ``kl_rate`` with ``kl_rate_ci``, ``cross_entropy_rate``, ``entropy_rate``, ``tv``,
         ``kl_by_step`` (the mean KL at each step), ``log_likelihood`` and ``true_log_likelihood``
         (per step) with ``log_likelihood_gap`` (relative), ``open_loop_tv``, ``open_loop_floor``,
         ``probe`` (:func:`belief_probe`), and the counts they are over.

@@ -1,5 +1,5 @@
 r"""Whole episodes of a partially observed world, for world models with memory:
-:func:`collect_sequences` and :class:`SequenceDataset`.
+:func:`~generative.sequences.collect_sequences` and :class:`~generative.sequences.SequenceDataset`.
 
 An episode of a :class:`~envs.pomdp_env.POMDPEnv` is :math:`s_0, a_1, o_1, r_1, s_1, a_2, o_2,
 \dots`: the hidden state :math:`s_0 \sim b_0`, then each action :math:`a_t`, the observation
