@@ -236,7 +236,8 @@ def _reached(model: Any, pi: np.ndarray) -> np.ndarray:
     frontier = [model.start]
     while frontier:
         s = frontier.pop()
-        nxt = model.next_state[s][(pi[s][:, None] > 0) & (model.prob[s] > 0)]
+        nxt = np.concatenate([model.next_state[o][model.prob[o] > 0]
+                              for o in (model.outcomes(s, a) for a in np.flatnonzero(pi[s] > 0))])
         for t in nxt[nxt >= 0]:
             if not seen[t]:
                 seen[t] = True

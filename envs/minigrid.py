@@ -42,6 +42,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -197,10 +198,14 @@ class MiniGridModel:
             agent's start), checked by :meth:`check_layout`.
         max_steps: :math:`T`, the episode's length.
         keys: each live state's key (see the module doc).
-        next_state: ``(S, A, K)`` next live state of each outcome (``-1``: the episode ends);
-            ``prob``: ``(S, A, K)`` each outcome's probability (deterministic worlds: ``K = 1``).
-        success: ``(S, A, K)`` bool, the outcome is a success (pays :math:`1 - 0.9 k/T`);
-            ``penalty``: ``(S, A, K)`` any other reward it pays (Dynamic-Obstacles' -1).
+        outcome_ptr: ``(S * A + 1,)``: the outcomes of ``(s, a)`` are entries
+            ``outcome_ptr[s * A + a]`` to ``outcome_ptr[s * A + a + 1]`` of the four arrays below
+            (ragged, as a CSR matrix's rows: a deterministic world has one outcome per pair,
+            Dynamic-Obstacles-6x6 up to 729); :meth:`outcomes` gives the slice.
+        next_state: ``(n,)`` next live state of each outcome (``-1``: the episode ends);
+            ``prob``: ``(n,)`` each outcome's probability.
+        success: ``(n,)`` bool, the outcome is a success (pays :math:`1 - 0.9 k/T`);
+            ``penalty``: ``(n,)`` any other reward it pays (Dynamic-Obstacles' -1).
         actions: the action names.
 
     Example:
@@ -216,6 +221,7 @@ class MiniGridModel:
     layout_digest: str
     max_steps: int
     keys: list[tuple[int, ...]]
+    outcome_ptr: np.ndarray
     next_state: np.ndarray
     prob: np.ndarray
     success: np.ndarray
@@ -241,12 +247,22 @@ class MiniGridModel:
     @property
     def n_actions(self) -> int:
         """The env's actions."""
-        return self.next_state.shape[1]
+        return (len(self.outcome_ptr) - 1) // len(self.keys)
 
     @property
     def n_transitions(self) -> int:
         """(state, action, outcome) triples of positive probability."""
         return int((self.prob > 0).sum())
+
+    def outcomes(self, s: int, a: int) -> slice:
+        """The slice of :attr:`next_state`, :attr:`prob`, :attr:`success` and :attr:`penalty`
+        holding the outcomes of action ``a`` in live state ``s``."""
+        i = int(s) * self.n_actions + int(a)
+        return slice(int(self.outcome_ptr[i]), int(self.outcome_ptr[i + 1]))
+
+    def _pairs(self) -> np.ndarray:
+        """``(n,)``: each outcome's (state, action) row, ``s * A + a``."""
+        return np.repeat(np.arange(len(self.outcome_ptr) - 1), np.diff(self.outcome_ptr))
 
     @property
     def start(self) -> int:
@@ -256,7 +272,7 @@ class MiniGridModel:
     @property
     def deterministic(self) -> bool:
         """Every (state, action) has one outcome."""
-        return self.next_state.shape[2] == 1
+        return len(self.next_state) == len(self.outcome_ptr) - 1
 
     # ------------------------------------------------------------------ the time-free MDP
     @cached_property
@@ -267,14 +283,13 @@ class MiniGridModel:
         :math:`1 - 0.9 k/T` for it, see :meth:`V_star`), plus any penalty. Its ``gamma`` is 1,
         the native objective being undiscounted; a discounted variant is a different objective.
         """
-        S, A, K = self.next_state.shape
+        S, A = self.n_states, self.n_actions
         end = S
-        rows = np.repeat(np.arange(S * A), K)
-        cols = np.where(self.next_state < 0, end, self.next_state).ravel()
-        P = sp.csr_matrix((self.prob.ravel(), (rows, cols)), shape=((S + 1) * A, S + 1))
+        cols = np.where(self.next_state < 0, end, self.next_state)
+        P = sp.csr_matrix((self.prob, (self._pairs(), cols)), shape=((S + 1) * A, S + 1))
         P = P + sp.csr_matrix((np.ones(A), (np.arange(S * A, (S + 1) * A), np.full(A, end))), shape=P.shape)
         R = np.zeros((S + 1, A))
-        R[:S] = (self.prob * (self.success + self.penalty)).sum(axis=2)
+        R[:S] = np.bincount(self._pairs(), self.prob * (self.success + self.penalty), minlength=S * A).reshape(S, A)
         terminal = np.zeros(S + 1, dtype=bool)
         terminal[end] = True
         initial = np.zeros(S + 1)
@@ -295,7 +310,7 @@ class MiniGridModel:
                              "use V_star_table (backward induction)")
         if self._d is None:
             S, A = self.n_states, self.n_actions
-            nxt, succ = self.next_state[:, :, 0], self.success[:, :, 0]
+            nxt, succ = self.next_state.reshape(S, A), self.success.reshape(S, A)
             d = np.full(S, np.inf)
             d[succ.any(axis=1)] = 1
             src, act = np.nonzero(nxt >= 0)
@@ -338,7 +353,8 @@ class MiniGridModel:
             d = self.distance()
             if not t + d[s] <= self.max_steps:
                 return 0  # the goal is out of reach: every action is worth 0
-            nxt, succ = self.next_state[s, :, 0], self.success[s, :, 0]
+            A = self.n_actions
+            nxt, succ = self.next_state[s * A:(s + 1) * A], self.success[s * A:(s + 1) * A]
             ahead = np.where(nxt >= 0, d[np.maximum(nxt, 0)], np.inf)
             return int(np.flatnonzero(succ | (ahead == d[s] - 1))[0])
         return int(self._q(t, self.V_star_table()[t + 1])[s].argmax())
@@ -347,11 +363,22 @@ class MiniGridModel:
         if not 0 <= t < self.max_steps:
             raise ValueError(f"t must be in [0, {self.max_steps}) (max_steps), got {t}")
 
+    @cached_property
+    def _backup(self) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+        """The one-step operator: ``P`` (S * A, S) to live states, and per pair the probability of
+        a success and the expected penalty (built once; the outcome arrays are not to be changed after)."""
+        S, A = self.n_states, self.n_actions
+        rows, live = self._pairs(), self.next_state >= 0
+        P = sp.csr_matrix((self.prob[live], (rows[live], self.next_state[live])), shape=(S * A, S))
+        return (P, np.bincount(rows, self.prob * self.success, minlength=S * A),
+                np.bincount(rows, self.prob * self.penalty, minlength=S * A))
+
     def _q(self, t: int, V_next: np.ndarray, gamma: float = 1.0) -> np.ndarray:
-        """``(S, A)``: :math:`Q(s, a)` at time ``t`` given :math:`V(\\cdot, t+1)` (``V_next``)."""
-        ahead = np.where(self.next_state >= 0, V_next[np.maximum(self.next_state, 0)], 0.0)
-        pay = self.success * self.success_reward(t + 1) + self.penalty
-        return (self.prob * (pay + gamma * ahead)).sum(axis=2)
+        """``(S, A)``: :math:`Q(s, a) = \\Pr[\\text{success}]\\,(1 - 0.9 (t+1)/T) + E[\\text{penalty}]
+        + \\gamma \\sum_{s'} p(s'|s,a) V(s', t+1)` given :math:`V(\\cdot, t+1)` (``V_next``)."""
+        P, p_success, penalty = self._backup
+        q = p_success * self.success_reward(t + 1) + penalty + gamma * (P @ V_next)
+        return q.reshape(self.n_states, self.n_actions)
 
     def V_star_table(self) -> np.ndarray:
         """``(T + 1, S)``: :math:`V^*(s, t)` by backward induction over :math:`(s, t)`, any world."""
@@ -896,33 +923,42 @@ def _enumerate(env: Any, env_id: str, seed: int | None, max_states: int = MAX_ST
     env.gen_obs = lambda: None  # the enumeration's own env: observations are computed afterwards, if at all
     if stochastic:
         env.place_obj = brancher
-    rows: list[list[dict[tuple[int, bool, float], float]]] = []
+    # outcomes go straight into flat typed arrays (ragged rows, one per (state, action)): a
+    # stochastic world has hundreds of outcomes per pair, which dense (S, A, K) arrays would pad
+    ptr, nxt, prob, won_, pen_ = array("q", [0]), array("q"), array("d"), array("b"), array("d")
+
+    def push(i: int, p: float, won: bool, pen: float) -> None:
+        nxt.append(i)
+        prob.append(p)
+        won_.append(won)
+        pen_.append(pen)
+
     try:
         queue = deque([start])
         while queue:
             key = queue.popleft()
-            row = []
             for a in range(A):
-                merged: dict[tuple[int, bool, float], float] = {}
-                runs = brancher.paths(lambda: outcome(key, a)) if stochastic else [(1.0, outcome(key, a))]
-                for p, result in runs:
-                    merged[result] = merged.get(result, 0.0) + p
-                row.append(merged)
-            rows.append(row)
+                if stochastic:
+                    merged: dict[tuple[int, bool, float], float] = {}
+                    for p, result in brancher.paths(lambda: outcome(key, a)):
+                        merged[result] = merged.get(result, 0.0) + p
+                    for (i, won, pen), p in merged.items():
+                        push(i, p, won, pen)
+                else:
+                    i, won, pen = outcome(key, a)
+                    push(i, 1.0, won, pen)
+                ptr.append(len(nxt))
     finally:
         del env.gen_obs
         if stochastic:
             del env.place_obj
-    S, K = len(keys), max(len(m) for row in rows for m in row)
-    next_state, prob = np.full((S, A, K), -1, dtype=np.int64), np.zeros((S, A, K))
-    success, penalty = np.zeros((S, A, K), dtype=bool), np.zeros((S, A, K))
-    for s, row in enumerate(rows):
-        for a, merged in enumerate(row):
-            for j, ((i, won, pen), p) in enumerate(merged.items()):
-                next_state[s, a, j], prob[s, a, j], success[s, a, j], penalty[s, a, j] = i, p, won, pen
+    next_state = np.frombuffer(nxt, dtype=np.int64).astype(np.int32 if len(keys) < 2**31 else np.int64)
+    outcome_ptr, prob = np.frombuffer(ptr, dtype=np.int64).copy(), np.frombuffer(prob, dtype=np.float64).copy()
+    success, penalty = np.frombuffer(won_, dtype=np.int8).astype(bool), np.frombuffer(pen_, dtype=np.float64).copy()
     obstacle_slots = [codec.index[id(o)] for o in env.obstacles] if stochastic else None
     model = MiniGridModel(env_id=env_id, seed=seed, minigrid_version=minigrid.__version__, layout=layout,
-                          layout_digest=digest, max_steps=int(T), keys=keys, next_state=next_state, prob=prob,
+                          layout_digest=digest, max_steps=int(T), keys=keys, outcome_ptr=outcome_ptr,
+                          next_state=next_state, prob=prob,
                           success=success, penalty=penalty, actions=tuple(act.name for act in env.actions)[:A],
                           signatures=signatures, obstacle_slots=obstacle_slots, n_doors=len(codec.doors),
                           width=codec.width, enumeration_seconds=time.perf_counter() - t0)
@@ -978,15 +1014,17 @@ def verify_minigrid(model: MiniGridModel, episodes: int = 3, seed: int = 0,
                 steps += 1
                 total += float(r)
                 got = -1 if terminated else _state_or_unknown(model, env)
-                live = np.flatnonzero(model.prob[s, a] > 0)
-                rewards = np.where(model.success[s, a], model.success_reward(t + 1), model.penalty[s, a])
+                o = model.outcomes(s, a)
+                nxt, prob = model.next_state[o], model.prob[o]
+                live = np.flatnonzero(prob > 0)
+                rewards = np.where(model.success[o], model.success_reward(t + 1), model.penalty[o])
                 want_trunc = t + 1 >= model.max_steps
                 ok = bool(truncated) == want_trunc and any(
-                    model.next_state[s, a, j] == got and abs(float(r) - rewards[j]) <= 1e-12 for j in live)
+                    nxt[j] == got and abs(float(r) - rewards[j]) <= 1e-12 for j in live)
                 if not ok:
-                    said = "; ".join(f"state {'end' if model.next_state[s, a, j] < 0 else model.keys[model.next_state[s, a, j]]}"
-                                     f", reward {float(rewards[j])!r}, terminated {bool(model.next_state[s, a, j] < 0)}"
-                                     f"{'' if model.deterministic else f' (p = {model.prob[s, a, j]:.3g})'}"
+                    said = "; ".join(f"state {'end' if nxt[j] < 0 else model.keys[nxt[j]]}"
+                                     f", reward {float(rewards[j])!r}, terminated {bool(nxt[j] < 0)}"
+                                     f"{'' if model.deterministic else f' (p = {prob[j]:.3g})'}"
                                      for j in live[:3])
                     raise MiniGridMismatch(
                         f"{model.env_id} seed {model.seed}, {name} policy, episode {episode}, step {t + 1}: action "
