@@ -9,7 +9,11 @@
 - Speed: enumeration in transitions per second; DoorKey-16x16's model plus its exact optimal
   values, with the process's peak memory (a child process, so nothing else counts).
 
-Run from the repository root: ``.venv/bin/python -m benchmarks.minigrid [--out benchmarks/results/minigrid.json]``
+- Dynamic-Obstacles-6x6 (131,040 states): model, values by backward induction, its kernel checked and
+  its optimal policy played in the env.
+
+Run from the repository root: ``.venv/bin/python -m benchmarks.minigrid [--out benchmarks/results/minigrid.json]
+[--parts optimal_returns replay large] [--large ID ...]``
 """
 
 from __future__ import annotations
@@ -33,16 +37,34 @@ TABLE = ["MiniGrid-Empty-Random-5x5-v0", "MiniGrid-DoorKey-5x5-v0", "MiniGrid-Un
 SEEDS = range(100)
 
 CHILD = """
-import json, resource, sys, time
-from envs.minigrid import exact_model
+import contextlib, json, resource, sys, time
+import numpy as np
+from envs.minigrid import check_kernel, exact_model, verify_minigrid
 t = time.perf_counter()
-m = exact_model(sys.argv[1], seed=0)
+with contextlib.redirect_stdout(sys.stderr):  # progress shows while it runs; stdout is the row
+    m = exact_model(sys.argv[1], seed=0, progress=True)
 t1 = time.perf_counter()
 v = m.V_star(m.start, 0)
-print(json.dumps({"states": m.n_states, "transitions": m.n_transitions, "enumerate_seconds": t1 - t,
-                  "values_seconds": time.perf_counter() - t1, "V_star_s0": v,
-                  "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}))
+row = {"states": m.n_states, "transitions": m.n_transitions, "enumerate_seconds": t1 - t,
+       "values_seconds": time.perf_counter() - t1, "V_star_s0": v, "deterministic": m.deterministic}
+if not m.deterministic:  # the ball kernel against the env's sampled steps, and the optimal policy played in the env
+    row["kernel_ks_pvalue"] = check_kernel(m, steps=20000, seed=0).ks_pvalue
+    optimal = np.asarray(verify_minigrid(m, episodes=1000, seed=0, policies=("optimal",))["episodes"]["optimal"])
+    row.update(optimal_mean=float(optimal.mean()), optimal_se=float(optimal.std(ddof=1) / np.sqrt(optimal.size)),
+               episodes=int(optimal.size))
+row["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+print(json.dumps(row))
 """
+LARGE = ["MiniGrid-DoorKey-16x16-v0", "MiniGrid-Dynamic-Obstacles-6x6-v0"]
+PARTS = ("optimal_returns", "replay", "large")
+
+
+def python_reference_ms() -> float:
+    """This machine's speed at plain Python: the best of 5 runs of ``sum(range(10**6))``, in ms (machines
+    lent to this project have differed by up to 3x at it), so enumeration rates can be compared across runs."""
+    import timeit
+
+    return min(timeit.repeat("sum(range(10**6))", number=10, repeat=5)) / 10 * 1e3
 
 
 def optimal_returns() -> list[dict]:
@@ -92,25 +114,41 @@ def replays() -> list[dict]:
     return rows
 
 
-def large(env_id: str = "MiniGrid-DoorKey-16x16-v0") -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, env_id], capture_output=True, text=True, check=True)
+def large(env_id: str) -> dict:
+    """One instance's model plus its exact optimal values (the closed form when deterministic, backward
+    induction over (state, t) otherwise), in a child process so the peak memory is its own."""
+    out = subprocess.run([sys.executable, "-c", CHILD, env_id], stdout=subprocess.PIPE, text=True, check=True)
     row = {"env_id": env_id, "what": "model + exact optimal values", **json.loads(out.stdout.strip().splitlines()[-1])}
     print(f"{env_id}: {row['states']:,} states, {row['transitions']:,} transitions, enumerated in "
-          f"{row['enumerate_seconds']:.1f} s, closed-form values in {row['values_seconds']:.2f} s, "
-          f"peak memory {row['peak_rss_gb']:.2f} GB", flush=True)
+          f"{row['enumerate_seconds']:.1f} s ({row['transitions'] / row['enumerate_seconds']:,.0f}/s), "
+          f"{'closed-form' if row['deterministic'] else 'backward-induction'} values in {row['values_seconds']:.2f} s, "
+          f"V*(s0, 0) {row['V_star_s0']:.4f}, peak memory {row['peak_rss_gb']:.2f} GB"
+          + ("" if row["deterministic"] else f"; ball kernel KS p = {row['kernel_ks_pvalue']:.3g}; the optimal policy "
+             f"in the env {row['optimal_mean']:.4f} +- {row['optimal_se']:.4f} ({row['episodes']} episodes)"), flush=True)
     return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="benchmarks/results/minigrid.json")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
+                        help="what to run; the rows of the others already in --out are kept")
+    parser.add_argument("--large", nargs="+", default=LARGE, help="the instances of the large part")
     args = parser.parse_args()
     import minigrid
 
-    rows = ([{"part": "optimal_returns", **r} for r in optimal_returns()] + [{"part": "replay", **r} for r in replays()]
-            + [{"part": "large", **large()}])
-    write_rows(args.out, rows, key=lambda r: (r["part"], r["env_id"]), machine=platform.processor() or platform.machine(),
-               date=time.strftime("%Y-%m-%d"), minigrid_version=minigrid.__version__, numpy_version=np.__version__)
+    reference = python_reference_ms()
+    print(f"this machine: sum(range(10**6)) in {reference:.1f} ms", flush=True)
+    rows = []
+    if "optimal_returns" in args.parts:
+        rows += [{"part": "optimal_returns", **r} for r in optimal_returns()]
+    if "replay" in args.parts:
+        rows += [{"part": "replay", **r} for r in replays()]
+    if "large" in args.parts:
+        rows += [{"part": "large", **large(env_id)} for env_id in args.large]
+    write_rows(args.out, [{**r, "python_reference_ms": reference, "date": time.strftime("%Y-%m-%d")} for r in rows], key=lambda r: (r["part"], r["env_id"]),
+               merge=True, machine=platform.processor() or platform.machine(), date=time.strftime("%Y-%m-%d"),
+               minigrid_version=minigrid.__version__, numpy_version=np.__version__)
     print("wrote", args.out)
 
 

@@ -255,8 +255,15 @@ class MiniGridModel:
         return int((self.prob > 0).sum())
 
     def outcomes(self, s: int, a: int) -> slice:
-        """The slice of :attr:`next_state`, :attr:`prob`, :attr:`success` and :attr:`penalty`
-        holding the outcomes of action ``a`` in live state ``s``."""
+        """The slice of ``next_state``, ``prob``, ``success`` and ``penalty`` holding the outcomes of
+        action ``a`` in live state ``s``.
+
+        Example:
+            >>> m = exact_model("MiniGrid-Empty-5x5-v0", seed=0)
+            >>> o = m.outcomes(m.start, 2)  # forward, from the reset state
+            >>> m.next_state[o].tolist(), m.prob[o].tolist()
+            ([3], [1.0])
+        """
         i = int(s) * self.n_actions + int(a)
         return slice(int(self.outcome_ptr[i]), int(self.outcome_ptr[i + 1]))
 
