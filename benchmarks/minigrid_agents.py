@@ -9,7 +9,8 @@ the zoo evaluates) and of its greedy one, against V*(s0), with the normalised sc
 stratified-bootstrap 95% interval.
 
 Run from the repository root:
-``.venv/bin/python -m benchmarks.minigrid_agents [--worlds ...] [--zoo-preset] [--out benchmarks/results/minigrid_agents]``
+``.venv/bin/python -m benchmarks.minigrid_agents [--worlds ...] [--methods ppo dqn] [--zoo-preset] [--cpus N]
+[--out benchmarks/results/minigrid_agents]``
 (``--zoo-preset`` wrote ``benchmarks/results/minigrid_agents_zoo_preset``).
 """
 
@@ -46,14 +47,27 @@ def main() -> None:
     parser.add_argument("--seeds", default="0-4")
     parser.add_argument("--zoo-preset", action="store_true", help="the RL Zoo's own MiniGrid preset")
     parser.add_argument("--out", default="benchmarks/results/minigrid_agents")
+    parser.add_argument("--cpus", type=int, default=None,
+                        help="CPUs the local Ray instance may use, so trials at a time (default: all)")
     args = parser.parse_args()
     from gridlab.sweep import SweepSpec, run_sweep
+
+    if args.cpus is not None:  # run_sweep uses a Ray already started in this process as it is
+        import ray
+
+        ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
 
     first, _, last = args.seeds.partition("-")
     seeds = tuple(range(int(first), int(last or first) + 1))
     spec = SweepSpec("agents", worlds=tuple(args.worlds), methods=tuple(args.methods), seeds=seeds, steps=None,
                      evals=10, hyperparams=zoo_overrides() if args.zoo_preset else {})
-    agg = run_sweep(spec, Path(args.out).resolve())
+    try:
+        agg = run_sweep(spec, Path(args.out).resolve())
+    finally:
+        if args.cpus is not None:
+            import ray
+
+            ray.shutdown()
     print(json.dumps(agg, indent=1, default=str)[:4000])
 
 
