@@ -476,4 +476,6 @@ def load_model(path: str | Path, algo: str, env: gym.Env, hyperparams: dict[str,
         raise ValueError(f"{str(path)!r} stores {', '.join(map(repr, unknown))} as a pickle, which loading would run "
                          "as code; the lab does not unpickle model files")
     rebuilt = {k: None if k in training_state else vars(fresh)[k] for k in pickled}
+    if "replay_buffer_class" in rebuilt and getattr(fresh, "n_steps", 1) > 1 and "replay_buffer_class" not in hp:
+        rebuilt["replay_buffer_class"] = None  # SB3 sets its n-step buffer up again (given one, it warns n_steps is ignored)
     return cls.load(path, env=None, device=resolve_device(device), custom_objects=rebuilt)

@@ -4,6 +4,7 @@ closed form against backward induction."""
 
 import dataclasses
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -340,7 +341,11 @@ def test_dqn_behind_vecnormalize_observations_only_is_saved_loaded_and_judged(tm
                       progress_bar=False, device="cpu", eval_freq=600,
                       hyperparams={"normalize": "dict(norm_obs=True, norm_reward=False)"})
     assert model.config["hyperparams"]["normalize"] == "dict(norm_obs=True, norm_reward=False)"
-    loaded, _ = sb3.load(tmp_path / "dqn", device="cpu")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded, _ = sb3.load(tmp_path / "dqn", device="cpu")
+    assert not [str(w.message) for w in caught if "n_steps" in str(w.message)]  # its n-step buffer is SB3's own again
+    assert type(loaded.replay_buffer).__name__ == "NStepReplayBuffer" and loaded.replay_buffer.n_steps == 5
     assert loaded.vec_normalize.norm_obs and not loaded.vec_normalize.norm_reward
     rows = (tmp_path / "dqn" / "exact_eval.csv").read_text().splitlines()
     assert len(rows) >= 2 and rows[0].startswith("timesteps,V_pi_s0")
