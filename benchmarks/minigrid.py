@@ -137,6 +137,11 @@ def main() -> None:
     args = parser.parse_args()
     import minigrid
 
+    from envs.minigrid import is_minigrid
+
+    bad = [env_id for env_id in args.large if not is_minigrid(env_id)]
+    if bad:
+        parser.error(f"--large takes MiniGrid ids, got {', '.join(map(repr, bad))}")
     reference = python_reference_ms()
     print(f"this machine: sum(range(10**6)) in {reference:.1f} ms", flush=True)
     rows = []
@@ -146,8 +151,8 @@ def main() -> None:
         rows += [{"part": "replay", **r} for r in replays()]
     if "large" in args.parts:
         rows += [{"part": "large", **large(env_id)} for env_id in args.large]
-    write_rows(args.out, [{**r, "python_reference_ms": reference, "date": time.strftime("%Y-%m-%d")} for r in rows], key=lambda r: (r["part"], r["env_id"]),
-               merge=True, machine=platform.processor() or platform.machine(), date=time.strftime("%Y-%m-%d"),
+    stamped = [{**r, "python_reference_ms": reference, "date": time.strftime("%Y-%m-%d")} for r in rows]
+    write_rows(args.out, stamped, key=lambda r: (r["part"], r["env_id"]), merge=True, machine=platform.processor() or platform.machine(), date=time.strftime("%Y-%m-%d"),
                minigrid_version=minigrid.__version__, numpy_version=np.__version__)
     print("wrote", args.out)
 

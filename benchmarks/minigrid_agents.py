@@ -50,11 +50,13 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=None,
                         help="CPUs the local Ray instance may use, so trials at a time (default: all)")
     args = parser.parse_args()
+    if args.cpus is not None and args.cpus < 1:
+        parser.error(f"--cpus must be at least 1, got {args.cpus}")
+    import ray
+
     from gridlab.sweep import SweepSpec, run_sweep
 
     if args.cpus is not None:  # run_sweep uses a Ray already started in this process as it is
-        import ray
-
         ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
 
     first, _, last = args.seeds.partition("-")
@@ -65,8 +67,6 @@ def main() -> None:
         agg = run_sweep(spec, Path(args.out).resolve())
     finally:
         if args.cpus is not None:
-            import ray
-
             ray.shutdown()
     print(json.dumps(agg, indent=1, default=str)[:4000])
 

@@ -295,8 +295,9 @@ class MiniGridModel:
         cols = np.where(self.next_state < 0, end, self.next_state)
         P = sp.csr_matrix((self.prob, (self._pairs(), cols)), shape=((S + 1) * A, S + 1))
         P = P + sp.csr_matrix((np.ones(A), (np.arange(S * A, (S + 1) * A), np.full(A, end))), shape=P.shape)
+        _, p_success, penalty = self._backup
         R = np.zeros((S + 1, A))
-        R[:S] = np.bincount(self._pairs(), self.prob * (self.success + self.penalty), minlength=S * A).reshape(S, A)
+        R[:S] = (p_success + penalty).reshape(S, A)
         terminal = np.zeros(S + 1, dtype=bool)
         terminal[end] = True
         initial = np.zeros(S + 1)
