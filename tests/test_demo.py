@@ -1,6 +1,7 @@
 """`gridlab demo --quick` end to end, and its report in a real headless browser."""
 
 import json
+import resource
 import signal
 import subprocess
 import sys
@@ -9,22 +10,41 @@ from pathlib import Path
 
 import pytest
 
+# `gridlab demo --quick` takes about 60 s of CPU on a machine of this kind that runs the reference
+# loop below in 18 ms (59 s measured 2026-11-27; 101 s on 2026-12-02 on one that ran it in 30-32 ms)
+QUICK_BUDGET_S, REFERENCE_MS = 90.0, 18.0
+
+
+def plain_python_ms(repeats: int = 15) -> float:
+    """The median milliseconds of ``sum(range(10**6))``: how fast this machine runs plain Python now."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        sum(range(10**6))
+        times.append((time.perf_counter() - t) * 1e3)
+    return sorted(times)[repeats // 2]
+
+
 @pytest.fixture(scope="module")
 def quick_demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    t = time.perf_counter()
+    before, used = plain_python_ms(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run([sys.executable, "-m", "gridlab", "demo", "--quick", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
-    seconds = time.perf_counter() - t
+                          capture_output=True, text=True, timeout=600)
+    done = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = done.ru_utime + done.ru_stime - used.ru_utime - used.ru_stime
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return out, proc, seconds
+    return out, proc, {"cpu_seconds": cpu_seconds, "python_ms": (before + plain_python_ms()) / 2}
 
 
 def test_quick_demo_prints_the_report_path_last_and_stays_within_its_budget(quick_demo):
-    out, proc, seconds = quick_demo
+    """The budget is CPU seconds (the demo runs on one core, so a test beside it on the other core
+    does not count), scaled by how much slower than the reference this machine runs plain Python."""
+    out, proc, spent = quick_demo
     assert proc.stdout.strip().splitlines()[-1] == str(out / "report.html")
     assert "[5/5]" in proc.stderr  # a progress line per stage
-    assert seconds < 90
+    budget = QUICK_BUDGET_S * max(1.0, spent["python_ms"] / REFERENCE_MS)
+    assert spent["cpu_seconds"] < budget, spent
 
 
 def test_results_json_holds_every_number_of_the_report(quick_demo):
