@@ -185,7 +185,7 @@ def test_the_neural_hmm_likelihood_is_the_forward_algorithm_of_its_own_tables(tm
 
 @pytest.mark.parametrize("family", ["hmm", "rssm"])
 def test_each_family_trains_predicts_and_saves(family, tmp_path, tmaze_data):
-    model = train_sequence_model(tmaze_data, family, steps=load_sequence_family(family).quick_steps, progress=False,
+    model = train_sequence_model(tmaze_data, family, steps=30, progress=False,  # enough for the loss to fall
                                  device="cpu", seed=0)
     assert model.history[0]["loss"] > model.history[-1]["loss"]
     f = model.filter(tmaze_data.take([0, 1, 2]))
