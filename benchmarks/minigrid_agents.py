@@ -65,6 +65,8 @@ def main() -> None:
                      evals=10, hyperparams=zoo_overrides() if args.zoo_preset else {})
     try:
         agg = run_sweep(spec, Path(args.out).resolve())
+    except KeyboardInterrupt as e:  # Ctrl-C: the sweep says how to go on, in one line
+        raise SystemExit(f"interrupted: {e}" if str(e) else "interrupted") from None
     finally:
         if args.cpus is not None:
             ray.shutdown()
