@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from benchmarks.results_file import write_rows
+from benchmarks.results_file import python_reference_ms, write_rows
 
 # the RL Zoo's benchmark table (rl-baselines3-zoo benchmark.md, PPO): mean episode return
 ZOO_PPO = {"MiniGrid-DoorKey-5x5-v0": 0.964, "MiniGrid-Empty-Random-5x5-v0": 0.968, "MiniGrid-FourRooms-v0": 0.573,
@@ -57,14 +57,6 @@ print(json.dumps(row))
 """
 LARGE = ["MiniGrid-DoorKey-16x16-v0", "MiniGrid-Dynamic-Obstacles-6x6-v0"]
 PARTS = ("optimal_returns", "replay", "large")
-
-
-def python_reference_ms() -> float:
-    """This machine's speed at plain Python: the best of 5 runs of ``sum(range(10**6))``, in ms (machines
-    lent to this project have differed by up to 3x at it), so enumeration rates can be compared across runs."""
-    import timeit
-
-    return min(timeit.repeat("sum(range(10**6))", number=10, repeat=5)) / 10 * 1e3
 
 
 def optimal_returns() -> list[dict]:

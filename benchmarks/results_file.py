@@ -1,4 +1,5 @@
-"""The JSON results file every benchmark writes: its rows plus a few facts about the run."""
+"""The JSON results file every benchmark writes: its rows plus a few facts about the run, such as
+the machine's plain-Python speed (:func:`python_reference_ms`), which timings are read against."""
 
 from __future__ import annotations
 
@@ -29,3 +30,11 @@ def write_rows(path: str | Path, rows: list[dict[str, Any]], key: Callable[[dict
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({**old, **meta, "rows": rows}, indent=1))
     return rows
+
+
+def python_reference_ms() -> float:
+    """This machine's speed at plain Python: the best of 5 runs of ``sum(range(10**6))``, in ms (machines
+    lent to this project have differed by up to 3x at it), so timings can be compared across machines."""
+    import timeit
+
+    return min(timeit.repeat("sum(range(10**6))", number=10, repeat=5)) / 10 * 1e3

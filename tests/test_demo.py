@@ -10,31 +10,24 @@ from pathlib import Path
 
 import pytest
 
-# `gridlab demo --quick` takes about 60 s of CPU on a machine of this kind that runs the reference
-# loop below in 18 ms (59 s measured 2026-11-27; 101 s on 2026-12-02 on one that ran it in 30-32 ms)
+from benchmarks.results_file import python_reference_ms
+
+# `gridlab demo --quick` takes about 60 s of CPU on a machine of this kind that runs the plain-Python
+# loop of python_reference_ms in 18 ms (59 s measured 2026-11-27; 101 s on 2026-12-02 on one that
+# ran it in 30-32 ms)
 QUICK_BUDGET_S, REFERENCE_MS = 90.0, 18.0
-
-
-def plain_python_ms(repeats: int = 15) -> float:
-    """The median milliseconds of ``sum(range(10**6))``: how fast this machine runs plain Python now."""
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        sum(range(10**6))
-        times.append((time.perf_counter() - t) * 1e3)
-    return sorted(times)[repeats // 2]
 
 
 @pytest.fixture(scope="module")
 def quick_demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    before, used = plain_python_ms(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, used = python_reference_ms(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run([sys.executable, "-m", "gridlab", "demo", "--quick", "--out", str(out)],
                           capture_output=True, text=True, timeout=600)
     done = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_seconds = done.ru_utime + done.ru_stime - used.ru_utime - used.ru_stime
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return out, proc, {"cpu_seconds": cpu_seconds, "python_ms": (before + plain_python_ms()) / 2}
+    return out, proc, {"cpu_seconds": cpu_seconds, "python_ms": (before + python_reference_ms()) / 2}
 
 
 def test_quick_demo_prints_the_report_path_last_and_stays_within_its_budget(quick_demo):
