@@ -3,7 +3,10 @@ r"""The exact model of a Farama MiniGrid world, enumerated through the env's own
 :func:`exact_model` resets a MiniGrid env with a seed and visits every state reachable from that
 reset by calling the env's ``step`` on each (state, action), restoring the state before each call.
 No dynamics are re-implemented: whatever ``step`` does (doors, keys, boxes, the goal, lava, an
-env's own success rule such as Unlock's door or KeyCorridor's object) is what the model holds.
+env's own success rule such as Unlock's door or KeyCorridor's object) is what the model holds. The
+one exception is for speed: Dynamic-Obstacles' ``step``, which branches on every draw of its
+balls, is derived from its code (:mod:`envs.dynamic_obstacles`), and a sample of states is checked
+against ``step`` itself on every enumeration (``derived_step=False`` runs ``step`` throughout).
 
 **A state** is everything ``step`` reads: the agent's cell and direction, the carried object, the
 cell of every object that can move (keys, balls and boxes, and what a box holds), and each door's
@@ -365,7 +368,22 @@ class MiniGridModel:
             nxt, succ = self.next_state[s * A:(s + 1) * A], self.success[s * A:(s + 1) * A]
             ahead = np.where(nxt >= 0, d[np.maximum(nxt, 0)], np.inf)
             return int(np.flatnonzero(succ | (ahead == d[s] - 1))[0])
-        return int(self._q(t, self.V_star_table()[t + 1])[s].argmax())
+        return int(self.q_values(s, t).argmax())
+
+    def q_values(self, s: int, t: int = 0, V_next: np.ndarray | None = None) -> np.ndarray:
+        """``(A,)``: :math:`Q(s, a, t) = \\Pr[\\text{success}]\\,(1 - 0.9 (t+1)/T) + E[\\text{penalty}] +
+        \\sum_{s'} p(s'|s,a)\\,V(s', t+1)` of one state, from its own outcome rows (not the whole
+        backup: a stochastic world has tens of millions of outcomes); ``V_next`` defaults to
+        :math:`V^*(\\cdot, t+1)`."""
+        self._check_time(t)
+        V_next = self.V_star_at(t + 1) if V_next is None else V_next
+        A = self.n_actions
+        ptr = self.outcome_ptr[s * A:(s + 1) * A + 1]
+        rows = slice(ptr[0], ptr[-1])
+        nxt, p = self.next_state[rows], self.prob[rows]
+        pay = p * (self.success[rows] * self.success_reward(t + 1) + self.penalty[rows]
+                   + np.where(nxt >= 0, V_next[np.maximum(nxt, 0)], 0.0))
+        return np.add.reduceat(pay, ptr[:-1] - ptr[0]) if pay.size else np.zeros(A)
 
     def _check_time(self, t: int) -> None:
         if not 0 <= t < self.max_steps:
@@ -847,7 +865,8 @@ def expected_optimal_return(env_id: str, seeds: Any = None, **kwargs: Any) -> di
     return {"value": float(np.mean(values)), "over": "seeds", "layouts": len(values), "seeds": [int(s) for s in seeds]}
 
 
-def exact_model(env_or_id: Any, seed: int = 0, max_states: int = MAX_STATES, progress: bool = False) -> MiniGridModel:
+def exact_model(env_or_id: Any, seed: int = 0, max_states: int = MAX_STATES, progress: bool = False,
+                derived_step: bool = True) -> MiniGridModel:
     """Enumerate the states reachable from ``reset(seed=seed)`` through the env's own ``step``.
 
     Arguments:
@@ -856,12 +875,18 @@ def exact_model(env_or_id: Any, seed: int = 0, max_states: int = MAX_STATES, pro
         seed: the reset seed: with the id and the minigrid version, the instance.
         max_states: stop with an error past this many states.
         progress: print the count every 100,000 states.
+        derived_step: Dynamic-Obstacles only: take its outcomes from
+            :class:`envs.dynamic_obstacles.ObstacleKernel` (its ``step`` derived from the code, ball
+            kernel once per state; :data:`KERNEL_CHECKS` states are then checked against ``step``
+            itself), instead of one run of ``step`` per path of the balls' draws (``False``: the
+            reference, several times slower).
 
     Raises:
         TypeError: not a MiniGrid env.
         ImportError: minigrid is missing.
         MemoryError: the estimate, or the count, does not fit.
         ValueError: a step pays a reward the model cannot express.
+        MiniGridMismatch: the derived step disagrees with the env's own on a checked state.
 
     Example:
         >>> m = exact_model("MiniGrid-DoorKey-5x5-v0", seed=1)
@@ -870,14 +895,86 @@ def exact_model(env_or_id: Any, seed: int = 0, max_states: int = MAX_STATES, pro
     """
     env, env_id = _unwrap_minigrid(env_or_id)
     env.reset(seed=int(seed))
-    return _enumerate(env, env_id, int(seed), max_states=max_states, progress=progress)
+    return _enumerate(env, env_id, int(seed), max_states=max_states, progress=progress, derived_step=derived_step)
+
+
+KERNEL_CHECKS = 32  # states whose derived Dynamic-Obstacles outcomes are checked against step itself
+
+
+class _Stepper:
+    """Runs the env's own ``step`` from a state key: every outcome, as ``{(next key or None,
+    success, penalty): probability}`` (one run per path of ``place_obj``'s draws where ``step``
+    places objects, as Dynamic-Obstacles does)."""
+
+    def __init__(self, env: Any, env_id: str, codec: _Codec) -> None:
+        self.env, self.env_id, self.codec = env, env_id, codec
+        self.first_reward = 1.0 - 0.9 / env.max_steps
+        self.stochastic = hasattr(env, "obstacles")  # Dynamic-Obstacles: balls moved by place_obj inside step
+        self.brancher = _Branching(env)
+
+    def run(self, key: tuple[int, ...], a: int) -> tuple[tuple[int, ...] | None, bool, float]:
+        """One run of ``step(a)`` from ``key``: (next key or None, success, penalty)."""
+        self.codec.write(key)
+        _, reward, terminated, _, _ = self.env.step(a)
+        new = self.codec.read()  # always: the codec must know where every object is before the next write
+        reward = float(reward)
+        if terminated:
+            if reward > 0 and abs(reward - self.first_reward) > SUCCESS_TOL:
+                raise ValueError(f"{self.env_id}: action {a} from state {key} pays {reward!r} on ending, not "
+                                 f"MiniGrid's 1 - 0.9 k / max_steps = {self.first_reward!r} at k = 1")
+            return None, reward > 0, min(reward, 0.0)
+        if reward != 0.0:
+            raise ValueError(f"{self.env_id}: action {a} from state {key} pays {reward!r} without ending the episode; "
+                             "the model holds only MiniGrid's success reward and ending penalties")
+        return new, False, 0.0
+
+    def outcomes(self, key: tuple[int, ...], a: int) -> dict[tuple[tuple[int, ...] | None, bool, float], float]:
+        if not self.stochastic:
+            return {self.run(key, a): 1.0}
+        merged: dict[tuple[tuple[int, ...] | None, bool, float], float] = {}
+        for p, result in self.brancher.paths(lambda: self.run(key, a)):
+            merged[result] = merged.get(result, 0.0) + p
+        return merged
+
+    def __enter__(self) -> "_Stepper":
+        self.env.gen_obs = lambda: None  # the enumeration's own env: observations are computed afterwards, if at all
+        if self.stochastic:
+            self.env.place_obj = self.brancher
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        del self.env.gen_obs
+        if self.stochastic:
+            del self.env.place_obj
+
+
+def _check_derived(kernel: Any, stepper: _Stepper, keys: list[tuple[int, ...]], A: int, checks: int) -> None:
+    """The derived Dynamic-Obstacles outcomes of ``checks`` states (the start and a seeded sample)
+    against ``step`` itself; raise :class:`MiniGridMismatch` naming the first that differs."""
+    rng = np.random.default_rng(0)
+    sample = [0, *rng.choice(np.arange(1, len(keys)), size=min(checks, len(keys)) - 1, replace=False)]
+    for s in sample:
+        key = keys[int(s)]
+        placements = kernel.placements(key)
+        for a in range(A):
+            derived = {(new, won, pen): p for p, new, won, pen in kernel.outcomes(key, placements, a)}
+            real = stepper.outcomes(key, a)
+            diff = [(o, derived.get(o, 0.0), real.get(o, 0.0)) for o in {*derived, *real}
+                    if abs(derived.get(o, 0.0) - real.get(o, 0.0)) > 1e-12]
+            if diff:
+                o, p_derived, p_real = min(diff, key=lambda d: -abs(d[1] - d[2]))
+                raise MiniGridMismatch(
+                    f"{stepper.env_id}: Dynamic-Obstacles' derived step disagrees with the env's own step from state "
+                    f"{key}, action {a}: outcome {o} has probability {p_derived!r} derived, {p_real!r} by step "
+                    f"(minigrid {require_minigrid().__version__}); enumerate with derived_step=False")
 
 
 def _enumerate(env: Any, env_id: str, seed: int | None, max_states: int = MAX_STATES,
-               progress: bool = False) -> MiniGridModel:
+               progress: bool = False, derived_step: bool = True) -> MiniGridModel:
     """The model of the states reachable from the env's current (just reset) state."""
     import time
 
+    from envs.dynamic_obstacles import ObstacleKernel, is_dynamic_obstacles
     from envs.resources import require_memory
 
     minigrid = require_minigrid()
@@ -897,25 +994,13 @@ def _enumerate(env: Any, env_id: str, seed: int | None, max_states: int = MAX_ST
     start = codec.read()
     index = {start: 0}
     keys = [start]
-    T = env.max_steps
-    first_reward = 1.0 - 0.9 / T
-    stochastic = hasattr(env, "obstacles")  # Dynamic-Obstacles: balls moved by place_obj inside step
-    brancher = _Branching(env)
+    stepper = _Stepper(env, env_id, codec)
+    kernel = ObstacleKernel(env, codec) if derived_step and is_dynamic_obstacles(env) else None
 
-    def outcome(key: tuple[int, ...], a: int) -> tuple[int, bool, float]:
-        """One run of ``step(a)`` from ``key``: (next state or -1, success, penalty)."""
-        codec.write(key)
-        _, reward, terminated, _, _ = env.step(a)
-        new = codec.read()  # always: the codec must know where every object is before the next write
-        reward = float(reward)
-        if terminated:
-            if reward > 0 and abs(reward - first_reward) > SUCCESS_TOL:
-                raise ValueError(f"{env_id}: action {a} from state {key} pays {reward!r} on ending, not MiniGrid's "
-                                 f"1 - 0.9 k / max_steps = {first_reward!r} at k = 1")
-            return -1, reward > 0, min(reward, 0.0)
-        if reward != 0.0:
-            raise ValueError(f"{env_id}: action {a} from state {key} pays {reward!r} without ending the episode; "
-                             "the model holds only MiniGrid's success reward and ending penalties")
+    def visit(new: tuple[int, ...] | None) -> int:
+        """The index of a next state (-1: the episode ended), a new state queued."""
+        if new is None:
+            return -1
         i = index.get(new)
         if i is None:
             i = index[new] = len(keys)
@@ -926,46 +1011,33 @@ def _enumerate(env: Any, env_id: str, seed: int | None, max_states: int = MAX_ST
                                   f"the estimate was {bound:,}")
             if progress and len(keys) % 100_000 == 0:
                 print(f"{env_id}: {len(keys):,} states found, {len(queue):,} to expand", flush=True)
-        return i, False, 0.0
+        return i
 
-    env.gen_obs = lambda: None  # the enumeration's own env: observations are computed afterwards, if at all
-    if stochastic:
-        env.place_obj = brancher
     # outcomes go straight into flat typed arrays (ragged rows, one per (state, action)): a
     # stochastic world has hundreds of outcomes per pair, which dense (S, A, K) arrays would pad
     ptr, nxt, prob, won_, pen_ = array("q", [0]), array("q"), array("d"), array("b"), array("d")
-
-    def push(i: int, p: float, won: bool, pen: float) -> None:
-        nxt.append(i)
-        prob.append(p)
-        won_.append(won)
-        pen_.append(pen)
-
-    try:
+    with stepper:
         queue = deque([start])
         while queue:
             key = queue.popleft()
+            placements = kernel.placements(key) if kernel is not None else None
             for a in range(A):
-                if stochastic:
-                    merged: dict[tuple[int, bool, float], float] = {}
-                    for p, result in brancher.paths(lambda: outcome(key, a)):
-                        merged[result] = merged.get(result, 0.0) + p
-                    for (i, won, pen), p in merged.items():
-                        push(i, p, won, pen)
-                else:
-                    i, won, pen = outcome(key, a)
-                    push(i, 1.0, won, pen)
+                rows = (kernel.outcomes(key, placements, a) if kernel is not None else
+                        ((p, *o) for o, p in stepper.outcomes(key, a).items()))
+                for p, new, won, pen in rows:
+                    nxt.append(visit(new))
+                    prob.append(p)
+                    won_.append(won)
+                    pen_.append(pen)
                 ptr.append(len(nxt))
-    finally:
-        del env.gen_obs
-        if stochastic:
-            del env.place_obj
+        if kernel is not None:
+            _check_derived(kernel, stepper, keys, A, KERNEL_CHECKS)
     next_state = np.frombuffer(nxt, dtype=np.int64).astype(np.int32 if len(keys) < 2**31 else np.int64)
     outcome_ptr, prob = np.frombuffer(ptr, dtype=np.int64).copy(), np.frombuffer(prob, dtype=np.float64).copy()
     success, penalty = np.frombuffer(won_, dtype=np.int8).astype(bool), np.frombuffer(pen_, dtype=np.float64).copy()
-    obstacle_slots = [codec.index[id(o)] for o in env.obstacles] if stochastic else None
+    obstacle_slots = [codec.index[id(o)] for o in env.obstacles] if stepper.stochastic else None
     model = MiniGridModel(env_id=env_id, seed=seed, minigrid_version=minigrid.__version__, layout=layout,
-                          layout_digest=digest, max_steps=int(T), keys=keys, outcome_ptr=outcome_ptr,
+                          layout_digest=digest, max_steps=int(env.max_steps), keys=keys, outcome_ptr=outcome_ptr,
                           next_state=next_state, prob=prob,
                           success=success, penalty=penalty, actions=tuple(act.name for act in env.actions)[:A],
                           signatures=signatures, obstacle_slots=obstacle_slots, n_doors=len(codec.doors),
@@ -1015,7 +1087,7 @@ def verify_minigrid(model: MiniGridModel, episodes: int = 3, seed: int = 0,
                 elif name == "optimal":
                     a = model.optimal_action(s, t)
                 elif name == "worst":
-                    a = int(model._q(t, model.V_star_at(t + 1))[s].argmin())
+                    a = int(model.q_values(s, t).argmin())
                 else:
                     raise ValueError(f"unknown policy {name!r}; use uniform, optimal or worst")
                 _, r, terminated, truncated, _ = env.step(a)

@@ -36,11 +36,42 @@ def test_dynamic_obstacles_ball_kernel_matches_the_envs_sampled_steps_and_its_op
     m = exact_model("MiniGrid-Dynamic-Obstacles-5x5-v0", seed=0)
     assert not m.deterministic
     np.testing.assert_allclose(np.add.reduceat(m.prob, m.outcome_ptr[:-1]), 1.0, atol=1e-12)  # every pair's outcomes
+    for t in (0, 50, m.max_steps - 1):  # one state's Q from its own rows equals the whole backup's
+        whole = m._q(t, m.V_star_at(t + 1))
+        np.testing.assert_allclose([m.q_values(s, t) for s in range(m.n_states)], whole, atol=1e-12)
+        np.testing.assert_allclose(whole.max(axis=1), m.V_star_at(t), atol=1e-12)
     assert check_kernel(m, steps=6000, seed=1).ks_pvalue > 1e-6  # the env's own draws, frequency-tested
     report = verify_minigrid(m, episodes=120, seed=0, policies=("uniform", "optimal"))  # mean within 4 s.e.
     assert np.mean(report["episodes"]["optimal"]) > np.mean(report["episodes"]["uniform"])
     with pytest.raises(ValueError, match="is stochastic: the shortest-path closed form does not hold"):
         m.distance()
+
+
+def test_dynamic_obstacles_derived_step_equals_one_run_of_step_per_path_bit_for_bit():
+    derived = exact_model("MiniGrid-Dynamic-Obstacles-Random-5x5-v0", seed=3)
+    stepped = exact_model("MiniGrid-Dynamic-Obstacles-Random-5x5-v0", seed=3, derived_step=False)
+    assert derived.keys == stepped.keys
+    for name in ("outcome_ptr", "next_state", "prob", "success", "penalty"):
+        np.testing.assert_array_equal(getattr(derived, name), getattr(stepped, name), err_msg=name)
+    assert derived.penalty.min() == -1.0 and derived.success.any()
+
+
+def test_a_derived_step_that_the_env_does_not_follow_is_refused_naming_the_state(monkeypatch):
+    import gymnasium as gym
+    from minigrid.envs.dynamicobstacles import DynamicObstaclesEnv
+
+    import envs.dynamic_obstacles as do
+
+    monkeypatch.setattr(do, "PLACE_TRIES", 50)  # place_obj draws 101 times, not 50
+    with pytest.raises(MiniGridMismatch, match=r"derived step disagrees with the env's own step from state \("):
+        exact_model("MiniGrid-Dynamic-Obstacles-5x5-v0", seed=0)
+
+    class Changed(DynamicObstaclesEnv):  # a step of its own: enumerated through it, never derived
+        def step(self, action):
+            return super().step(action)
+
+    assert do.is_dynamic_obstacles(gym.make("MiniGrid-Dynamic-Obstacles-5x5-v0").unwrapped)
+    assert not do.is_dynamic_obstacles(Changed(size=5))
 
 
 def test_a_wrong_ball_kernel_is_caught_by_the_sampled_steps():
