@@ -260,8 +260,9 @@ def test_a_world_model_sweep_scores_every_family_exactly(ray_session, tmp_path):
 
 def test_a_sweep_takes_pomdp_worlds_and_agents_with_memory(ray_session, tmp_path):
     """T-maze x (memoryless PPO, RecurrentPPO): each trial judged against the certified bounds."""
+    small = {"n_envs": [2], "n_steps": [64], "batch_size": [64]}  # the presets' rollouts are 2,048 steps
     spec = SweepSpec("agents", worlds=("gridlab/TMaze-v0",), methods=("ppo", "recurrentppo"), seeds=(0,), steps=512,
-                     evals=2)
+                     evals=2, hyperparams=small)
     agg = run_sweep(spec, tmp_path, progress=False, reps=200)
     rows = _rows(tmp_path / "trials.csv")
     assert [r["status"] for r in rows] == ["done", "done"], [r["error"] for r in rows]
