@@ -14,6 +14,9 @@ import numpy as np
 from numba import njit, prange
 
 from agents.solver_constants import BLOCK_MIN, CLOSED_M, POLICY_STOP, TINY, TREE_PI_CAP
+from envs.parallel import prefer_workqueue
+
+prefer_workqueue()  # numba's OpenMP layer would reset torch's thread count (envs.parallel)
 
 __all__ = ["backup", "sweep", "policy_sweep", "tarjan", "bellman_sweep", "policy_row_ptr", "rows_sweep", "halo",
            "encode_rows", "block_sweep", "solve_range", "tree_order", "tree_evaluate", "solve_tree",

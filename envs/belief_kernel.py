@@ -9,7 +9,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from envs.parallel import prefer_workqueue
+
 __all__ = ["forward"]
+
+prefer_workqueue()  # numba's OpenMP layer would reset torch's thread count (envs.parallel)
 
 
 @njit(parallel=True, cache=True)
