@@ -14,7 +14,8 @@ from benchmarks.results_file import python_reference_ms
 
 # `gridlab demo --quick` takes about 60 s of CPU on a machine of this kind that runs the plain-Python
 # loop of python_reference_ms in 18 ms (59 s measured 2026-11-27; 101 s on 2026-12-02 on one that
-# ran it in 30-32 ms)
+# ran it in 30-32 ms, while numba's OpenMP layer still put torch on two threads after the solves,
+# envs.parallel; 65-67 s after that fix, beside two other jobs)
 QUICK_BUDGET_S, REFERENCE_MS = 90.0, 18.0
 
 
