@@ -877,7 +877,7 @@ def exact_model(env_or_id: Any, seed: int = 0, max_states: int = MAX_STATES, pro
         progress: print the count every 100,000 states.
         derived_step: Dynamic-Obstacles only: take its outcomes from
             :class:`envs.dynamic_obstacles.ObstacleKernel` (its ``step`` derived from the code, ball
-            kernel once per state; :data:`KERNEL_CHECKS` states are then checked against ``step``
+            kernel once per state; 32 states (``KERNEL_CHECKS``) are then checked against ``step``
             itself), instead of one run of ``step`` per path of the balls' draws (``False``: the
             reference, several times slower).
 
