@@ -11,7 +11,11 @@ against 1.65-1.71 s with OpenMP).
 
 This sets ``numba.config.THREADING_LAYER``, which is process-wide, so only where nothing else
 decided it: not when ``NUMBA_THREADING_LAYER`` names a layer, and not once numba has started its
-threads (then the layer is fixed and its choice stands).
+threads (then the layer is fixed and its choice stands). The work-queue layer does not let two
+threads run parallel kernels at the same time (numba stops the process); gridlab never does. A
+program that solves or filters from several threads at once sets ``NUMBA_THREADING_LAYER=tbb``
+(with the ``tbb`` package) or ``omp``, and with ``omp`` sets torch's thread count again after
+each solve.
 
 Example:
     >>> from envs.parallel import prefer_workqueue
