@@ -372,18 +372,14 @@ class MiniGridModel:
 
     def q_values(self, s: int, t: int = 0, V_next: np.ndarray | None = None) -> np.ndarray:
         """``(A,)``: :math:`Q(s, a, t) = \\Pr[\\text{success}]\\,(1 - 0.9 (t+1)/T) + E[\\text{penalty}] +
-        \\sum_{s'} p(s'|s,a)\\,V(s', t+1)` of one state, from its own outcome rows (not the whole
-        backup: a stochastic world has tens of millions of outcomes); ``V_next`` defaults to
+        \\sum_{s'} p(s'|s,a)\\,V(s', t+1)` of one state, from its own rows of ``_backup`` (not the whole
+        product: a stochastic world has tens of millions of outcomes); ``V_next`` defaults to
         :math:`V^*(\\cdot, t+1)`."""
         self._check_time(t)
         V_next = self.V_star_at(t + 1) if V_next is None else V_next
-        A = self.n_actions
-        ptr = self.outcome_ptr[s * A:(s + 1) * A + 1]
-        rows = slice(ptr[0], ptr[-1])
-        nxt, p = self.next_state[rows], self.prob[rows]
-        pay = p * (self.success[rows] * self.success_reward(t + 1) + self.penalty[rows]
-                   + np.where(nxt >= 0, V_next[np.maximum(nxt, 0)], 0.0))
-        return np.add.reduceat(pay, ptr[:-1] - ptr[0]) if pay.size else np.zeros(A)
+        P, p_success, penalty = self._backup
+        rows = slice(s * self.n_actions, (s + 1) * self.n_actions)
+        return p_success[rows] * self.success_reward(t + 1) + penalty[rows] + P[rows] @ V_next
 
     def _check_time(self, t: int) -> None:
         if not 0 <= t < self.max_steps:
@@ -962,7 +958,7 @@ def _check_derived(kernel: Any, stepper: _Stepper, keys: list[tuple[int, ...]], 
             diff = [(o, derived.get(o, 0.0), real.get(o, 0.0)) for o in {*derived, *real}
                     if abs(derived.get(o, 0.0) - real.get(o, 0.0)) > 1e-12]
             if diff:
-                o, p_derived, p_real = min(diff, key=lambda d: -abs(d[1] - d[2]))
+                o, p_derived, p_real = max(diff, key=lambda d: abs(d[1] - d[2]))
                 raise MiniGridMismatch(
                     f"{stepper.env_id}: Dynamic-Obstacles' derived step disagrees with the env's own step from state "
                     f"{key}, action {a}: outcome {o} has probability {p_derived!r} derived, {p_real!r} by step "
