@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/gridlab demo
 
+# one pytest worker per core, at most 4 (tests/conftest.py says how they share the tests)
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4
 
 docs: $(STAMP)
 	$(BIN)/python -m sphinx -b html -n -W --keep-going -q docs docs/_build/html
