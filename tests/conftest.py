@@ -35,17 +35,17 @@ def ray_session():
 # `make test` runs the suite under pytest-xdist, one worker per core. A module-scoped fixture (a
 # sweep, the demo, the docs site) is built by each worker that runs a test using it, so a module that
 # defines one is sent to a single worker whole; every other test is scheduled on its own.
-SHARED_MODULES = {p.name for p in Path(__file__).parent.glob("test_*.py") if 'scope="module"' in p.read_text()}
-
-
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, absent when it is not installed
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
+    # read here, by xdist's controller only: a plain run and the workers never need it
+    shared = {p.name for p in Path(__file__).parent.glob("test_*.py") if 'scope="module"' in p.read_text()}
+
     class WholeModulesWhereShared(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
-            return module if Path(module).name in SHARED_MODULES else nodeid
+            return module if Path(module).name in shared else nodeid
 
     return WholeModulesWhereShared(config, log)
 
