@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import socket
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -369,13 +370,14 @@ class GridMap:
         rows, cols = np.divmod(np.arange(H * W), W)
         data = {"x": cols + 0.5, "y": H - rows - 0.5, "row": rows, "col": cols, "colour": ["#ffffff"] * (H * W),
                 "label": [""] * (H * W), "value": [""] * (H * W), "state": [""] * (H * W)}
-        if not hasattr(self, "fig"):
-            self._make_figure(data)
-        else:
-            self.source.data = data
-        self.fig.x_range.end, self.fig.y_range.end = W, H
-        self.fig.width, self.fig.height = W * cell, H * cell + 30
-        self.label_glyph.text_font_size = f"{max(8, cell // 2)}px"
+        with _editing_bokeh():
+            if not hasattr(self, "fig"):
+                self._make_figure(data)
+            else:
+                self.source.data = data
+            self.fig.x_range.end, self.fig.y_range.end = W, H
+            self.fig.width, self.fig.height = W * cell, H * cell + 30
+            self.label_glyph.text_font_size = f"{max(8, cell // 2)}px"
 
     def _make_figure(self, data: dict[str, Any]) -> None:
         from bokeh import events
@@ -434,7 +436,22 @@ class GridMap:
         if labels is not None:
             for s, i in enumerate(flat):
                 label[i] = grid[i] if grid[i] in (GOAL, HOLE) else (START if grid[i] == START else "") + labels[s]
-        self.source.data.update({"colour": colour, "label": label, "value": shown, "state": states})
+        with _editing_bokeh():
+            self.source.data.update({"colour": colour, "label": label, "value": shown, "state": states})
+
+
+@contextmanager
+def _editing_bokeh() -> Iterator[None]:
+    """Change Bokeh models directly (a :class:`GridMap`'s source and figure) from any callback.
+
+    Panel runs a click that arrives while another change of the page is pending from a coroutine
+    that does not hold Bokeh's document lock, and Bokeh refuses a model changed there ("_pending_writes
+    should be non-None ..."). ``pn.io.unlocked`` holds the document's events and writes them to the
+    page itself, locked or not; outside a served page it does nothing."""
+    import panel as pn
+
+    with pn.io.unlocked():
+        yield
 
 
 def _line_figure(title: str, y_label: str, log: bool = False, width: int = 420, height: int = 240) -> Any:
