@@ -128,7 +128,7 @@ class SequenceWorldModel:
         """Fit the reward and termination head on the family's features, held fixed: from the state
         after :math:`h_{t-1}` and the action :math:`a_t`, the reward :math:`r_t` (squared error) and
         whether the episode ended (cross-entropy). Returns the final loss."""
-        features = torch.as_tensor(self.filter(data, seed=self.seed).features[:, :-1], dtype=torch.float32,
+        features = torch.as_tensor(self.features(data, seed=self.seed)[:, :-1], dtype=torch.float32,
                                    device=self.device)
         mask = torch.as_tensor(data.mask, device=self.device)
         x = torch.cat([features, F.one_hot(torch.as_tensor(data.actions, device=self.device).clamp(min=0),
@@ -158,6 +158,16 @@ class SequenceWorldModel:
     @torch.no_grad()
     def filter(self, data: SequenceDataset, seed: int = 0, batch: int = 4096) -> Filtered:
         """The model's predictive distribution and features at every step of every episode."""
+        return self._along(data, seed, batch, predict=True)
+
+    @torch.no_grad()
+    def features(self, data: SequenceDataset, seed: int = 0, batch: int = 4096) -> np.ndarray:
+        """``(N, T + 1, D)``: the state's features after each prefix of each episode, as in
+        :meth:`filter` but with no predictive drawn (a sampled family's prediction costs
+        ``samples`` draws of its inner model per history and step)."""
+        return self._along(data, seed, batch, predict=False).features
+
+    def _along(self, data: SequenceDataset, seed: int, batch: int, predict: bool) -> Filtered:
         self._check(data)
         gen = torch.Generator(device=self.device).manual_seed(seed)
         N, T = data.observations.shape
@@ -169,8 +179,9 @@ class SequenceWorldModel:
             f = [self.net.features(state).cpu().numpy()]
             for t in range(obs.shape[1]):
                 a, o = acts[:, t].clamp(min=0), obs[:, t].clamp(min=0)
-                q = self.net.predict(state, a, gen)
-                pred[lo:lo + len(part), t] = np.where(mask[:, t, None].cpu().numpy(), q.cpu().numpy(), 0.0)
+                if predict:
+                    q = self.net.predict(state, a, gen)
+                    pred[lo:lo + len(part), t] = np.where(mask[:, t, None].cpu().numpy(), q.cpu().numpy(), 0.0)
                 state = self.net.update(state, a, o, gen)
                 f.append(self.net.features(state).cpu().numpy())
             got = np.stack(f, axis=1)

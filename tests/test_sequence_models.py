@@ -269,6 +269,22 @@ def test_the_one_step_families_as_sequence_models_are_scored_with_their_sampling
     assert type(back.net) is type(model.net) and back.net.samples == 32
 
 
+def test_a_sampled_familys_predictions_are_drawn_in_bounded_chunks_and_its_features_need_none(tmaze_data, monkeypatch):
+    model = train_sequence_model(tmaze_data, "rnn_flow", steps=3, progress=False, device="cpu", seed=0, samples=8)
+    net, data = model.net, tmaze_data.take(np.arange(7))
+    sizes = []
+    inner_sample = net.inner.sample
+    monkeypatch.setattr(net.inner, "sample", lambda c, generator=None: sizes.append(len(c)) or inner_sample(c, generator))
+    monkeypatch.setattr(type(net), "max_draws", 20)  # two histories (16 draws) at a time
+    q = net.predict(net.initial_state(7), torch.zeros(7, dtype=torch.long))
+    assert q.shape == (7, tmaze_data.n_observations) and torch.allclose(q.sum(dim=1), torch.ones(7))
+    assert sizes == [16, 16, 16, 8] and torch.all(q * 8 == torch.round(q * 8))  # each row: a histogram of 8 draws
+    sizes.clear()
+    feats = model.features(data)
+    assert sizes == []  # no draw: fit_head needs the states only
+    np.testing.assert_allclose(feats, model.filter(data).features)  # the GRU's states do not depend on the draws
+
+
 def test_a_dream_env_of_a_sequence_model_passes_gymnasiums_checker_and_learns_rewards(tmaze_data):
     from gymnasium.utils.env_checker import check_env
 
