@@ -24,6 +24,10 @@ exact (``envs.TabularPOMDP.filter``). :func:`score_sequence` sets each model's o
 - **Belief probe** (:func:`belief_probe`): a linear softmax probe from the model's state features
   to the true belief, scored by :math:`\mathrm{KL}(b \,\|\, \hat b)` on held-out histories, beside
   the same probe trained on shuffled features.
+- **Reward and termination head** (:func:`head_error`), what a dream agent learns from: the head's
+  reward against the exact expected reward :math:`\sum_s b_t(s) R(s, a)` and its end probability
+  against the exact :math:`\sum_{s'} \mathbf{1}[s' \text{ terminal}] \sum_s b_t(s) T(s' \mid s, a)`,
+  at every step of the held-out histories.
 
 Example:
     >>> import gymnasium as gym, envs
@@ -47,7 +51,7 @@ from generative.metrics import SMOOTHING, forward_kl, tv
 from generative.sequence_model import SequenceWorldModel
 from generative.sequences import SequenceDataset, collect_sequences, pomdp_of
 
-__all__ = ["true_predictive", "score_sequence", "open_loop_tv", "belief_probe", "check_source"]
+__all__ = ["true_predictive", "score_sequence", "open_loop_tv", "belief_probe", "head_error", "check_source"]
 
 
 def check_source(pomdp: Any, data: SequenceDataset) -> np.ndarray:
@@ -190,6 +194,46 @@ def open_loop_tv(model: SequenceWorldModel, pomdp: Any, data: SequenceDataset, b
     return out
 
 
+def head_error(model: SequenceWorldModel, pomdp: Any, data: SequenceDataset, beliefs: np.ndarray,
+               features: np.ndarray) -> dict[str, float]:
+    r"""How far the model's reward and termination head (what a dream agent learns from) is from the
+    exact expectations given the history, at every step of ``data``:
+
+    .. math:: r^*(h_{t-1}, a_t) = \sum_s b_{t-1}(s) R(s, a_t), \qquad
+              d^*(h_{t-1}, a_t) = \sum_{s' \text{ terminal}} \sum_s b_{t-1}(s) T(s' \mid s, a_t),
+
+    where :math:`b_{t-1}` is the forward filter's belief before the step. The head is fitted by
+    least squares on the rewards that came, so a perfect head converges to :math:`r^*`.
+
+    Arguments:
+        model: the trained model; its ``head`` reads ``features`` and the action.
+        pomdp: the true POMDP.
+        data: the held-out episodes.
+        beliefs: ``(N, T + 1, S)``, the filter's beliefs along ``data`` (:func:`check_source`).
+        features: ``(N, T + 1, D)``, the model's state features along ``data`` (``model.filter``).
+
+    Returns:
+        ``reward_rmse`` and ``reward_max`` (the largest absolute error), ``reward_scale`` (the RMS of
+        :math:`r^*`, for scale), ``done_rmse`` and ``done_max`` (of the end probability), over the
+        steps of ``data``.
+    """
+    mask, T = data.mask, data.observations.shape[1]
+    acts, b = data.actions[mask], beliefs[:, :T][mask]
+    x = torch.cat([torch.as_tensor(features[:, :T][mask], dtype=torch.float32, device=model.device),
+                   torch.nn.functional.one_hot(torch.as_tensor(acts, device=model.device),
+                                               model.n_actions).float()], dim=-1)
+    with torch.no_grad():
+        out = model.head(x).cpu().numpy().astype(np.float64)
+    r_hat, d_hat = out[:, 0], 1.0 / (1.0 + np.exp(-out[:, 1]))
+    r_true = np.einsum("ns,sn->n", b, pomdp.R[:, acts])
+    d_true = _push(pomdp, b, acts) @ pomdp.mdp.terminal.astype(np.float64)
+    return {"reward_rmse": float(np.sqrt(np.mean((r_hat - r_true) ** 2))),
+            "reward_max": float(np.max(np.abs(r_hat - r_true), initial=0.0)),
+            "reward_scale": float(np.sqrt(np.mean(r_true ** 2))),
+            "done_rmse": float(np.sqrt(np.mean((d_hat - d_true) ** 2))),
+            "done_max": float(np.max(np.abs(d_hat - d_true), initial=0.0))}
+
+
 def belief_probe(features: np.ndarray, beliefs: np.ndarray, mask: np.ndarray, seed: int = 0,
                  steps: int = 500, train_fraction: float = 0.7, weight_decay: float = 1e-4) -> dict[str, float]:
     r"""How well a model's state features encode the true belief: a linear softmax probe
@@ -271,7 +315,7 @@ def score_sequence(model: SequenceWorldModel, pomdp: Any, policy: Any = "uniform
         The scores by name, ``kl_rate`` with ``kl_rate_ci``, ``cross_entropy_rate``, ``entropy_rate``, ``tv``,
         ``kl_by_step`` (the mean KL at each step), ``log_likelihood`` and ``true_log_likelihood``
         (per step) with ``log_likelihood_gap`` (relative), ``open_loop_tv``, ``open_loop_floor``,
-        ``probe`` (:func:`belief_probe`), and the counts they are over.
+        ``probe`` (:func:`belief_probe`), ``head`` (:func:`head_error`), and the counts they are over.
     """
     from envs.pomdp import TabularPOMDP
     from envs.pomdp_env import POMDPEnv
@@ -321,6 +365,7 @@ def score_sequence(model: SequenceWorldModel, pomdp: Any, policy: Any = "uniform
     loop = open_loop_tv(model, pomdp, data, beliefs, k_max=k_max, t0=t0, n_rollouts=n_open_loop, seed=seed)
     out.update(open_loop_tv=loop["tv"].tolist(), open_loop_floor=loop["floor"].tolist(),
                open_loop_count=loop["count"].tolist(), open_loop_rollouts=n_open_loop, open_loop_t0=t0)
+    out["head"] = head_error(model, pomdp, data, beliefs, filtered.features)
     if probe:
         T = data.observations.shape[1]
         hist_mask = np.arange(T + 1)[None, :] <= data.lengths[:, None]

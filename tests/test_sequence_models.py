@@ -11,7 +11,7 @@ from envs.pomdp_worlds import t_maze, tiger
 from generative.registry import load_sequence_family, register_sequence_family, sequence_family_names, SEQUENCE_FAMILIES
 from generative.sequence_family import SequenceFamily
 from generative.sequence_model import SequenceWorldModel, train_sequence_model
-from generative.sequence_scoring import belief_probe, check_source, score_sequence, true_predictive
+from generative.sequence_scoring import belief_probe, check_source, head_error, score_sequence, true_predictive
 from generative.sequences import SequenceDataset, collect_sequences
 
 torch.set_num_threads(1)
@@ -283,6 +283,30 @@ def test_a_sampled_familys_predictions_are_drawn_in_bounded_chunks_and_its_featu
     feats = model.features(data)
     assert sizes == []  # no draw: fit_head needs the states only
     np.testing.assert_allclose(feats, model.filter(data).features)  # the GRU's states do not depend on the draws
+
+
+def test_the_head_is_scored_against_the_exact_expected_reward_and_end(tmaze_data):
+    pomdp, data = t_maze(6), tmaze_data.take(np.arange(40))
+    beliefs = check_source(pomdp, data)
+    S, A = pomdp.n_states, pomdp.n_actions
+    ends = np.stack([pomdp.predict(np.eye(S), a) @ pomdp.mdp.terminal for a in range(A)], axis=1)  # (S, A)
+    R, D = (torch.as_tensor(m, dtype=torch.float32) for m in (pomdp.R, ends))
+
+    class Exact(torch.nn.Module):  # reads the belief itself as the features: r* and d* exactly
+        def forward(self, x):
+            b, a = x[:, :S], x[:, S:]
+            d = ((b @ D) * a).sum(1).clamp(1e-7, 1 - 1e-7)
+            return torch.stack([((b @ R) * a).sum(1), torch.log(d / (1 - d))], dim=1)
+
+    model = train_sequence_model(data, "hmm", steps=1, progress=False, device="cpu")
+    model.head = Exact()
+    exact = head_error(model, pomdp, data, beliefs, beliefs)
+    assert exact["reward_rmse"] < 1e-5 and exact["done_max"] < 1e-5 and exact["reward_scale"] > 0.1
+    model.head = lambda x: torch.zeros(len(x), 2)  # reward 0, end probability 1/2 everywhere
+    zero = head_error(model, pomdp, data, beliefs, beliefs)
+    assert zero["reward_rmse"] == pytest.approx(exact["reward_scale"]) and zero["done_max"] >= 0.5 - 1e-9
+    r = score_sequence(model, pomdp, data=data, k_max=2, n_open_loop=8, probe=False)
+    assert r["head"]["reward_rmse"] == pytest.approx(zero["reward_rmse"])
 
 
 def test_a_dream_env_of_a_sequence_model_passes_gymnasiums_checker_and_learns_rewards(tmaze_data):
