@@ -102,6 +102,11 @@ def format_sequence_score(result: dict[str, Any]) -> str:
     if "probe" in result:
         p = result["probe"]
         lines.append(f"{'belief probe KL':24s} {p['kl']:.4f}  (shuffled state {p['kl_shuffled']:.4f})")
+    if "head" in result:  # what a dream agent learns from, against the exact expectations given the history
+        h = result["head"]
+        lines += [f"{'reward head error':24s} RMS {h['reward_rmse']:.4f}, largest {h['reward_max']:.4f}  (RMS of the "
+                  f"exact expected reward {h['reward_scale']:.4f})",
+                  f"{'end head error':24s} RMS {h['done_rmse']:.4f}, largest {h['done_max']:.4f}  (probability)"]
     return "\n".join(lines)
 
 

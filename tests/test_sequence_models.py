@@ -242,6 +242,7 @@ def test_gridlab_world_trains_and_scores_a_sequence_model_on_a_pomdp_id(tmp_path
     assert "KL rate" in printed and "perfect model" in printed and (out / "score.png").stat().st_size > 10_000
     result = json.loads((out / "score.json").read_text())
     assert result["episodes"] == 8 and len(result["open_loop_tv"]) == 3
+    assert f"reward head error        RMS {result['head']['reward_rmse']:.4f}" in printed
 
 
 @pytest.mark.parametrize("args, message", [
