@@ -6,6 +6,9 @@ For each seed: 500 uniform-policy episodes of the T-maze (corridor 6), a sequenc
 copies of that model only, and ``agents.pomdp_compare.compare_pomdp`` in the real ``POMDPEnv``:
 the certified interval of the agent's value against the certified bounds on V*(b0), as a
 normalised score interval. Issue 29's target: the interval's lower end >= 0.9 (5 seeds).
+Each row also scores the dream's model itself (``score_sequence`` on 200 held-out episodes of
+seed ``100 + seed``): its KL rate, belief probe and reward-and-end head against the exact
+expectations, which is what the agent learns from.
 
 ``.venv/bin/python -m benchmarks.sequence_dream [--seeds 0-4] [--family rssm] [--merge]`` writes
 ``benchmarks/results/sequence_dream.json``.
@@ -33,6 +36,7 @@ def run(seed: int, family: str) -> dict:
     from agents.sb3 import model_kwargs, load_hyperparams
     from generative.sequence_env import SequenceDreamEnv
     from generative.sequence_model import train_sequence_model
+    from generative.sequence_scoring import score_sequence
     from generative.sequences import collect_sequences
 
     torch.set_num_threads(1)
@@ -41,6 +45,7 @@ def run(seed: int, family: str) -> dict:
     model = train_sequence_model(collect_sequences(real, EPISODES, seed=seed), family, seed=seed, device="cpu",
                                  progress=False)
     t_model = time.perf_counter() - t0
+    scored = score_sequence(model, real, n_episodes=200, seed=100 + seed, k_max=17, n_open_loop=64)
     hp = load_hyperparams(ENV_ID, "recurrentppo")
     limit = real.spec.max_episode_steps
     venv = DummyVecEnv([lambda: SequenceDreamEnv(model, max_episode_steps=limit) for _ in range(int(hp["n_envs"]))])
@@ -49,7 +54,9 @@ def run(seed: int, family: str) -> dict:
     c = compare_pomdp(agent, real, seed=seed)
     lo, hi = c.score_interval
     return {"seed": seed, "family": family, "value": [c.value_lower, c.value_upper], "score": [lo, hi],
-            "v_star": [c.lower, c.upper], "model_seconds": t_model, "seconds": time.perf_counter() - t0}
+            "v_star": [c.lower, c.upper], "model_seconds": t_model, "seconds": time.perf_counter() - t0,
+            "model_kl_rate": scored["kl_rate"], "model_kl_rate_ci": scored["kl_rate_ci"],
+            "model_probe_kl": scored["probe"]["kl"], "model_head": scored["head"]}
 
 
 def main() -> None:
