@@ -56,7 +56,7 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
     Class attributes:
         inner_family: the registered one-step family (``"vae"``, ``"gan"``, ``"flow"``).
         memory: condition on the recurrent summary (True) or on the last observation (False).
-        max_draws: the most inner samples drawn at once (by :meth:`predict`: histories x ``samples``),
+        max_draws: the most inner samples drawn at once (by ``predict``: histories x ``samples``),
             so memory stays flat however many histories are predicted together (the flow's sampling
             of 51,200 rows at once peaked at 1.3 GB, of 8,192 at 0.6 GB, equally fast).
     """

@@ -8,6 +8,7 @@ import torch
 import envs  # noqa: F401  (registers the suite)
 from envs.pomdp import TabularPOMDP
 from envs.pomdp_worlds import t_maze, tiger
+from generative.nn import mlp
 from generative.registry import load_sequence_family, register_sequence_family, sequence_family_names, SEQUENCE_FAMILIES
 from generative.sequence_family import SequenceFamily
 from generative.sequence_model import SequenceWorldModel, train_sequence_model
@@ -57,6 +58,7 @@ def exact_model(pomdp):
     m.family, m.n_obs, m.n_actions, m.seed, m.hparams, m.source = "exact", pomdp.n_observations, pomdp.n_actions, 0, {}, {}
     m.device, m.history, m.train_seconds = torch.device("cpu"), [], 0.0
     m.net = ExactFilter(pomdp.n_observations, pomdp.n_actions, pomdp=pomdp)
+    m.head = mlp(pomdp.n_states + pomdp.n_actions, 2, 64)  # an untrained reward-and-end head on the belief
     return m
 
 
