@@ -131,8 +131,7 @@ class SequenceWorldModel:
         features = torch.as_tensor(self.features(data, seed=self.seed)[:, :-1], dtype=torch.float32,
                                    device=self.device)
         mask = torch.as_tensor(data.mask, device=self.device)
-        x = torch.cat([features, F.one_hot(torch.as_tensor(data.actions, device=self.device).clamp(min=0),
-                                           self.n_actions).float()], dim=-1)[mask]
+        x = self._head_input(features, torch.as_tensor(data.actions, device=self.device).clamp(min=0))[mask]
         reward = torch.as_tensor(data.rewards, dtype=torch.float32, device=self.device)[mask]
         done = torch.as_tensor(data.dones, dtype=torch.float32, device=self.device)[mask]
         opt = adam(self.head.parameters(), lr=lr)
@@ -147,13 +146,23 @@ class SequenceWorldModel:
             opt.step()
         return float(loss.detach())
 
+    def _head_input(self, features: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return torch.cat([features, F.one_hot(action, self.n_actions).float()], dim=-1)
+
+    @torch.no_grad()
+    def reward_and_end(self, features: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head's reward (its mean) and end probability from state features and actions
+        (one row each)."""
+        out = self.head(self._head_input(features, action))
+        return out[:, 0], torch.sigmoid(out[:, 1])
+
     @torch.no_grad()
     def reward_and_done(self, state: Any, action: torch.Tensor, generator: torch.Generator | None = None
                         ) -> tuple[torch.Tensor, torch.Tensor]:
         """The head's reward (its mean) and a drawn termination flag for each history's state and action."""
-        out = self.head(torch.cat([self.net.features(state), F.one_hot(action, self.n_actions).float()], dim=-1))
-        u = torch.rand(len(out), generator=generator, device=out.device)
-        return out[:, 0], u < torch.sigmoid(out[:, 1])
+        reward, end = self.reward_and_end(self.net.features(state), action)
+        u = torch.rand(len(end), generator=generator, device=end.device)
+        return reward, u < end
 
     @torch.no_grad()
     def filter(self, data: SequenceDataset, seed: int = 0, batch: int = 4096) -> Filtered:

@@ -219,12 +219,9 @@ def head_error(model: SequenceWorldModel, pomdp: Any, data: SequenceDataset, bel
     """
     mask, T = data.mask, data.observations.shape[1]
     acts, b = data.actions[mask], beliefs[:, :T][mask]
-    x = torch.cat([torch.as_tensor(features[:, :T][mask], dtype=torch.float32, device=model.device),
-                   torch.nn.functional.one_hot(torch.as_tensor(acts, device=model.device),
-                                               model.n_actions).float()], dim=-1)
-    with torch.no_grad():
-        out = model.head(x).cpu().numpy().astype(np.float64)
-    r_hat, d_hat = out[:, 0], 1.0 / (1.0 + np.exp(-out[:, 1]))
+    r_hat, d_hat = (x.cpu().numpy().astype(np.float64) for x in model.reward_and_end(
+        torch.as_tensor(features[:, :T][mask], dtype=torch.float32, device=model.device),
+        torch.as_tensor(acts, device=model.device)))
     r_true = np.einsum("ns,sn->n", b, pomdp.R[:, acts])
     d_true = _push(pomdp, b, acts) @ pomdp.mdp.terminal.astype(np.float64)
     return {"reward_rmse": float(np.sqrt(np.mean((r_hat - r_true) ** 2))),

@@ -161,6 +161,15 @@ def _chromium():
     return path
 
 
+def _wait_until_serving(url):
+    for _ in range(100):  # the server's thread is starting
+        try:
+            urllib.request.urlopen(url, timeout=10).close()
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+
+
 def test_the_explorer_page_in_a_headless_browser(runs, tmp_path):
     import psutil
     from playwright.sync_api import sync_playwright
@@ -169,12 +178,7 @@ def test_the_explorer_page_in_a_headless_browser(runs, tmp_path):
     url, server = serve(runs, open_browser=False, world="gridlab/OpenRoom-v0", threaded=True)
     port = int(url.rsplit(":", 1)[1].strip("/"))
     try:
-        for _ in range(100):  # the server's thread is starting
-            try:
-                urllib.request.urlopen(url, timeout=10).close()
-                break
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.2)
+        _wait_until_serving(url)
         listening = [c for c in psutil.net_connections(kind="inet") if c.laddr and c.laddr.port == port
                      and c.status == psutil.CONN_LISTEN]
         assert listening and {c.laddr.ip for c in listening} == {"127.0.0.1"}  # loopback only
@@ -268,15 +272,11 @@ def test_a_click_run_outside_bokehs_document_lock_still_redraws_the_belief(monke
     chromium = _chromium()
     url, server = serve(open_browser=False, world="gridlab/OpenRoom-v0", threaded=True)
     try:
+        _wait_until_serving(url)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            for _ in range(100):  # the server's thread is starting
-                try:
-                    page.goto(url)
-                    break
-                except Exception:
-                    time.sleep(0.2)
+            page.goto(url)
             page.get_by_text("Partial observability", exact=True).click()
             page.get_by_text("step 0: saw start").wait_for(timeout=30_000)
             page.get_by_role("button", name="right", exact=True).click()
