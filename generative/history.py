@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from generative.nn import adam
+from generative.nn import adam, mlp
 from generative.registry import load_family
 from generative.sequence_family import SequenceFamily
 
@@ -59,6 +59,8 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
         max_draws: the most inner samples drawn at once (by ``predict``: histories x ``samples``),
             so memory stays flat however many histories are predicted together (the flow's sampling
             of 51,200 rows at once peaked at 1.3 GB, of 8,192 at 0.6 GB, equally fast).
+        summary_patience: held-out validations without a better summary before it is frozen at
+            its best (:meth:`validate`).
     """
 
     inner_family: ClassVar[str]
@@ -67,6 +69,7 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
     quick_steps = 100
     has_likelihood = False
     max_draws = 8192
+    summary_patience = 2
 
     def __init__(self, n_obs: int, n_actions: int, hidden: int = 64, samples: int = 256, **inner: Any) -> None:
         super().__init__(n_obs, n_actions)
@@ -80,7 +83,11 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
         self.inner = cls(n_obs, width + n_actions, "categorical", **inner)
         if self.memory:
             self.cell = nn.GRUCell(n_obs + n_actions, hidden)
-            self.head = nn.Linear(hidden + n_actions, n_obs)
+            self.head = mlp(hidden + n_actions, n_obs, hidden)  # nonlinear: the next observation depends on state x action
+        # (held-out loss, weights) of the best summary so far; () before the first validation,
+        # None once the summary is frozen (validate); validations since the best
+        self._summary_best: tuple[float, list[torch.Tensor]] | tuple[()] | None = ()
+        self._summary_worse = 0
 
     # ------------------------------------------------------------------ contexts
     def _context(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
@@ -106,29 +113,62 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
     # ------------------------------------------------------------------ training
     def configure_optimizers(self, lr: float) -> list[torch.optim.Optimizer]:
         inner = self.inner.configure_optimizers(float(type(self.inner).defaults["lr"]))
-        return ([adam([*self.cell.parameters(), *self.head.parameters()], lr=lr)] if self.memory else []) + inner
+        return ([adam(self._summary_parameters(), lr=lr)] if self.memory else []) + inner
 
     def training_step(self, obs, actions, mask, progress, optimizers) -> dict[str, float]:
         n, T = obs.shape
         state, contexts = self.initial_state(n), []
-        for t in range(T):
-            a, o = actions[:, t].clamp(min=0), obs[:, t].clamp(min=0)
-            contexts.append(self._context(state, a))
-            state = self.update(state, a, o)
+        with torch.set_grad_enabled(self.memory and self._summary_best is not None):  # no graph once frozen
+            for t in range(T):
+                a, o = actions[:, t].clamp(min=0), obs[:, t].clamp(min=0)
+                contexts.append(self._context(state, a))
+                state = self.update(state, a, o)
         ctx = torch.stack(contexts, dim=1)[mask]  # (steps, context)
         target = obs[mask]
         logs = {}
-        if self.memory:  # the summary learns to predict the next observation
+        if self.memory:  # the summary learns to predict the next observation, until validate stops it
             summary_opt, *inner_opts = optimizers
-            aux = F.cross_entropy(self.head(ctx), target)
-            summary_opt.zero_grad(set_to_none=True)
-            aux.backward()
-            summary_opt.step()
+            with torch.set_grad_enabled(self._summary_best is not None):
+                aux = F.cross_entropy(self.head(ctx), target)
+            if self._summary_best is not None:
+                summary_opt.zero_grad(set_to_none=True)
+                aux.backward()
+                summary_opt.step()
             logs["summary_loss"] = float(aux.detach())
         else:
             inner_opts = optimizers
         out = self.inner.training_step(F.one_hot(target, self.n_obs).float(), ctx.detach(), progress, inner_opts)
         return {**out, **logs}
+
+    @torch.no_grad()
+    def validate(self, obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor) -> None:
+        """With memory, early stopping of the summary: the summary head's held-out cross-entropy per
+        step is measured, and once it has been no lower than its best for ``summary_patience``
+        validations in a row the summary goes back to its best weights and stops learning, while the inner family trains on for its whole
+        budget. The summary can memorise the training episodes: on Tiger, trained its full 1,500
+        steps, its training loss fell to 0.56 nats per step, below the true entropy rate of 0.676,
+        while its held-out loss rose from 0.688 (step 150) to 0.94. Returns None: ``fit`` keeps the
+        last checkpoint. The memoryless families have nothing to stop."""
+        if not self.memory or self._summary_best is None:
+            return None
+        state, logits = self.initial_state(obs.shape[0]), []
+        for t in range(obs.shape[1]):
+            a, o = actions[:, t].clamp(min=0), obs[:, t].clamp(min=0)
+            logits.append(self.head(self._context(state, a)))
+            state = self.update(state, a, o)
+        loss = float(F.cross_entropy(torch.stack(logits, dim=1)[mask], obs[mask]))
+        if not self._summary_best or loss < self._summary_best[0]:
+            self._summary_best, self._summary_worse = (loss, [p.detach().clone() for p in self._summary_parameters()]), 0
+            return None
+        self._summary_worse += 1
+        if self._summary_worse >= self.summary_patience:  # back to the best summary, frozen from here on
+            for p, best in zip(self._summary_parameters(), self._summary_best[1]):
+                p.copy_(best)
+            self._summary_best = None
+        return None
+
+    def _summary_parameters(self) -> list[nn.Parameter]:
+        return [*self.cell.parameters(), *self.head.parameters()]
 
     # ------------------------------------------------------------------ prediction by sampling
     def _draw(self, context: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

@@ -110,6 +110,20 @@ class SequenceFamily(nn.Module, abc.ABC):
         """``(n,)`` next observations drawn from the model; by default from :meth:`predict`."""
         return torch.multinomial(self.predict(state, action, generator), 1, generator=generator).squeeze(1)
 
+    @torch.no_grad()
+    def validate(self, obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor) -> float | None:
+        r"""Called by ``SequenceWorldModel.fit`` after each tenth of training with held-out episodes:
+        returns the loss, in nats per step, by which ``fit`` keeps its best checkpoint (lower is
+        better), or None to keep the last (a family may then use the held-out episodes itself).
+
+        By default, for a family with a likelihood, the negative log-likelihood per step,
+        :math:`-\sum_t \log q(o_t \mid h_{t-1}, a_t) / \#\text{steps}`, its draws seeded alike at
+        every call."""
+        if not self.has_likelihood:
+            return None
+        generator = torch.Generator(device=obs.device).manual_seed(0)
+        return float(-self.log_prob(obs, actions, mask, generator).sum() / mask.sum())
+
     def log_prob(self, obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor,
                  generator: torch.Generator | None = None) -> torch.Tensor:
         r"""``(B,)``: :math:`\sum_t \log q(o_t \mid h_{t-1}, a_t)` over each episode's steps, by

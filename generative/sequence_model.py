@@ -76,6 +76,8 @@ class SequenceWorldModel:
         self.head = mlp(width + self.n_actions, 2, 64).to(self.device)
         self.history: list[dict[str, float]] = []
         self.train_seconds = 0.0
+        self.best_step = 0  # the training step whose checkpoint the model kept (fit)
+        self.validation_episodes = np.zeros(0, dtype=np.int64)  # the episodes fit held out, by index
 
     def _check(self, data: SequenceDataset) -> None:
         if (data.n_observations, data.n_actions) != (self.n_obs, self.n_actions):
@@ -87,17 +89,34 @@ class SequenceWorldModel:
         return as_t(data.observations, torch.int64), as_t(data.actions, torch.int64), as_t(data.mask, torch.bool)
 
     def fit(self, data: SequenceDataset, steps: int | None = None, batch_size: int | None = None,
-            lr: float | None = None, progress: bool = True) -> list[dict[str, float]]:
+            lr: float | None = None, progress: bool = True, validation: float = 0.1) -> list[dict[str, float]]:
         """Train on whole episodes: each gradient step on ``batch_size`` episodes drawn at random.
 
-        Returns the history: the mean of each logged quantity over each tenth of training.
+        A share ``validation`` of the episodes (drawn by the seed; none when there are fewer than
+        ten) is held out: after each tenth of training the family's
+        :meth:`~generative.sequence_family.SequenceFamily.validate` measures its loss on them, and
+        the model keeps the checkpoint where it was lowest (``best_step``, the held-out episodes'
+        indices in ``validation_episodes``; a family without such a
+        loss keeps its last, and may stop parts of itself early). Recurrent models can memorise
+        their training episodes: the recurrent VAE's summary on Tiger, trained its full 1,500
+        steps, predicted held-out episodes 18 times worse (KL rate 0.24 nats per step) than after
+        400 (0.0135). The reward-and-end head is then fitted on all episodes.
+
+        Returns the history: the mean of each logged quantity over each tenth of training, with
+        ``validation_loss`` where the family returns one.
         """
         self._check(data)
+        if not 0.0 <= validation < 1.0:
+            raise ValueError(f"validation must be a share in [0, 1), got {validation!r}")
         given = {"steps": steps, "batch_size": batch_size, "lr": lr}
         cfg = {**type(self.net).defaults, **{k: v for k, v in given.items() if v is not None}}
-        total, bs = int(cfg["steps"]), min(int(cfg["batch_size"]), len(data))
         gen = torch.Generator(device="cpu").manual_seed(self.seed)
         torch.manual_seed(self.seed)
+        order = torch.randperm(len(data), generator=gen)
+        n_val = int(round(validation * len(data))) if len(data) >= 10 else 0
+        held, train = order[:n_val], order[n_val:]
+        self.validation_episodes = held.sort().values.numpy()
+        total, bs = int(cfg["steps"]), min(int(cfg["batch_size"]), len(train))
         obs, acts, mask = self._tensors(data)
         lengths = torch.as_tensor(data.lengths)
         opts = self.net.configure_optimizers(float(cfg["lr"]))
@@ -106,19 +125,35 @@ class SequenceWorldModel:
         t0 = time.perf_counter()
         logs: dict[str, float] = {}
         chunk = max(1, total // 10)
+        best: tuple[float, dict[str, torch.Tensor]] | None = None
         for step in range(total):
-            idx = torch.randperm(len(data), generator=gen)[:bs]
+            idx = train[torch.randperm(len(train), generator=gen)[:bs]]
             T = int(lengths[idx].max())
             out = self.net.training_step(obs[idx, :T], acts[idx, :T], mask[idx, :T], step / total, opts)
             for k, v in out.items():
                 logs[k] = logs.get(k, 0.0) + v
             if (step + 1) % chunk == 0 or step + 1 == total:
                 n = (step % chunk) + 1
-                self.history.append({**{k: v / n for k, v in logs.items()}, "step": step + 1})
-                bar.set_postfix({k: round(v / n, 4) for k, v in logs.items() if k in ("loss", "kl")})
+                row = {**{k: v / n for k, v in logs.items()}, "step": step + 1}
+                if n_val:
+                    self.net.eval()
+                    T = int(lengths[held].max())
+                    loss = self.net.validate(obs[held, :T], acts[held, :T], mask[held, :T])
+                    self.net.train()
+                    if loss is not None:
+                        row["validation_loss"] = loss
+                        if best is None or loss < best[0]:
+                            best = (loss, {k: v.detach().clone() for k, v in self.net.state_dict().items()})
+                            self.best_step = step + 1
+                self.history.append(row)
+                bar.set_postfix({k: round(v, 4) for k, v in row.items() if k in ("loss", "kl", "validation_loss")})
                 logs = {}
             bar.update(1)
         bar.close()
+        if best is not None:
+            self.net.load_state_dict(best[1])
+        else:
+            self.best_step = total
         self.net.eval()
         self.fit_head(data)
         self.train_seconds += time.perf_counter() - t0
@@ -216,7 +251,8 @@ class SequenceWorldModel:
             torch.save({"kind": "sequence", "family": self.family, "n_obs": self.n_obs, "n_actions": self.n_actions,
                         "seed": self.seed, "hparams": self.hparams, "source": self.source, "net": self.net.state_dict(),
                         "head": self.head.state_dict(),
-                        "history": self.history, "train_seconds": self.train_seconds}, tmp)
+                        "history": self.history, "train_seconds": self.train_seconds,
+                        "best_step": self.best_step}, tmp)
         return path
 
     @classmethod
@@ -237,12 +273,13 @@ class SequenceWorldModel:
         model.head.load_state_dict(blob["head"])
         model.net.eval()
         model.history, model.train_seconds = blob["history"], blob["train_seconds"]
+        model.best_step = int(blob.get("best_step", 0))
         return model
 
 
 def train_sequence_model(data: SequenceDataset, family: str = "hmm", seed: int = 0, device: str = "auto",
                          steps: int | None = None, batch_size: int | None = None, lr: float | None = None,
-                         progress: bool = True, **hparams: Any) -> SequenceWorldModel:
+                         progress: bool = True, validation: float = 0.1, **hparams: Any) -> SequenceWorldModel:
     """Fit a world model with memory to whole episodes (from :func:`~generative.sequences.collect_sequences`).
 
     Arguments:
@@ -253,9 +290,11 @@ def train_sequence_model(data: SequenceDataset, family: str = "hmm", seed: int =
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
         steps, batch_size, lr: the budget (default the family's ``defaults``).
         progress: a progress bar over gradient steps.
+        validation: the share of episodes held out to choose the checkpoint by
+            (:meth:`SequenceWorldModel.fit`); 0 keeps the last.
         **hparams: the family's architecture arguments (``states`` of the HMM, ``hidden`` of the RSSM...).
     """
     model = SequenceWorldModel(family, data.n_observations, data.n_actions, device=device, seed=seed,
                                source=data.source, **hparams)
-    model.fit(data, steps=steps, batch_size=batch_size, lr=lr, progress=progress)
+    model.fit(data, steps=steps, batch_size=batch_size, lr=lr, progress=progress, validation=validation)
     return model

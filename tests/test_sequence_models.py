@@ -200,6 +200,78 @@ def test_each_family_trains_predicts_and_saves(family, tmp_path, tmaze_data):
         model.filter(collect_sequences(gym.make("gridlab/Tiger-v0"), 2))
 
 
+class Scripted(SequenceFamily):
+    """One parameter that each training step raises by 1, and a held-out loss read from a script (tests only)."""
+
+    defaults = {"steps": 50, "batch_size": 4, "lr": 0.0}
+    quick_steps = 50
+    has_likelihood = True
+    script = [5.0, 3.0, 4.0, 6.0, 7.0, 8.0, 9.0, 9.5, 9.7, 9.9]  # best at the second tenth
+
+    def __init__(self, n_obs, n_actions):
+        super().__init__(n_obs, n_actions)
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.calls = 0
+
+    def configure_optimizers(self, lr):
+        return []
+
+    def training_step(self, obs, actions, mask, progress, optimizers):
+        with torch.no_grad():
+            self.w += 1.0
+        return {"loss": 0.0}
+
+    def validate(self, obs, actions, mask):
+        self.calls += 1
+        return self.script[self.calls - 1]
+
+    def initial_state(self, n):
+        return torch.zeros(n, 1)
+
+    def predict(self, state, action, generator=None):
+        return torch.full((len(state), self.n_obs), 1.0 / self.n_obs)
+
+    def update(self, state, action, obs, generator=None):
+        return state
+
+    def features(self, state):
+        return state
+
+
+def test_training_keeps_the_checkpoint_with_the_lowest_held_out_loss(tmaze_data):
+    register_sequence_family("scripted", Scripted)
+    try:
+        model = train_sequence_model(tmaze_data, "scripted", progress=False, device="cpu", seed=0)
+    finally:
+        SEQUENCE_FAMILIES.pop("scripted")
+    assert [row["validation_loss"] for row in model.history] == Scripted.script
+    assert model.best_step == 10 and float(model.net.w.detach()) == 10.0  # the weights of step 10, not of step 50
+    assert len(model.validation_episodes) == 6  # a tenth of the 60 episodes
+    kept = train_sequence_model(tmaze_data, "hmm", steps=10, progress=False, device="cpu", seed=0, validation=0.0)
+    assert len(kept.validation_episodes) == 0 and "validation_loss" not in kept.history[-1] and kept.best_step == 10
+    with pytest.raises(ValueError, match="validation must be a share in \\[0, 1\\), got 1.5"):
+        train_sequence_model(tmaze_data, "hmm", steps=1, progress=False, device="cpu", validation=1.5)
+
+
+def test_the_recurrent_summary_stops_learning_at_its_best_held_out_loss(tmaze_data):
+    net = load_sequence_family("rnn_vae")(tmaze_data.n_observations, tmaze_data.n_actions, samples=4)
+    opts = net.configure_optimizers(3e-3)
+    obs, actions, mask = (torch.as_tensor(x) for x in (tmaze_data.observations, tmaze_data.actions, tmaze_data.mask))
+    summary = lambda: [p.detach().clone() for p in net._summary_parameters()]  # noqa: E731
+    net.validate(obs, actions, mask)  # the first measure is the best so far
+    best = summary()
+    with torch.no_grad():  # a worse summary, twice (summary_patience = 2)
+        net.head[-1].bias += torch.linspace(-3.0, 3.0, net.n_obs)
+    net.validate(obs, actions, mask)
+    assert not all(torch.equal(a, b) for a, b in zip(summary(), best))  # one worse measure: still learning
+    net.validate(obs, actions, mask)
+    assert all(torch.equal(a, b) for a, b in zip(summary(), best))  # back to its best
+    inner = [p.detach().clone() for p in net.inner.parameters()]
+    net.training_step(obs[:8], actions[:8], mask[:8], 0.5, opts)
+    assert all(torch.equal(a, b) for a, b in zip(summary(), best))  # frozen
+    assert not all(torch.equal(a, p) for a, p in zip(inner, net.inner.parameters()))  # the inner family trains on
+
+
 def test_a_trained_neural_hmm_nears_the_true_likelihood_on_tiger():
     env = gym.make("gridlab/Tiger-v0")
     data = collect_sequences(env, 200, seed=0)
