@@ -9,7 +9,9 @@ feeds it a context :math:`c_t`:
   :math:`g_t = \mathrm{GRU}(g_{t-1}, [o_t, a_t])` summarises the whole history. The summary is
   trained by its own categorical head predicting :math:`o_{t+1}` from :math:`c_t` (cross-entropy);
   the inner family is trained on the summaries held fixed (``detach``), by its own objective (the
-  ELBO, the flow's likelihood, the GAN game). Training the summary through the GAN's losses
+  ELBO, the flow's likelihood, the GAN game). The summary stops learning once its cross-entropy on
+  held-out episodes stops falling (:meth:`HistoryConditioned.validate`); the inner family trains
+  its whole budget. Training the summary through the GAN's losses
   instead would let the discriminator shape what the generator is conditioned on.
 - without memory: :math:`c_t = [o_t, a_{t+1}]`: the one-step world model of the lab's fully
   observed worlds, which cannot tell apart histories that end in the same observation.
@@ -115,15 +117,18 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
         inner = self.inner.configure_optimizers(float(type(self.inner).defaults["lr"]))
         return ([adam(self._summary_parameters(), lr=lr)] if self.memory else []) + inner
 
+    def _contexts(self, obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``(steps, context)``: :math:`c_{t-1}` of every step that happened, along whole episodes."""
+        state, contexts = self.initial_state(obs.shape[0]), []
+        for t in range(obs.shape[1]):
+            a, o = actions[:, t].clamp(min=0), obs[:, t].clamp(min=0)
+            contexts.append(self._context(state, a))
+            state = self.update(state, a, o)
+        return torch.stack(contexts, dim=1)[mask]
+
     def training_step(self, obs, actions, mask, progress, optimizers) -> dict[str, float]:
-        n, T = obs.shape
-        state, contexts = self.initial_state(n), []
         with torch.set_grad_enabled(self.memory and self._summary_best is not None):  # no graph once frozen
-            for t in range(T):
-                a, o = actions[:, t].clamp(min=0), obs[:, t].clamp(min=0)
-                contexts.append(self._context(state, a))
-                state = self.update(state, a, o)
-        ctx = torch.stack(contexts, dim=1)[mask]  # (steps, context)
+            ctx = self._contexts(obs, actions, mask)
         target = obs[mask]
         logs = {}
         if self.memory:  # the summary learns to predict the next observation, until validate stops it
@@ -144,19 +149,15 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
     def validate(self, obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor) -> None:
         """With memory, early stopping of the summary: the summary head's held-out cross-entropy per
         step is measured, and once it has been no lower than its best for ``summary_patience``
-        validations in a row the summary goes back to its best weights and stops learning, while the inner family trains on for its whole
-        budget. The summary can memorise the training episodes: on Tiger, trained its full 1,500
-        steps, its training loss fell to 0.56 nats per step, below the true entropy rate of 0.676,
-        while its held-out loss rose from 0.688 (step 150) to 0.94. Returns None: ``fit`` keeps the
-        last checkpoint. The memoryless families have nothing to stop."""
+        validations in a row the summary goes back to its best weights and stops learning, while
+        the inner family trains on for its whole budget. The summary can memorise the training
+        episodes: on Tiger, trained its full 1,500 steps, its training loss fell to 0.56 nats per
+        step, below the true entropy rate of 0.676, while its held-out loss rose from 0.688 (step
+        150) to 0.94. Returns None: ``fit`` keeps the last checkpoint. The memoryless families have
+        nothing to stop."""
         if not self.memory or self._summary_best is None:
             return None
-        state, logits = self.initial_state(obs.shape[0]), []
-        for t in range(obs.shape[1]):
-            a, o = actions[:, t].clamp(min=0), obs[:, t].clamp(min=0)
-            logits.append(self.head(self._context(state, a)))
-            state = self.update(state, a, o)
-        loss = float(F.cross_entropy(torch.stack(logits, dim=1)[mask], obs[mask]))
+        loss = float(F.cross_entropy(self.head(self._contexts(obs, actions, mask)), obs[mask]))
         if not self._summary_best or loss < self._summary_best[0]:
             self._summary_best, self._summary_worse = (loss, [p.detach().clone() for p in self._summary_parameters()]), 0
             return None
