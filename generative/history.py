@@ -7,11 +7,11 @@ feeds it a context :math:`c_t`:
 
 - with memory (``memory = True``): :math:`c_t = [g_t, a_{t+1}]`, where
   :math:`g_t = \mathrm{GRU}(g_{t-1}, [o_t, a_t])` summarises the whole history. The summary is
-  trained by its own categorical head predicting :math:`o_{t+1}` from :math:`c_t` (cross-entropy);
-  the inner family is trained on the summaries held fixed (``detach``), by its own objective (the
-  ELBO, the flow's likelihood, the GAN game). The summary stops learning once its cross-entropy on
-  held-out episodes stops falling (:meth:`HistoryConditioned.validate`); the inner family trains
-  its whole budget. Training the summary through the GAN's losses
+  the ``"rnn"`` family's network (:class:`~generative.rnn.RecurrentCategorical`), trained by its
+  own head predicting :math:`o_{t+1}` from :math:`c_t` (cross-entropy) until its cross-entropy on
+  held-out episodes stops falling (:meth:`HistoryConditioned.validate`); the inner family is
+  trained its whole budget on the summaries held fixed (``detach``), by its own objective (the
+  ELBO, the flow's likelihood, the GAN game). Training the summary through the GAN's losses
   instead would let the discriminator shape what the generator is conditioned on.
 - without memory: :math:`c_t = [o_t, a_{t+1}]`: the one-step world model of the lab's fully
   observed worlds, which cannot tell apart histories that end in the same observation.
@@ -37,8 +37,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from generative.nn import adam, mlp
+from generative.nn import adam
 from generative.registry import load_family
+from generative.rnn import RecurrentCategorical
 from generative.sequence_family import SequenceFamily
 
 __all__ = ["HistoryConditioned", "RecurrentVAE", "RecurrentGAN", "RecurrentFlow", "MarkovVAE", "MarkovGAN",
@@ -83,9 +84,8 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
             inner = {"pack": 1, **inner}
         width = hidden if self.memory else n_obs + 1  # the last observation, or "none yet"
         self.inner = cls(n_obs, width + n_actions, "categorical", **inner)
-        if self.memory:
-            self.cell = nn.GRUCell(n_obs + n_actions, hidden)
-            self.head = mlp(hidden + n_actions, n_obs, hidden)  # nonlinear: the next observation depends on state x action
+        if self.memory:  # the GRU summary and its head: the "rnn" family's network
+            self.summary = RecurrentCategorical(n_obs, n_actions, hidden)
         # (held-out loss, weights) of the best summary so far; () before the first validation,
         # None once the summary is frozen (validate); validations since the best
         self._summary_best: tuple[float, list[torch.Tensor]] | tuple[()] | None = ()
@@ -98,16 +98,16 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
     def initial_state(self, n: int) -> torch.Tensor:
         device = next(self.inner.parameters()).device
         if self.memory:
-            return torch.zeros(n, self.hidden, device=device)
+            return self.summary.initial_state(n)
         state = torch.zeros(n, self.n_obs + 1, device=device)
         state[:, self.n_obs] = 1.0  # no observation yet
         return state
 
     def update(self, state: torch.Tensor, action: torch.Tensor, obs: torch.Tensor, generator=None) -> torch.Tensor:
+        if self.memory:
+            return self.summary.update(state, action, obs)
         seen = F.one_hot(obs, self.n_obs).to(state.dtype)
-        if not self.memory:
-            return torch.cat([seen, torch.zeros_like(seen[:, :1])], dim=1)
-        return self.cell(torch.cat([seen, F.one_hot(action, self.n_actions).to(state.dtype)], dim=-1), state)
+        return torch.cat([seen, torch.zeros_like(seen[:, :1])], dim=1)
 
     def features(self, state: torch.Tensor) -> torch.Tensor:
         return state
@@ -134,7 +134,7 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
         if self.memory:  # the summary learns to predict the next observation, until validate stops it
             summary_opt, *inner_opts = optimizers
             with torch.set_grad_enabled(self._summary_best is not None):
-                aux = F.cross_entropy(self.head(ctx), target)
+                aux = F.cross_entropy(self.summary.head(ctx), target)
             if self._summary_best is not None:
                 summary_opt.zero_grad(set_to_none=True)
                 aux.backward()
@@ -157,7 +157,7 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
         nothing to stop."""
         if not self.memory or self._summary_best is None:
             return None
-        loss = float(F.cross_entropy(self.head(self._contexts(obs, actions, mask)), obs[mask]))
+        loss = float(F.cross_entropy(self.summary.head(self._contexts(obs, actions, mask)), obs[mask]))
         if not self._summary_best or loss < self._summary_best[0]:
             self._summary_best, self._summary_worse = (loss, [p.detach().clone() for p in self._summary_parameters()]), 0
             return None
@@ -169,7 +169,7 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
         return None
 
     def _summary_parameters(self) -> list[nn.Parameter]:
-        return [*self.cell.parameters(), *self.head.parameters()]
+        return list(self.summary.parameters())
 
     # ------------------------------------------------------------------ prediction by sampling
     def _draw(self, context: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

@@ -137,6 +137,7 @@ register_family("gan", "generative.gan:ConditionalGAN")
 register_family("flow", "generative.flow:ConditionalFlow")
 register_sequence_family("hmm", "generative.hmm:NeuralHMM")
 register_sequence_family("rssm", "generative.rssm:RSSM")
+register_sequence_family("rnn", "generative.rnn:RecurrentCategorical")
 # the one-step families made sequence-aware (a recurrent summary), and their memoryless contrast
 register_sequence_family("rnn_vae", "generative.history:RecurrentVAE")
 register_sequence_family("rnn_gan", "generative.history:RecurrentGAN")

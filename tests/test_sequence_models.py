@@ -185,7 +185,7 @@ def test_the_neural_hmm_likelihood_is_the_forward_algorithm_of_its_own_tables(tm
         assert model.log_likelihood(d.take([i]))[0] == pytest.approx(ref, rel=1e-5)
 
 
-@pytest.mark.parametrize("family", ["hmm", "rssm"])
+@pytest.mark.parametrize("family", ["hmm", "rssm", "rnn"])
 def test_each_family_trains_predicts_and_saves(family, tmp_path, tmaze_data):
     model = train_sequence_model(tmaze_data, family, steps=30, progress=False,  # enough for the loss to fall
                                  device="cpu", seed=0)
@@ -194,7 +194,7 @@ def test_each_family_trains_predicts_and_saves(family, tmp_path, tmaze_data):
     assert np.allclose(f.predictive.sum(axis=2)[tmaze_data.take([0, 1, 2]).mask], 1.0, atol=1e-5)
     path = model.save(tmp_path / "m.pt")
     back = SequenceWorldModel.load(path, device="cpu")
-    if family == "hmm":  # deterministic filter: the same predictions after loading
+    if family in ("hmm", "rnn"):  # deterministic filter: the same predictions after loading
         assert np.allclose(back.filter(tmaze_data.take([0])).predictive, model.filter(tmaze_data.take([0])).predictive)
     with pytest.raises(ValueError, match="another POMDP"):
         model.filter(collect_sequences(gym.make("gridlab/Tiger-v0"), 2))
@@ -261,7 +261,7 @@ def test_the_recurrent_summary_stops_learning_at_its_best_held_out_loss(tmaze_da
     net.validate(obs, actions, mask)  # the first measure is the best so far
     best = summary()
     with torch.no_grad():  # a worse summary, twice (summary_patience = 2)
-        net.head[-1].bias += torch.linspace(-3.0, 3.0, net.n_obs)
+        net.summary.head[-1].bias += torch.linspace(-3.0, 3.0, net.n_obs)
     net.validate(obs, actions, mask)
     assert not all(torch.equal(a, b) for a, b in zip(summary(), best))  # one worse measure: still learning
     net.validate(obs, actions, mask)
@@ -270,6 +270,13 @@ def test_the_recurrent_summary_stops_learning_at_its_best_held_out_loss(tmaze_da
     net.training_step(obs[:8], actions[:8], mask[:8], 0.5, opts)
     assert all(torch.equal(a, b) for a, b in zip(summary(), best))  # frozen
     assert not all(torch.equal(a, p) for a, p in zip(inner, net.inner.parameters()))  # the inner family trains on
+
+
+def test_the_rnns_held_out_loss_is_its_exact_negative_log_likelihood(tmaze_data):
+    model = SequenceWorldModel("rnn", tmaze_data.n_observations, tmaze_data.n_actions, device="cpu", seed=0)
+    obs, actions, mask = model._tensors(tmaze_data)
+    nll = -model.log_likelihood(tmaze_data).sum() / tmaze_data.mask.sum()  # along the filter, step by step
+    assert model.net.validate(obs, actions, mask) == pytest.approx(nll, rel=1e-5)
 
 
 def test_a_trained_neural_hmm_nears_the_true_likelihood_on_tiger():
