@@ -119,12 +119,14 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
 
     def _contexts(self, obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``(steps, context)``: :math:`c_{t-1}` of every step that happened, along whole episodes."""
-        state, contexts = self.initial_state(obs.shape[0]), []
-        for t in range(obs.shape[1]):
-            a, o = actions[:, t].clamp(min=0), obs[:, t].clamp(min=0)
-            contexts.append(self._context(state, a))
-            state = self.update(state, a, o)
-        return torch.stack(contexts, dim=1)[mask]
+        if self.memory:
+            return self.summary.contexts(obs, actions, mask)
+        seen = F.one_hot(obs.clamp(min=0), self.n_obs).to(torch.float32)
+        last = torch.cat([torch.zeros_like(seen[:, :1]), seen[:, :-1]], dim=1)  # the observation before each step
+        none = torch.zeros_like(seen[..., :1])
+        none[:, 0] = 1.0  # no observation yet
+        acted = F.one_hot(actions.clamp(min=0), self.n_actions).to(torch.float32)
+        return torch.cat([last, none, acted], dim=-1)[mask].to(self.initial_state(1).device)
 
     def training_step(self, obs, actions, mask, progress, optimizers) -> dict[str, float]:
         with torch.set_grad_enabled(self.memory and self._summary_best is not None):  # no graph once frozen

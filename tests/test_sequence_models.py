@@ -279,6 +279,18 @@ def test_the_rnns_held_out_loss_is_its_exact_negative_log_likelihood(tmaze_data)
     assert model.net.validate(obs, actions, mask) == pytest.approx(nll, rel=1e-5)
 
 
+@pytest.mark.parametrize("family", ["markov_vae", "rnn_vae"])
+def test_training_conditions_on_the_contexts_that_prediction_walks_step_by_step(family, tmaze_data):
+    net = load_sequence_family(family)(tmaze_data.n_observations, tmaze_data.n_actions, samples=4)
+    obs, actions, mask = (torch.as_tensor(x) for x in (tmaze_data.observations, tmaze_data.actions, tmaze_data.mask))
+    state, walked = net.initial_state(len(tmaze_data)), []
+    for t in range(obs.shape[1]):  # as SequenceWorldModel.filter runs the state
+        a, o = actions[:, t].clamp(min=0), obs[:, t].clamp(min=0)
+        walked.append(net._context(state, a))
+        state = net.update(state, a, o)
+    assert torch.allclose(torch.stack(walked, dim=1)[mask], net._contexts(obs, actions, mask))
+
+
 def test_a_trained_neural_hmm_nears_the_true_likelihood_on_tiger():
     env = gym.make("gridlab/Tiger-v0")
     data = collect_sequences(env, 200, seed=0)
