@@ -5,7 +5,7 @@ Rooms: ``family`` (the contract a family fulfils) and ``registry`` (the one list
 sampling, rollouts, save and load); ``metrics``, ``scoring`` (exact scores against the true
 transition probabilities); ``env`` (a world model as a Gymnasium env). World models with memory
 of partially observed worlds: ``sequences`` (whole episodes), ``sequence_family`` (their contract),
-``hmm``, ``rssm`` and ``history`` (the families), ``sequence_model`` (training and filtering),
+``hmm``, ``rssm``, ``rnn`` and ``history`` (the families), ``sequence_model`` (training and filtering),
 ``sequence_scoring`` (exact scores against the forward algorithm), ``sequence_run`` (run
 directories) and ``sequence_env`` (a dream to train agents in). Imports ``envs`` only, never
 ``agents`` or ``gridlab``.

@@ -1,4 +1,4 @@
-r"""A recurrent network that predicts the next observation: :class:`RecurrentCategorical`
+r"""A recurrent network that predicts the next observation: :class:`~generative.rnn.RecurrentCategorical`
 (registered as ``"rnn"``).
 
 The plainest world model with memory, the field's RNN sequence predictor: a GRU summary of the
