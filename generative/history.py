@@ -126,7 +126,7 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
         none = torch.zeros_like(seen[..., :1])
         none[:, 0] = 1.0  # no observation yet
         acted = F.one_hot(actions.clamp(min=0), self.n_actions).to(torch.float32)
-        return torch.cat([last, none, acted], dim=-1)[mask].to(self.initial_state(1).device)
+        return torch.cat([last, none, acted], dim=-1)[mask]
 
     def training_step(self, obs, actions, mask, progress, optimizers) -> dict[str, float]:
         with torch.set_grad_enabled(self.memory and self._summary_best is not None):  # no graph once frozen
