@@ -34,7 +34,6 @@ import abc
 from typing import Any, ClassVar
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from generative.nn import adam
@@ -96,10 +95,9 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
         return torch.cat([state, F.one_hot(action, self.n_actions).to(state.dtype)], dim=-1)
 
     def initial_state(self, n: int) -> torch.Tensor:
-        device = next(self.inner.parameters()).device
         if self.memory:
             return self.summary.initial_state(n)
-        state = torch.zeros(n, self.n_obs + 1, device=device)
+        state = torch.zeros(n, self.n_obs + 1, device=next(self.inner.parameters()).device)
         state[:, self.n_obs] = 1.0  # no observation yet
         return state
 
@@ -115,7 +113,7 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
     # ------------------------------------------------------------------ training
     def configure_optimizers(self, lr: float) -> list[torch.optim.Optimizer]:
         inner = self.inner.configure_optimizers(float(type(self.inner).defaults["lr"]))
-        return ([adam(self._summary_parameters(), lr=lr)] if self.memory else []) + inner
+        return ([adam(self.summary.parameters(), lr=lr)] if self.memory else []) + inner
 
     def _contexts(self, obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``(steps, context)``: :math:`c_{t-1}` of every step that happened, along whole episodes."""
@@ -159,19 +157,16 @@ class HistoryConditioned(SequenceFamily, abc.ABC):
         nothing to stop."""
         if not self.memory or self._summary_best is None:
             return None
-        loss = float(F.cross_entropy(self.summary.head(self._contexts(obs, actions, mask)), obs[mask]))
+        loss = self.summary.validate(obs, actions, mask)  # the rnn family's held-out NLL
         if not self._summary_best or loss < self._summary_best[0]:
-            self._summary_best, self._summary_worse = (loss, [p.detach().clone() for p in self._summary_parameters()]), 0
+            self._summary_best, self._summary_worse = (loss, [p.detach().clone() for p in self.summary.parameters()]), 0
             return None
         self._summary_worse += 1
         if self._summary_worse >= self.summary_patience:  # back to the best summary, frozen from here on
-            for p, best in zip(self._summary_parameters(), self._summary_best[1]):
+            for p, best in zip(self.summary.parameters(), self._summary_best[1]):
                 p.copy_(best)
             self._summary_best = None
         return None
-
-    def _summary_parameters(self) -> list[nn.Parameter]:
-        return list(self.summary.parameters())
 
     # ------------------------------------------------------------------ prediction by sampling
     def _draw(self, context: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

@@ -119,6 +119,8 @@ class SequenceWorldModel:
         total, bs = int(cfg["steps"]), min(int(cfg["batch_size"]), len(train))
         obs, acts, mask = self._tensors(data)
         lengths = torch.as_tensor(data.lengths)
+        T_held = int(lengths[held].max()) if n_val else 0
+        held_batch = (obs[held, :T_held], acts[held, :T_held], mask[held, :T_held])
         opts = self.net.configure_optimizers(float(cfg["lr"]))
         self.net.train()
         bar = _progress(total, f"{self.family} sequence model", progress)
@@ -137,8 +139,7 @@ class SequenceWorldModel:
                 row = {**{k: v / n for k, v in logs.items()}, "step": step + 1}
                 if n_val:
                     self.net.eval()
-                    T = int(lengths[held].max())
-                    loss = self.net.validate(obs[held, :T], acts[held, :T], mask[held, :T])
+                    loss = self.net.validate(*held_batch)
                     self.net.train()
                     if loss is not None:
                         row["validation_loss"] = loss

@@ -257,7 +257,7 @@ def test_the_recurrent_summary_stops_learning_at_its_best_held_out_loss(tmaze_da
     net = load_sequence_family("rnn_vae")(tmaze_data.n_observations, tmaze_data.n_actions, samples=4)
     opts = net.configure_optimizers(3e-3)
     obs, actions, mask = (torch.as_tensor(x) for x in (tmaze_data.observations, tmaze_data.actions, tmaze_data.mask))
-    summary = lambda: [p.detach().clone() for p in net._summary_parameters()]  # noqa: E731
+    summary = lambda: [p.detach().clone() for p in net.summary.parameters()]  # noqa: E731
     net.validate(obs, actions, mask)  # the first measure is the best so far
     best = summary()
     with torch.no_grad():  # a worse summary, twice (summary_patience = 2)
