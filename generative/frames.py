@@ -59,7 +59,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from generative.nn import adam
+from generative.nn import adam, seeded
 
 __all__ = ["FrameCodec", "FRAME_CODEC_DEFAULTS"]
 
@@ -165,57 +165,57 @@ class FrameCodec:
         if x.ndim != 4 or x.shape[-1] != 3:
             raise ValueError(f"frames must have shape (N, H, W, 3), got {tuple(x.shape)}")
         device = torch.device(device)
-        torch.manual_seed(seed)
-        gen = torch.Generator().manual_seed(seed)
-        net = _VQAutoencoder(tuple(x.shape[1:]), hp["codes"], hp["latent"], hp["channels"]).to(device)
-        opt = adam(net.parameters(), lr=hp["lr"])
-        K, bs = hp["codes"], min(hp["batch_size"], len(x))
-        # each pixel's error weighted min(1, VARIANCE_CAP / its variance over the frames)
-        sample = x[torch.randint(len(x), (min(len(x), 20_000),), generator=gen)].float() / 255.0
-        weight = (VARIANCE_CAP / sample.var(dim=0).clamp(min=VARIANCE_CAP)).to(device)
-        with torch.no_grad():  # start the codebook on encoder outputs, so that every code is in use
-            first = x[torch.randint(len(x), (max(K, bs),), generator=gen)].to(device)
-            net.codebook.copy_(net.encode(first)[:K])
-        used = torch.zeros(K, device=device)
-        from tqdm import tqdm
+        with seeded(seed):
+            gen = torch.Generator().manual_seed(seed)
+            net = _VQAutoencoder(tuple(x.shape[1:]), hp["codes"], hp["latent"], hp["channels"]).to(device)
+            opt = adam(net.parameters(), lr=hp["lr"])
+            K, bs = hp["codes"], min(hp["batch_size"], len(x))
+            # each pixel's error weighted min(1, VARIANCE_CAP / its variance over the frames)
+            sample = x[torch.randint(len(x), (min(len(x), 20_000),), generator=gen)].float() / 255.0
+            weight = (VARIANCE_CAP / sample.var(dim=0).clamp(min=VARIANCE_CAP)).to(device)
+            with torch.no_grad():  # start the codebook on encoder outputs, so that every code is in use
+                first = x[torch.randint(len(x), (max(K, bs),), generator=gen)].to(device)
+                net.codebook.copy_(net.encode(first)[:K])
+            used = torch.zeros(K, device=device)
+            from tqdm import tqdm
 
-        for step in tqdm(range(hp["steps"]), desc="frame codec", disable=not progress, leave=False):
-            batch = x[torch.randint(len(x), (bs,), generator=gen)].to(device)
-            z = net.encode(batch)
-            k = net.nearest(z.detach())
-            e = net.codebook[k]
-            zq = z + (e - z).detach()  # straight-through
-            recon = (weight * (net.decode(zq) - batch.float() / 255.0) ** 2).mean()
-            loss = recon + F.mse_loss(e, z.detach()) + hp["beta"] * F.mse_loss(z, e.detach())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            used += torch.bincount(k, minlength=K)
-            if (step + 1) % 100 == 0 and step + 1 < hp["steps"]:  # dead-code restarts
-                dead = torch.nonzero(used == 0).flatten()
-                if len(dead):
-                    with torch.no_grad():
-                        pick = torch.randint(len(z), (len(dead),), generator=gen).to(device)
-                        net.codebook[dead] = z.detach()[pick]
-                used.zero_()
-        net.eval()
-        counts = torch.zeros(K, device=device)
-        sums = torch.zeros((K, int(np.prod(x.shape[1:]))), device=device)
-        with torch.no_grad():  # each code's frame: the mean of the frames encoded to it
-            for lo in range(0, len(x), 4096):
-                batch = x[lo:lo + 4096].to(device)
-                k = net.nearest(net.encode(batch))
-                counts += torch.bincount(k, minlength=K)
-                sums.index_add_(0, k, batch.reshape(len(batch), -1).float())
-        kept = torch.nonzero(counts >= max(1.0, min_share * len(x))).flatten()
-        table = sums[kept] / counts[kept, None]
-        scale = weight.reshape(-1).sqrt()
-        if not hp["refine"]:
-            order = raster_order(table, scale, tuple(x.shape[1:]))
-            return cls(tuple(x.shape[1:]), net, kept[order], hp, table=table[order])
-        table = _refine(x, table, scale, hp["codes"], hp["refine"], gen, device, min_share)
-        table = table[raster_order(table, scale, tuple(x.shape[1:]))]
-        return cls(tuple(x.shape[1:]), net, torch.arange(len(table), device=device), hp, table=table, scale=scale)
+            for step in tqdm(range(hp["steps"]), desc="frame codec", disable=not progress, leave=False):
+                batch = x[torch.randint(len(x), (bs,), generator=gen)].to(device)
+                z = net.encode(batch)
+                k = net.nearest(z.detach())
+                e = net.codebook[k]
+                zq = z + (e - z).detach()  # straight-through
+                recon = (weight * (net.decode(zq) - batch.float() / 255.0) ** 2).mean()
+                loss = recon + F.mse_loss(e, z.detach()) + hp["beta"] * F.mse_loss(z, e.detach())
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                used += torch.bincount(k, minlength=K)
+                if (step + 1) % 100 == 0 and step + 1 < hp["steps"]:  # dead-code restarts
+                    dead = torch.nonzero(used == 0).flatten()
+                    if len(dead):
+                        with torch.no_grad():
+                            pick = torch.randint(len(z), (len(dead),), generator=gen).to(device)
+                            net.codebook[dead] = z.detach()[pick]
+                    used.zero_()
+            net.eval()
+            counts = torch.zeros(K, device=device)
+            sums = torch.zeros((K, int(np.prod(x.shape[1:]))), device=device)
+            with torch.no_grad():  # each code's frame: the mean of the frames encoded to it
+                for lo in range(0, len(x), 4096):
+                    batch = x[lo:lo + 4096].to(device)
+                    k = net.nearest(net.encode(batch))
+                    counts += torch.bincount(k, minlength=K)
+                    sums.index_add_(0, k, batch.reshape(len(batch), -1).float())
+            kept = torch.nonzero(counts >= max(1.0, min_share * len(x))).flatten()
+            table = sums[kept] / counts[kept, None]
+            scale = weight.reshape(-1).sqrt()
+            if not hp["refine"]:
+                order = raster_order(table, scale, tuple(x.shape[1:]))
+                return cls(tuple(x.shape[1:]), net, kept[order], hp, table=table[order])
+            table = _refine(x, table, scale, hp["codes"], hp["refine"], gen, device, min_share)
+            table = table[raster_order(table, scale, tuple(x.shape[1:]))]
+            return cls(tuple(x.shape[1:]), net, torch.arange(len(table), device=device), hp, table=table, scale=scale)
 
     @torch.no_grad()
     def encode(self, obs: Any, chunk: int = 4096) -> torch.Tensor:

@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 
 import torch
 import torch.nn as nn
 
-__all__ = ["mlp", "adam"]
+__all__ = ["mlp", "adam", "seeded"]
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a block on torch's global random streams seeded with ``seed``, then give the caller's
+    streams back: weight initialisation and training noise (dropout, reparameterised draws, zuko's
+    samples) draw from the global streams, and a library must not reseed its caller's process.
+
+    The CPU stream and every CUDA device's are forked (``torch.random.fork_rng``), so the
+    block's draws are the same as after ``torch.manual_seed(seed)`` and the caller's next draw
+    is the one it would have made without the block.
+
+    Example:
+        >>> before = torch.random.get_rng_state()
+        >>> with seeded(0):
+        ...     a = torch.rand(2)
+        >>> with seeded(0):
+        ...     b = torch.rand(2)
+        >>> bool((a == b).all()), bool((torch.random.get_rng_state() == before).all())
+        (True, True)
+    """
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        yield
 
 
 def adam(params: Iterable[torch.Tensor], lr: float, **kwargs: Any) -> torch.optim.Adam:

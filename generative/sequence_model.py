@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from envs.rundir import atomic_file
-from generative.nn import adam, mlp
+from generative.nn import adam, mlp, seeded
 from generative.registry import load_sequence_family
 from generative.sequence_family import SequenceFamily
 from generative.sequences import SequenceDataset
@@ -69,11 +69,11 @@ class SequenceWorldModel:
         self.family, self.n_obs, self.n_actions, self.seed = family, int(n_obs), int(n_actions), seed
         self.hparams, self.source = dict(hparams), dict(source or {})
         self.device = resolve_device(device)
-        torch.manual_seed(seed)
-        self.net: SequenceFamily = cls(self.n_obs, self.n_actions, **hparams).to(self.device)
-        width = int(self.net.features(self.net.initial_state(1)).shape[1])
-        # reward and termination of a step from the state's features and the action (for dreams)
-        self.head = mlp(width + self.n_actions, 2, 64).to(self.device)
+        with seeded(seed):
+            self.net: SequenceFamily = cls(self.n_obs, self.n_actions, **hparams).to(self.device)
+            width = int(self.net.features(self.net.initial_state(1)).shape[1])
+            # reward and termination of a step from the state's features and the action (for dreams)
+            self.head = mlp(width + self.n_actions, 2, 64).to(self.device)
         self.history: list[dict[str, float]] = []
         self.train_seconds = 0.0
         self.best_step = 0  # the training step whose checkpoint the model kept (fit)
@@ -111,54 +111,54 @@ class SequenceWorldModel:
         given = {"steps": steps, "batch_size": batch_size, "lr": lr}
         cfg = {**type(self.net).defaults, **{k: v for k, v in given.items() if v is not None}}
         gen = torch.Generator(device="cpu").manual_seed(self.seed)
-        torch.manual_seed(self.seed)
-        order = torch.randperm(len(data), generator=gen)
-        n_val = int(round(validation * len(data))) if len(data) >= 10 else 0
-        held, train = order[:n_val], order[n_val:]
-        self.validation_episodes = held.sort().values.numpy()
-        total, bs = int(cfg["steps"]), min(int(cfg["batch_size"]), len(train))
-        obs, acts, mask = self._tensors(data)
-        lengths = torch.as_tensor(data.lengths)
-        T_held = int(lengths[held].max()) if n_val else 0
-        held_batch = (obs[held, :T_held], acts[held, :T_held], mask[held, :T_held])
-        opts = self.net.configure_optimizers(float(cfg["lr"]))
-        self.net.train()
-        bar = _progress(total, f"{self.family} sequence model", progress)
-        t0 = time.perf_counter()
-        logs: dict[str, float] = {}
-        chunk = max(1, total // 10)
-        best: tuple[float, dict[str, torch.Tensor]] | None = None
-        for step in range(total):
-            idx = train[torch.randperm(len(train), generator=gen)[:bs]]
-            T = int(lengths[idx].max())
-            out = self.net.training_step(obs[idx, :T], acts[idx, :T], mask[idx, :T], step / total, opts)
-            for k, v in out.items():
-                logs[k] = logs.get(k, 0.0) + v
-            if (step + 1) % chunk == 0 or step + 1 == total:
-                n = (step % chunk) + 1
-                row = {**{k: v / n for k, v in logs.items()}, "step": step + 1}
-                if n_val:
-                    self.net.eval()
-                    loss = self.net.validate(*held_batch)
-                    self.net.train()
-                    if loss is not None:
-                        row["validation_loss"] = loss
-                        if best is None or loss < best[0]:
-                            best = (loss, {k: v.detach().clone() for k, v in self.net.state_dict().items()})
-                            self.best_step = step + 1
-                self.history.append(row)
-                bar.set_postfix({k: round(v, 4) for k, v in row.items() if k in ("loss", "kl", "validation_loss")})
-                logs = {}
-            bar.update(1)
-        bar.close()
-        if best is not None:
-            self.net.load_state_dict(best[1])
-        else:
-            self.best_step = total
-        self.net.eval()
-        self.fit_head(data)
-        self.train_seconds += time.perf_counter() - t0
-        return self.history
+        with seeded(self.seed):
+            order = torch.randperm(len(data), generator=gen)
+            n_val = int(round(validation * len(data))) if len(data) >= 10 else 0
+            held, train = order[:n_val], order[n_val:]
+            self.validation_episodes = held.sort().values.numpy()
+            total, bs = int(cfg["steps"]), min(int(cfg["batch_size"]), len(train))
+            obs, acts, mask = self._tensors(data)
+            lengths = torch.as_tensor(data.lengths)
+            T_held = int(lengths[held].max()) if n_val else 0
+            held_batch = (obs[held, :T_held], acts[held, :T_held], mask[held, :T_held])
+            opts = self.net.configure_optimizers(float(cfg["lr"]))
+            self.net.train()
+            bar = _progress(total, f"{self.family} sequence model", progress)
+            t0 = time.perf_counter()
+            logs: dict[str, float] = {}
+            chunk = max(1, total // 10)
+            best: tuple[float, dict[str, torch.Tensor]] | None = None
+            for step in range(total):
+                idx = train[torch.randperm(len(train), generator=gen)[:bs]]
+                T = int(lengths[idx].max())
+                out = self.net.training_step(obs[idx, :T], acts[idx, :T], mask[idx, :T], step / total, opts)
+                for k, v in out.items():
+                    logs[k] = logs.get(k, 0.0) + v
+                if (step + 1) % chunk == 0 or step + 1 == total:
+                    n = (step % chunk) + 1
+                    row = {**{k: v / n for k, v in logs.items()}, "step": step + 1}
+                    if n_val:
+                        self.net.eval()
+                        loss = self.net.validate(*held_batch)
+                        self.net.train()
+                        if loss is not None:
+                            row["validation_loss"] = loss
+                            if best is None or loss < best[0]:
+                                best = (loss, {k: v.detach().clone() for k, v in self.net.state_dict().items()})
+                                self.best_step = step + 1
+                    self.history.append(row)
+                    bar.set_postfix({k: round(v, 4) for k, v in row.items() if k in ("loss", "kl", "validation_loss")})
+                    logs = {}
+                bar.update(1)
+            bar.close()
+            if best is not None:
+                self.net.load_state_dict(best[1])
+            else:
+                self.best_step = total
+            self.net.eval()
+            self.fit_head(data)
+            self.train_seconds += time.perf_counter() - t0
+            return self.history
 
     def fit_head(self, data: SequenceDataset, steps: int = 500, lr: float = 3e-3) -> float:
         """Fit the reward and termination head on the family's features, held fixed: from the state

@@ -22,7 +22,7 @@ from envs.rundir import atomic_file
 from generative.codec import ObsCodec, codec_from_dict
 from generative.data import ThinDataWarning, TransitionDataset, policy_actions, warn_unseen_pairs
 from generative.family import WorldModelFamily
-from generative.nn import adam, mlp
+from generative.nn import adam, mlp, seeded
 from generative.registry import load_family
 
 __all__ = ["WorldModel", "train_world_model", "resolve_device", "MAX_PASSES"]
@@ -62,10 +62,10 @@ class WorldModel:
         self.env = GridWorldEnv(**self.env_kwargs)
         self.n_actions = self.env.mdp.n_actions
         c_dim = codec.dim + self.n_actions if conditional else 0
-        torch.manual_seed(seed)
-        self.net: WorldModelFamily = cls(codec.dim, c_dim, codec.kind, **hparams).to(self.device)
-        # reward and termination from (o, a, o'), used when o' decodes to no state
-        self.head = mlp(c_dim + codec.dim if conditional else codec.dim, 2, 64).to(self.device)
+        with seeded(seed):
+            self.net: WorldModelFamily = cls(codec.dim, c_dim, codec.kind, **hparams).to(self.device)
+            # reward and termination from (o, a, o'), used when o' decodes to no state
+            self.head = mlp(c_dim + codec.dim if conditional else codec.dim, 2, 64).to(self.device)
         self.history: list[dict[str, float]] = []
         self.train_seconds = 0.0
         self.run_dir: Path | None = None  # set by generative.run.train / load
@@ -89,56 +89,57 @@ class WorldModel:
         given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "steps": steps}
         cfg = {**type(self.net).defaults, **{k: v for k, v in given.items() if v is not None}}
         gen = torch.Generator(device="cpu").manual_seed(self.seed)
-        torch.manual_seed(self.seed)
-        target = self.codec.encode(data.next_obs).to(self.device)
-        if self.conditional:
-            ctx = self.context(data.obs, data.action)
-        else:
-            target = self.codec.encode(data.obs).to(self.device)
-            ctx = torch.zeros((len(target), 0), device=self.device)
-        reward = data.reward.to(self.device, torch.float32)
-        term = data.terminated.to(self.device, torch.float32)
-        head_in = torch.cat([ctx, target], dim=-1)
-        groups = _ContextGroups(ctx)
-        opts = self.net.configure_optimizers(cfg["lr"])
-        head_opt = adam(self.head.parameters(), lr=1e-3)
-        n, bs, pack = len(target), int(cfg["batch_size"]), int(self.net.pack)
-        steps_per_epoch = max(1, n // bs)
-        if cfg.get("epochs") is None:
-            cfg["epochs"] = max(1, -(-int(cfg["steps"]) // steps_per_epoch))
-        total = cfg["epochs"] * steps_per_epoch
-        passes = total * min(bs, n) / n
-        if passes > MAX_PASSES:
-            warnings.warn(f"{total:,} gradient steps of batch {min(bs, n):,} pass over these {n:,} transitions "
-                          f"{passes:,.0f} times each, far more than they support (over {MAX_PASSES}): the model fits "
-                          "these samples rather than the world; collect more transitions or train fewer steps",
-                          ThinDataWarning, stacklevel=3)
-        bar = _progress(cfg["epochs"], f"{self.family} world model", progress)
-        t0 = time.perf_counter()
-        step = 0
-        for epoch in range(cfg["epochs"]):
-            perm = torch.randperm(n, generator=gen).to(self.device)
-            logs: dict[str, float] = {}
-            for b in range(steps_per_epoch):
-                idx = perm[b * bs:(b + 1) * bs]
-                if pack > 1:
-                    idx = groups.partners(idx, pack, gen).reshape(-1)
-                out = self.net.training_step(target[idx], ctx[idx], step / total, opts)
-                pred = self.head(head_in[idx])
-                head_loss = F.mse_loss(pred[:, 0], reward[idx]) + F.binary_cross_entropy_with_logits(pred[:, 1], term[idx])
-                head_opt.zero_grad(set_to_none=True)
-                head_loss.backward()
-                head_opt.step()
-                for k, v in out.items():
-                    logs[k] = logs.get(k, 0.0) + v / steps_per_epoch
-                step += 1
-            logs["epoch"] = epoch + 1
-            self.history.append(logs)
-            bar.update(1)
-            bar.set_postfix({k: round(v, 4) for k, v in logs.items() if k in ("loss", "kl", "loss_d")})
-        bar.close()
-        self.train_seconds += time.perf_counter() - t0
-        return self.history
+        with seeded(self.seed):
+            target = self.codec.encode(data.next_obs).to(self.device)
+            if self.conditional:
+                ctx = self.context(data.obs, data.action)
+            else:
+                target = self.codec.encode(data.obs).to(self.device)
+                ctx = torch.zeros((len(target), 0), device=self.device)
+            reward = data.reward.to(self.device, torch.float32)
+            term = data.terminated.to(self.device, torch.float32)
+            head_in = torch.cat([ctx, target], dim=-1)
+            groups = _ContextGroups(ctx)
+            opts = self.net.configure_optimizers(cfg["lr"])
+            head_opt = adam(self.head.parameters(), lr=1e-3)
+            n, bs, pack = len(target), int(cfg["batch_size"]), int(self.net.pack)
+            steps_per_epoch = max(1, n // bs)
+            if cfg.get("epochs") is None:
+                cfg["epochs"] = max(1, -(-int(cfg["steps"]) // steps_per_epoch))
+            total = cfg["epochs"] * steps_per_epoch
+            passes = total * min(bs, n) / n
+            if passes > MAX_PASSES:
+                warnings.warn(f"{total:,} gradient steps of batch {min(bs, n):,} pass over these {n:,} transitions "
+                              f"{passes:,.0f} times each, far more than they support (over {MAX_PASSES}): the model "
+                              "fits these samples rather than the world; collect more transitions or train fewer steps",
+                              ThinDataWarning, stacklevel=3)
+            bar = _progress(cfg["epochs"], f"{self.family} world model", progress)
+            t0 = time.perf_counter()
+            step = 0
+            for epoch in range(cfg["epochs"]):
+                perm = torch.randperm(n, generator=gen).to(self.device)
+                logs: dict[str, float] = {}
+                for b in range(steps_per_epoch):
+                    idx = perm[b * bs:(b + 1) * bs]
+                    if pack > 1:
+                        idx = groups.partners(idx, pack, gen).reshape(-1)
+                    out = self.net.training_step(target[idx], ctx[idx], step / total, opts)
+                    pred = self.head(head_in[idx])
+                    head_loss = (F.mse_loss(pred[:, 0], reward[idx])
+                                 + F.binary_cross_entropy_with_logits(pred[:, 1], term[idx]))
+                    head_opt.zero_grad(set_to_none=True)
+                    head_loss.backward()
+                    head_opt.step()
+                    for k, v in out.items():
+                        logs[k] = logs.get(k, 0.0) + v / steps_per_epoch
+                    step += 1
+                logs["epoch"] = epoch + 1
+                self.history.append(logs)
+                bar.update(1)
+                bar.set_postfix({k: round(v, 4) for k, v in logs.items() if k in ("loss", "kl", "loss_d")})
+            bar.close()
+            self.train_seconds += time.perf_counter() - t0
+            return self.history
 
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()

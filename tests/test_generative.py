@@ -115,6 +115,32 @@ def test_save_and_load_reproduce_samples_with_the_same_seed(corridor_data, tmp_p
     assert back.history == model.history and back.family == "flow"
 
 
+def test_building_and_training_models_leave_the_callers_random_streams_alone(corridor_data):
+    """Library code seeds its own draws (``generative.nn.seeded``) and gives torch's global stream back:
+    the caller's next draw is the one it would have made without the model, yet the model is the same."""
+    from generative.frames import FrameCodec
+    from generative.sequence_model import train_sequence_model
+    from generative.sequences import collect_sequences
+
+    episodes = collect_sequences(gym.make("gridlab/TMaze-v0"), 12, seed=0)
+    frames = torch.randint(0, 256, (64, 8, 8, 3), dtype=torch.uint8)
+    trainings = {
+        "world model": lambda: train_world_model(corridor_data, "vae", epochs=1, progress=False, device="cpu"),
+        "sequence model": lambda: train_sequence_model(episodes, "rnn", steps=3, progress=False, device="cpu"),
+        "frame codec": lambda: FrameCodec.fit(frames, codes=4, steps=2, seed=0, progress=False, refine=0),
+    }
+    for name, train in trainings.items():
+        torch.manual_seed(1234)
+        expected = torch.rand(3)
+        torch.manual_seed(1234)
+        first = train()
+        assert torch.equal(torch.rand(3), expected), name
+        torch.manual_seed(99)  # another caller's stream: the same model
+        second = train()
+        pairs = zip(first.net.state_dict().values(), second.net.state_dict().values())
+        assert all(torch.equal(a, b) for a, b in pairs), name
+
+
 def test_flow_nll_on_held_out_data_is_at_least_the_true_conditional_entropy():
     env = gym.make("gridlab/Grid-v0", obs_mode="onehot", layout="S..\n.H.\n..G", slip=0.3)
     train, held = collect_transitions(env, 6000).split(0.8)
