@@ -36,7 +36,7 @@ HELD_OUT = 0.2  # share of the collected episodes kept out of training
 
 def train(env_id: str, family: str = "hmm", *, episodes: int = 500, seed: int = 0, device: str = "auto",
           steps: int | None = None, out_dir: str | Path | None = None, progress: bool = True,
-          **hparams: Any) -> SequenceWorldModel:
+          restarts: int = 1, **hparams: Any) -> SequenceWorldModel:
     """Play ``episodes`` uniform-policy episodes of a POMDP id, train a sequence family on 80% of
     them, and write its run directory.
 
@@ -46,6 +46,8 @@ def train(env_id: str, family: str = "hmm", *, episodes: int = 500, seed: int = 
         episodes: episodes to collect (20% held out).
         seed: seeds the collection, the split and training.
         steps: gradient steps (default the family's).
+        restarts: models to train (seeds ``seed``, ``seed + 1``, ...), keeping the one that predicts
+            a tenth of the training episodes, held out, best (:func:`~generative.sequence_model.train_sequence_model`).
         out_dir: the run directory (must not exist, or be empty); default
             ``runs/world_<family>_<env>_s<seed>_<time>``.
         **hparams: the family's architecture arguments.
@@ -60,12 +62,13 @@ def train(env_id: str, family: str = "hmm", *, episodes: int = 500, seed: int = 
         data = collect_sequences(env, episodes, seed=seed)
         train_data, held = data.split(1.0 - HELD_OUT, seed=seed)
         model = train_sequence_model(train_data, family, seed=seed, device=device, steps=steps, progress=progress,
-                                     **hparams)
+                                     restarts=restarts, **hparams)
         model.save(tmp / "model.pt")
         held.save(tmp / "held_out.npz")
         (tmp / "config.json").write_text(json.dumps({
             "kind": "sequence", "env_id": env_id, "family": family, "episodes": episodes, "steps": steps,
-            "hparams": hparams, "seed": seed, "device": str(model.device), "train_seconds": model.train_seconds,
+            "hparams": hparams, "seed": seed, "restarts": restarts, "restart_losses": model.restart_losses,
+            "device": str(model.device), "train_seconds": model.train_seconds,
             "history": model.history}, indent=1))
     model.run_dir = run_dir
     return model

@@ -168,7 +168,7 @@ def _cmd_world(args: argparse.Namespace) -> int:
                                     ("distractors", args.distractors)) if v is not None}
         print(world_cmd.world_train(args.env_id, args.family, args.obs_mode, args.samples, args.epochs, args.device,
                                     args.seed, {**parse_kwargs(args.kw), **frames}, args.out, progress=not args.no_progress,
-                                    episodes=args.episodes, steps=args.steps))
+                                    episodes=args.episodes, steps=args.steps, restarts=args.restarts))
     elif args.world_command == "score":
         result, written = world_cmd.world_score(args.run_dir, args.samples, args.horizon)
         print(world_cmd.format_score(result))
@@ -319,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     wt.add_argument("--epochs", type=_count, default=None, help="default: the family's")
     wt.add_argument("--episodes", type=_count, default=500, help="a POMDP: whole episodes to collect (20%% held out)")
     wt.add_argument("--steps", type=_count, default=None, help="a POMDP: gradient steps (default: the family's)")
+    wt.add_argument("--restarts", type=_count, default=1,
+                    help="a POMDP: models to train, keeping the one that predicts held-out episodes best (default 1)")
     wt.add_argument("--device", default="auto", choices=DEVICES, help="torch device (auto: CUDA when there is one)")
     wt.add_argument("--seed", type=_seed, default=0, help="seed of the data and the training (default 0)")
     wt.add_argument("--kw", action="append", metavar="KEY=VALUE", help="env keyword argument (repeatable)")

@@ -14,10 +14,10 @@ __all__ = ["world_train", "world_score", "world_rollout", "format_score", "forma
 
 def world_train(env_id: str, family: str, obs_mode: str, samples: int, epochs: int | None, device: str,
                 seed: int, kwargs: dict[str, Any], out: str | None, progress: bool = True,
-                episodes: int = 500, steps: int | None = None) -> Path:
+                episodes: int = 500, steps: int | None = None, restarts: int = 1) -> Path:
     """Train a world model into a run directory and return its path: a one-step family on a fully
     observed world (``generative.run.train``), a sequence family on a POMDP
-    (``generative.sequence_run.train``, ``episodes`` and ``steps``)."""
+    (``generative.sequence_run.train``, ``episodes``, ``steps`` and ``restarts``)."""
     from envs.pomdp_env import POMDPEnv
     from generative import run
     from generative.registry import sequence_family_names
@@ -30,6 +30,9 @@ def world_train(env_id: str, family: str, obs_mode: str, samples: int, epochs: i
     if sequence and not pomdp:
         raise UsageError(f"the {family} family models a partially observed world's episodes; {env_id} is fully "
                          "observed: give a POMDP id (gridlab/TMaze-v0, gridlab/Tiger-v0, ...) or a one-step family")
+    if restarts != 1 and not sequence:
+        raise UsageError(f"--restarts chooses among a POMDP's sequence models by their held-out loss; the {family} "
+                         "family trains one model")
     if sequence:
         from generative import sequence_run
 
@@ -37,7 +40,7 @@ def world_train(env_id: str, family: str, obs_mode: str, samples: int, epochs: i
             raise UsageError(f"--kw is for fully observed worlds; {env_id} is built as registered")
         try:
             model = sequence_run.train(env_id, family, episodes=episodes, seed=seed, device=device, steps=steps,
-                                       out_dir=out, progress=progress)
+                                       out_dir=out, progress=progress, restarts=restarts)
         except ValueError as e:
             raise UsageError(str(e)) from None
         return model.run_dir

@@ -253,6 +253,29 @@ def test_training_keeps_the_checkpoint_with_the_lowest_held_out_loss(tmaze_data)
         train_sequence_model(tmaze_data, "hmm", steps=1, progress=False, device="cpu", validation=1.5)
 
 
+def test_restarts_keep_the_model_that_predicts_the_held_out_episodes_best(tmaze_data):
+    kw = dict(steps=20, progress=False, device="cpu", hidden=8)
+    one = train_sequence_model(tmaze_data, "rnn", seed=3, **kw)
+    held = SequenceWorldModel.held_out_episodes(len(tmaze_data), 0.1, seed=3)
+    assert np.array_equal(one.validation_episodes, held) and one.validation_loss == min(
+        row["validation_loss"] for row in one.history)
+    again = SequenceWorldModel("rnn", tmaze_data.n_observations, tmaze_data.n_actions, device="cpu", seed=3, hidden=8)
+    again.fit(tmaze_data, steps=20, progress=False, held_out=held[::-1])  # the seed's own draw, named: the same model
+    assert all(torch.equal(a, b) for a, b in zip(one.net.state_dict().values(), again.net.state_dict().values()))
+    best = train_sequence_model(tmaze_data, "rnn", seed=3, restarts=3, **kw)
+    assert len(best.restart_losses) == 3 and best.restart_losses[0] == one.validation_loss
+    assert best.validation_loss == min(best.restart_losses) and best.seed == 3 + int(np.argmin(best.restart_losses))
+    assert np.array_equal(best.validation_episodes, held)  # every restart judged on the same episodes
+    with pytest.raises(ValueError, match="restarts must be an integer >= 1, got 0"):
+        train_sequence_model(tmaze_data, "rnn", restarts=0, **kw)
+    with pytest.raises(ValueError, match="validation=0.0 of 60 episodes holds none out"):
+        train_sequence_model(tmaze_data, "rnn", restarts=2, validation=0.0, **kw)
+    for bad, message in (([60], "names episode 60, but there are 60 episodes"), ([1, 1], "names an episode twice"),
+                         (np.arange(60), "leaves none to train on")):
+        with pytest.raises(ValueError, match=message):
+            again.fit(tmaze_data, steps=1, progress=False, held_out=bad)
+
+
 def test_the_recurrent_summary_stops_learning_at_its_best_held_out_loss(tmaze_data):
     net = load_sequence_family("rnn_vae")(tmaze_data.n_observations, tmaze_data.n_actions, samples=4)
     opts = net.configure_optimizers(3e-3)
@@ -327,9 +350,10 @@ def test_gridlab_world_trains_and_scores_a_sequence_model_on_a_pomdp_id(tmp_path
 
     out = tmp_path / "run"
     assert main(["world", "train", "gridlab/TMaze-v0", "--family", "hmm", "--episodes", "40", "--steps", "5",
-                 "--out", str(out), "--no-progress"]) == 0
+                 "--restarts", "2", "--out", str(out), "--no-progress"]) == 0
     assert {"model.pt", "held_out.npz", "config.json"} <= {p.name for p in out.iterdir()}
-    assert json.loads((out / "config.json").read_text())["kind"] == "sequence"
+    config = json.loads((out / "config.json").read_text())
+    assert config["kind"] == "sequence" and config["restarts"] == 2 and len(config["restart_losses"]) == 2
     assert main(["world", "score", str(out), "--horizon", "3", "--samples", "50"]) == 0
     printed = capsys.readouterr().out
     assert "KL rate" in printed and "perfect model" in printed and (out / "score.png").stat().st_size > 10_000
@@ -341,6 +365,7 @@ def test_gridlab_world_trains_and_scores_a_sequence_model_on_a_pomdp_id(tmp_path
 @pytest.mark.parametrize("args, message", [
     (["gridlab/TMaze-v0", "--family", "vae"], "gridlab/TMaze-v0 is partially observed: its world model needs memory"),
     (["gridlab/OpenRoom-v0", "--family", "rssm"], "the rssm family models a partially observed world's episodes"),
+    (["gridlab/OpenRoom-v0", "--family", "vae", "--restarts", "3"], "--restarts chooses among a POMDP's sequence models"),
 ])
 def test_a_family_given_the_wrong_kind_of_world_gets_one_line(args, message, capsys):
     from gridlab.cli import main
