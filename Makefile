@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.sweeps
 	$(BIN)/python -m benchmarks.pomdp
 	$(BIN)/python -m benchmarks.pomdp_agents
+	$(BIN)/python -m benchmarks.window_value
 	$(BIN)/python -m benchmarks.pomdp_peers
 	$(BIN)/python -m benchmarks.minigrid
 	$(BIN)/python -m benchmarks.minigrid_agents

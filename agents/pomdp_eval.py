@@ -7,8 +7,8 @@ pair (hidden state, last observation) is a Markov chain,
 .. math:: P\big((s', o') \mid (s, o)\big) = \sum_a \pi(a \mid o)\, T(s' \mid s, a)\, O(o' \mid s', a),
           \qquad r(s, o) = \sum_a \pi(a \mid o) R(s, a),
 
-so its value is one sparse linear solve, :math:`(I - \gamma P_\pi) V = r`, read at
-:math:`(s \sim b_0, o = \text{start})`: exact, as :func:`agents.dp.policy_evaluation` is for MDPs.
+so its value solves :math:`(I - \gamma P_\pi) V = r`, read at :math:`(s \sim b_0, o = \text{start})`:
+exact to ``CHAIN_TOL`` (:func:`chain_value`), as :func:`agents.dp.policy_evaluation` is for MDPs.
 This is how far an agent that remembers nothing can get; :func:`agents.pomdp.solve` bounds what
 memory can add.
 
@@ -32,11 +32,47 @@ import scipy.sparse.linalg as spla
 
 from envs.pomdp import TabularPOMDP
 
-__all__ = ["memoryless_value", "window_value", "best_memoryless", "MAX_ENUMERATED", "MAX_CHAIN"]
+__all__ = ["memoryless_value", "window_value", "best_memoryless", "chain_value", "MAX_ENUMERATED", "MAX_CHAIN",
+           "CHAIN_TOL"]
 
 MAX_ENUMERATED = 5_000  # deterministic memoryless policies best_memoryless enumerates at most (about 1.5 ms each)
 MAX_CHAIN = 2_000_000  # (state, window) pairs window_value builds at most
 DENSE_CHAIN = 600  # best_memoryless solves chains of up to this many (state, observation) pairs densely, in batches
+CHAIN_TOL = 1e-10  # chain_value's certified error, relative to max(1, max |V|)
+CHAIN_SWEEPS = 5_000  # chain_value's sweeps before the direct sparse solve takes over
+DIRECT_CHAIN = 5_000  # chain_value solves chains of up to this many pairs directly (fast there, no fill-in to fear)
+
+
+def chain_value(P: sp.spmatrix, r: np.ndarray, gamma: float, tol: float = CHAIN_TOL,
+                max_sweeps: int = CHAIN_SWEEPS) -> np.ndarray:
+    r""":math:`V = r + \gamma P V` of a Markov chain with rewards (``P`` substochastic, :math:`\gamma < 1`).
+
+    Iterates :math:`V_{k+1} = r + \gamma P V_k` from 0 until
+    :math:`\frac{\gamma}{1 - \gamma} \lVert V_{k+1} - V_k \rVert_\infty \le` ``tol`` :math:`\cdot
+    \max(1, \lVert V_{k+1} \rVert_\infty)`, which bounds :math:`\lVert V_{k+1} - V \rVert_\infty` by the same
+    (the a-posteriori bound of a :math:`\gamma`-contraction). A chain whose episodes end
+    contracts much faster than :math:`\gamma`: on the T-maze (corridor 6), a 6-frame window policy's
+    chain of 53,254 pairs was solved in 0.5 s where SuperLU's direct solve took 12.2 s, the two
+    agreeing to 2e-10 (``python -m benchmarks.window_value``). A chain of at most ``DIRECT_CHAIN`` pairs, or one still moving after
+    ``max_sweeps`` sweeps (a chain that rarely ends at a discount near 1), is solved directly,
+    :math:`(I - \gamma P)^{-1} r`, instead.
+
+    Example:
+        >>> P = sp.csr_matrix([[0.0, 1.0], [0.0, 0.5]])  # state 1 ends with probability 0.5 a step
+        >>> chain_value(P, np.array([1.0, 2.0]), 0.9).round(6).tolist()  # V1 = 2 / (1 - 0.45)
+        [4.272727, 3.636364]
+    """
+    P = sp.csr_matrix(P)
+    if len(r) <= DIRECT_CHAIN:
+        max_sweeps = 0
+    V = np.zeros(len(r))
+    scale = gamma / (1.0 - gamma)
+    for _ in range(max_sweeps):
+        new = r + gamma * (P @ V)
+        change, V = float(np.max(np.abs(new - V))), new
+        if scale * change <= tol * max(1.0, float(np.max(np.abs(V)))):
+            return V
+    return np.asarray(spla.spsolve((sp.identity(len(r), format="csr") - gamma * P).tocsc(), r)).reshape(-1)
 
 
 def _policy_array(pomdp: TabularPOMDP, policy: np.ndarray) -> np.ndarray:
@@ -80,7 +116,7 @@ def memoryless_value(pomdp: TabularPOMDP, policy: np.ndarray) -> float:
         blocks.append(sp.kron(TOfull, sp.csr_matrix(w[:, None]), format="csr"))
     P = sum(blocks[1:], blocks[0]).tocsr()
     r = (pomdp.R[:, None, :] * pi[None, :, :]).sum(axis=2).reshape(S * Z1)
-    V = spla.spsolve((sp.identity(S * Z1, format="csr") - pomdp.gamma * P).tocsc(), r)
+    V = chain_value(P, r, pomdp.gamma)
     return float(pomdp.b0 @ V.reshape(S, Z1)[:, Z])
 
 
@@ -188,7 +224,13 @@ def window_value(pomdp: TabularPOMDP, policy: Callable[[Window], np.ndarray], k:
         frontier.append((int(s), start))
     rows, cols, vals, rewards = [], [], [], []
     cache: dict[Window, np.ndarray] = {}
+    acts: dict[Window, list[tuple[int, float]]] = {}  # each window's (action, probability > 0)
+    # (s', T(s'|s,a)) of each (a, s) and (o, O(o|s',a)) of each (a, s'), as Python lists: read once, not per pair
     T = [Ta.tocsr() for Ta in pomdp.T]
+    succ = [[list(zip(Ta.indices[lo:hi].tolist(), Ta.data[lo:hi].tolist())) for lo, hi in zip(Ta.indptr, Ta.indptr[1:])]
+            for Ta in T]
+    seen = [[[(int(o), float(pomdp.O[a, x, o])) for o in np.flatnonzero(pomdp.O[a, x])] for x in range(S)]
+            for a in range(A)]
 
     def read(windows: list[Window]) -> None:  # the policy at windows not seen yet, checked
         if batched:
@@ -200,6 +242,7 @@ def window_value(pomdp: TabularPOMDP, policy: Callable[[Window], np.ndarray], k:
                 raise ValueError(f"the policy must return {A} action probabilities summing to 1; for window {w} "
                                  f"it returned {pi!r}")
             cache[w] = pi
+            acts[w] = [(int(a), float(pi[a])) for a in np.flatnonzero(pi)]
 
     wave: list[tuple[int, Window]] = []
     while frontier or wave:
@@ -208,26 +251,26 @@ def window_value(pomdp: TabularPOMDP, policy: Callable[[Window], np.ndarray], k:
             read(list(dict.fromkeys(w for _, w in wave if w not in cache)))
         s, w = wave.pop()
         i = index[(s, w)]
-        pi = cache[w]
-        rewards.append((i, float(pi @ pomdp.R[s])))
-        for a in np.flatnonzero(pi):
-            lo, hi = T[a].indptr[s], T[a].indptr[s + 1]
-            for s2, p in zip(T[a].indices[lo:hi], T[a].data[lo:hi]):
-                for o in np.flatnonzero(pomdp.O[a, s2]):
-                    key = (int(s2), w[1:] + ((int(a), int(o)),))
-                    if key not in index:
+        rewards.append((i, float(cache[w] @ pomdp.R[s])))
+        rest = w[1:]
+        for a, pa in acts[w]:
+            for s2, p in succ[a][s]:
+                for o, q in seen[a][s2]:
+                    key = (s2, rest + ((a, o),))
+                    j = index.get(key)
+                    if j is None:
                         if len(index) >= MAX_CHAIN:
                             raise ValueError(f"more than {MAX_CHAIN:,} reachable (state, window) pairs: k = {k} is "
                                              "too long a window for this model")
-                        index[key] = len(index)
+                        j = index[key] = len(index)
                         frontier.append(key)
                     rows.append(i)
-                    cols.append(index[key])
-                    vals.append(pi[a] * p * pomdp.O[a, s2, o])
+                    cols.append(j)
+                    vals.append(pa * p * q)
     n = len(index)
     P = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
     r = np.zeros(n)
     for i, value in rewards:
         r[i] = value
-    V = spla.spsolve((sp.identity(n, format="csr") - pomdp.gamma * P).tocsc(), r)
+    V = chain_value(P, r, pomdp.gamma)
     return float(sum(pomdp.b0[s] * V[index[(int(s), start)]] for s in np.flatnonzero(pomdp.b0 > 0)))

@@ -465,6 +465,27 @@ def test_a_window_of_one_observation_is_the_memoryless_value_and_a_longer_one_re
     assert window_value(maze, remember, 2) == pytest.approx(0.9 ** 4 * (0.5 * 4 - 0.5 * 0.1), rel=1e-12)
 
 
+def test_a_large_chains_value_by_sweeps_is_within_its_certified_error_of_the_direct_solve():
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    from agents.pomdp_eval import CHAIN_TOL, DIRECT_CHAIN, chain_value
+
+    rng = np.random.default_rng(0)
+    n = 2 * DIRECT_CHAIN  # past the size solved directly; banded, so that the direct solve stays cheap
+    rows = np.repeat(np.arange(n), 3)
+    P = sp.csr_matrix((rng.random(3 * n), (rows, (rows + rng.integers(-20, 21, 3 * n)) % n)), shape=(n, n))
+    P = sp.diags(rng.uniform(0.5, 0.99, n) / np.asarray(P.sum(axis=1)).ravel()) @ P  # each step ends w.p. 0.01-0.5
+    r = rng.normal(size=n)
+    exact = spla.spsolve((sp.identity(n) - 0.99 * P).tocsc(), r)
+    swept = chain_value(P, r, 0.99)
+    assert 0 < np.max(np.abs(swept - exact)) <= CHAIN_TOL * max(1.0, np.max(np.abs(exact)))
+    # a chain that never ends, at a discount near 1: the sweeps give up and the direct solve answers
+    ring = sp.csr_matrix((np.ones(n), (np.arange(n), (np.arange(n) + 1) % n)), shape=(n, n))
+    assert np.allclose(chain_value(ring, r, 0.9999, max_sweeps=50),
+                       spla.spsolve((sp.identity(n) - 0.9999 * ring).tocsc(), r), rtol=1e-9, atol=1e-9)
+
+
 def test_a_trained_feed_forward_agent_is_judged_exactly_against_the_bounds_and_monte_carlo():
     import gymnasium as gym
     from stable_baselines3 import PPO
