@@ -46,6 +46,7 @@ from envs.rundir import atomic_run_dir, regular_file
 __all__ = ["ALGOS", "load_hyperparams", "model_kwargs", "env_wrapper", "preset_callbacks", "train", "load", "load_model", "PRESETS_DIR"]
 
 PRESETS_DIR = Path(__file__).parent / "hyperparams"
+EVAL_EPISODES = 10  # Monte Carlo episodes of each evaluation (EvalCallback), beside the exact one
 _NOT_MODEL_KWARGS = {"n_timesteps", "n_envs", "policy", "normalize", "eval_freq", "env_wrapper", "callback"}
 
 
@@ -343,7 +344,9 @@ def train(
         venv = make_vec_env(env_id, n_envs=n, seed=seed, env_kwargs=env_kwargs, monitor_dir=str(tmp / "monitor"),
                             wrapper_class=wrapper)  # training envs only: evaluation starts where the env does
         # a MiniGrid agent sees the world through its wrapper (FlatObsWrapper) in evaluation too
-        eval_env = make_vec_env(env_id, n_envs=1, seed=seed + 10_000, env_kwargs=env_kwargs,
+        # one env per Monte Carlo evaluation episode, stepped together: the policy is read once per
+        # step for all of them (SB3's evaluate_policy runs each env's own episode to its end)
+        eval_env = make_vec_env(env_id, n_envs=EVAL_EPISODES, seed=seed + 10_000, env_kwargs=env_kwargs,
                                 wrapper_class=wrapper if minigrid else None)
         if normalize is not None:  # the zoo's normalize: true; EvalCallback syncs the eval env's statistics
             from stable_baselines3.common.vec_env import VecNormalize
@@ -355,7 +358,7 @@ def train(
         every = int(eval_freq or hp.get("eval_freq") or max(total // 20, 1))
         calls = max(every // n, 1)
         callbacks = CallbackList([
-            EvalCallback(eval_env, n_eval_episodes=10, eval_freq=calls, log_path=str(tmp / "eval"),
+            EvalCallback(eval_env, n_eval_episodes=EVAL_EPISODES, eval_freq=calls, log_path=str(tmp / "eval"),
                          best_model_save_path=None, deterministic=True, verbose=0),
             ExactEvalCallback(exact_env, eval_freq=calls, csv_path=tmp / "exact_eval.csv", on_evaluation=on_evaluation,
                               wrapper=wrapper or "flat"),
