@@ -19,7 +19,7 @@ probability :math:`(1 - (1 - k/n)^{101})/k` and stays with :math:`(1 - k/n)^{101
 paths of draws end in distinct placements. The balls move before the agent, where it stands, so
 their kernel from a state is the same for every action: it is computed once per state.
 
-The derivation's outcomes are the products and sums :class:`envs.minigrid._Branching` computes when
+The derivation's outcomes are the products and sums :class:`envs.minigrid_draws.Branching` computes when
 it runs ``step`` once per path of draws, in the same order, so the two agree to the last bit on each
 (state, action) but for the summation order of merged endings. :func:`envs.minigrid.exact_model`
 checks a sample of states against ``step`` itself and fails naming the first disagreement, so a
