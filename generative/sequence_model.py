@@ -90,11 +90,8 @@ class SequenceWorldModel:
             >>> SequenceWorldModel.held_out_episodes(20, 0.1, seed=0)
             array([4, 5])
         """
-        if not 0.0 <= validation < 1.0:
-            raise ValueError(f"validation must be a share in [0, 1), got {validation!r}")
         order = torch.randperm(n_episodes, generator=torch.Generator(device="cpu").manual_seed(seed))
-        n_val = int(round(validation * n_episodes)) if n_episodes >= 10 else 0
-        return order[:n_val].sort().values.numpy()
+        return order[:_held_count(n_episodes, validation)].sort().values.numpy()
 
     def _check(self, data: SequenceDataset) -> None:
         if (data.n_observations, data.n_actions) != (self.n_obs, self.n_actions):
@@ -124,14 +121,13 @@ class SequenceWorldModel:
         ``validation_loss`` where the family returns one.
         """
         self._check(data)
-        if not 0.0 <= validation < 1.0:
-            raise ValueError(f"validation must be a share in [0, 1), got {validation!r}")
+        _held_count(len(data), validation)  # a bad share: one line, before any work
         given = {"steps": steps, "batch_size": batch_size, "lr": lr}
         cfg = {**type(self.net).defaults, **{k: v for k, v in given.items() if v is not None}}
         gen = torch.Generator(device="cpu").manual_seed(self.seed)
         with seeded(self.seed):
             order = torch.randperm(len(data), generator=gen)
-            n_val = int(round(validation * len(data))) if len(data) >= 10 else 0
+            n_val = _held_count(len(data), validation)
             held, train = order[:n_val], order[n_val:]
             if held_out is not None:
                 chosen = torch.isin(order, torch.as_tensor(_episode_indices(held_out, len(data))))
@@ -302,6 +298,13 @@ class SequenceWorldModel:
         model.validation_loss = blob.get("validation_loss")
         model.restart_losses = list(blob.get("restart_losses", []))
         return model
+
+
+def _held_count(n_episodes: int, validation: float) -> int:
+    """How many of ``n_episodes`` a share ``validation`` holds out: none of fewer than ten."""
+    if not 0.0 <= validation < 1.0:
+        raise ValueError(f"validation must be a share in [0, 1), got {validation!r}")
+    return int(round(validation * n_episodes)) if n_episodes >= 10 else 0
 
 
 def _episode_indices(held_out: Any, n_episodes: int) -> np.ndarray:
