@@ -14,7 +14,12 @@ With ``--restarts N`` each seed trains N world models (seeds ``seed``, ``seed + 
 the one that predicts a tenth of its training episodes, held out, best
 (``train_sequence_model(..., restarts=N)``): chosen on its own data, never on the real T-maze.
 
-``.venv/bin/python -m benchmarks.sequence_dream [--seeds 0-4] [--family rssm] [--restarts N] [--merge]`` writes
+With ``--agents N`` each seed trains N RecurrentPPO agents in the same dream (seeds ``seed``,
+``seed + 1``, ...) and keeps the one whose mean return in the dream, over 500 dream episodes, is
+highest (``generative.sequence_env.dream_return``): again a choice made from the model alone. Every
+agent is also judged in the real T-maze, for the record of how well the dream ranked them.
+
+``.venv/bin/python -m benchmarks.sequence_dream [--seeds 0-4] [--family rssm] [--restarts N] [--agents N] [--merge]`` writes
 ``benchmarks/results/sequence_dream.json``.
 """
 
@@ -26,10 +31,10 @@ import time
 
 from benchmarks.results_file import write_rows
 
-ENV_ID, EPISODES = "gridlab/TMaze-v0", 500
+ENV_ID, EPISODES, DREAM_EPISODES = "gridlab/TMaze-v0", 500, 500
 
 
-def run(seed: int, family: str, restarts: int = 1) -> dict:
+def run(seed: int, family: str, restarts: int = 1, agents: int = 1) -> dict:
     import gymnasium as gym
     import torch
     from sb3_contrib import RecurrentPPO
@@ -38,7 +43,7 @@ def run(seed: int, family: str, restarts: int = 1) -> dict:
     import envs  # noqa: F401
     from agents.pomdp_compare import compare_pomdp
     from agents.sb3 import model_kwargs, load_hyperparams
-    from generative.sequence_env import SequenceDreamEnv
+    from generative.sequence_env import SequenceDreamEnv, dream_return
     from generative.sequence_model import train_sequence_model
     from generative.sequence_scoring import score_sequence
     from generative.sequences import collect_sequences
@@ -53,11 +58,19 @@ def run(seed: int, family: str, restarts: int = 1) -> dict:
     hp = load_hyperparams(ENV_ID, "recurrentppo")
     limit = real.spec.max_episode_steps
     venv = DummyVecEnv([lambda: SequenceDreamEnv(model, max_episode_steps=limit) for _ in range(int(hp["n_envs"]))])
-    agent = RecurrentPPO(hp["policy"], venv, seed=seed, device="cpu", verbose=0, **model_kwargs(hp))
-    agent.learn(int(hp["n_timesteps"]))
-    c = compare_pomdp(agent, real, seed=seed)
+    dreamed, judged = [], []
+    for i in range(agents):
+        agent = RecurrentPPO(hp["policy"], venv, seed=seed + i, device="cpu", verbose=0, **model_kwargs(hp))
+        agent.learn(int(hp["n_timesteps"]))
+        dreamed.append(dream_return(agent, model, episodes=DREAM_EPISODES, seed=1000 + seed, max_episode_steps=limit))
+        c = compare_pomdp(agent, real, seed=seed)
+        judged.append(c)
+    best = max(range(agents), key=lambda i: dreamed[i][0])
+    c = judged[best]
     lo, hi = c.score_interval
     return {"seed": seed, "family": family, "restarts": restarts, "restart_losses": model.restart_losses,
+            "agents": agents, "agent_kept": best, "agent_dream_returns": [list(d) for d in dreamed],
+            "agent_scores": [list(j.score_interval) for j in judged],
             "value": [c.value_lower, c.value_upper], "score": [lo, hi],
             "v_star": [c.lower, c.upper], "model_seconds": t_model, "seconds": time.perf_counter() - t0,
             "model_kl_rate": scored["kl_rate"], "model_kl_rate_ci": scored["kl_rate_ci"],
@@ -72,14 +85,18 @@ def main() -> None:
     ap.add_argument("--family", default="rssm")
     ap.add_argument("--restarts", type=int, default=1,
                     help="world models per seed, keeping the one that predicts held-out episodes best")
+    ap.add_argument("--agents", type=int, default=1,
+                    help="dream agents per seed, keeping the one with the highest mean return in the dream")
     ap.add_argument("--merge", action="store_true")
     ap.add_argument("--out", default="benchmarks/results/sequence_dream.json")
     args = ap.parse_args()
+    if args.agents < 1:
+        ap.error(f"--agents must be at least 1, got {args.agents}")
     rows = []
     for seed in parse_seeds(args.seeds):
-        rows.append(run(seed, args.family, args.restarts))
+        rows.append(run(seed, args.family, args.restarts, args.agents))
         print(rows[-1], flush=True)
-        write_rows(args.out, rows[-1:], key=lambda r: (r["family"], r.get("restarts", 1), r["seed"]), merge=args.merge or len(rows) > 1,
+        write_rows(args.out, rows[-1:], key=lambda r: (r["family"], r.get("restarts", 1), r.get("agents", 1), r["seed"]), merge=args.merge or len(rows) > 1,
                    machine=platform.platform(), date=time.strftime("%Y-%m-%d"))
 
 

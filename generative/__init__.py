@@ -55,6 +55,7 @@ _EXPORTS = {
     "score_sequence": "generative.sequence_scoring",
     "belief_probe": "generative.sequence_scoring",
     "SequenceDreamEnv": "generative.sequence_env",
+    "dream_return": "generative.sequence_env",
     "register_sequence_family": "generative.registry",
     "sequence_family_names": "generative.registry",
     "load_sequence_family": "generative.registry",

@@ -9,6 +9,9 @@ Example:
     >>> dream = SequenceDreamEnv(model)
     >>> dream.reset(seed=0)[0], dream.observation_space
     (5, Discrete(6))
+
+An agent trained in the dream can be judged there too (:func:`dream_return`), from the model
+alone: how to choose among agents trained in one dream without touching the real world.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from gymnasium import spaces
 from envs.pomdp_env import encode_observation
 from generative.sequence_model import SequenceWorldModel
 
-__all__ = ["SequenceDreamEnv"]
+__all__ = ["SequenceDreamEnv", "dream_return"]
 
 
 class SequenceDreamEnv(gym.Env):
@@ -88,3 +91,55 @@ class SequenceDreamEnv(gym.Env):
         self._state = net.update(self._state, a, o, self._gen)
         self._t += 1
         return self._encode(int(o[0])), float(reward[0]), bool(done[0]), self._t >= self.max_episode_steps, {}
+
+
+def dream_return(agent: Any, model: SequenceWorldModel, episodes: int = 200, seed: int = 0,
+                 max_episode_steps: int = 100, n_envs: int = 16, deterministic: bool = False) -> tuple[float, float]:
+    """An agent's mean return in a sequence world model's dream, with its standard error.
+
+    ``G = sum_t r_t`` over an episode of :class:`SequenceDreamEnv` (rewards are the head's means,
+    ends its draws, truncation at ``max_episode_steps``); the mean of ``G`` over ``episodes``
+    episodes and ``std(G) / sqrt(episodes)``. The episodes run on ``n_envs`` dream copies through
+    SB3's ``evaluate_policy``, which gives each copy its share of the episodes (so short episodes
+    are not over-counted) and carries a recurrent agent's state. It reads the model only, never
+    the true POMDP: a user choosing among agents trained in a dream by this number chooses as one
+    could without the real world (``benchmarks/sequence_dream.py --agents N``).
+
+    Arguments:
+        agent: an SB3 model (or anything with SB3's ``predict(obs, state, episode_start,
+            deterministic)``) whose observation space is the dream's, index or one-hot.
+        model: the trained :class:`~generative.sequence_model.SequenceWorldModel`.
+        episodes: episodes to average; seed: seeds the dream copies (copy i with ``seed + i``).
+        deterministic: the agent's greedy action instead of a draw from its policy.
+
+    Example:
+        >>> import gymnasium as gym, envs
+        >>> from generative.sequences import collect_sequences
+        >>> from generative.sequence_model import train_sequence_model
+        >>> model = train_sequence_model(collect_sequences(gym.make("gridlab/TMaze-v0"), 20), "hmm", steps=5,
+        ...                              progress=False, device="cpu")
+        >>> class Bump:  # always action 3: into the corridor's start wall
+        ...     observation_space = SequenceDreamEnv(model).observation_space
+        ...     def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        ...         return np.full(len(obs), 3), state
+        >>> mean, se = dream_return(Bump(), model, episodes=4, max_episode_steps=5, n_envs=2)
+        >>> bool(np.isfinite(mean) and se >= 0)
+        True
+    """
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    if int(episodes) < 2:
+        raise ValueError(f"episodes must be at least 2 (a mean and its standard error), got {episodes!r}")
+    space = agent.observation_space
+    obs_mode = "onehot" if isinstance(space, spaces.Box) else "index"
+    if space != SequenceDreamEnv(model, obs_mode=obs_mode).observation_space:
+        raise ValueError(f"the agent observes {space}, not this model's dream ({model.n_obs} observations and 'start')")
+    n_envs = max(1, min(int(n_envs), int(episodes)))
+    venv = DummyVecEnv([lambda: SequenceDreamEnv(model, obs_mode=obs_mode, max_episode_steps=max_episode_steps)] * n_envs)
+    venv.seed(int(seed))
+    returns, _ = evaluate_policy(agent, venv, n_eval_episodes=int(episodes), deterministic=deterministic,
+                                 return_episode_rewards=True, warn=False)
+    venv.close()
+    g = np.asarray(returns, dtype=float)
+    return float(g.mean()), float(g.std(ddof=1) / np.sqrt(len(g)))

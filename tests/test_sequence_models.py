@@ -452,6 +452,47 @@ def test_a_dream_env_of_a_sequence_model_passes_gymnasiums_checker_and_learns_re
     assert steps <= 100 and np.isfinite(total)
 
 
+class _Constant:
+    """A policy that always takes one action, with SB3's ``predict`` (for ``dream_return``)."""
+
+    def __init__(self, action, observation_space):
+        self.action, self.observation_space = action, observation_space
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        return np.full(len(obs), self.action), state
+
+
+def test_dream_return_is_the_mean_of_the_dream_episodes_each_copy_plays_its_share(tmaze_data):
+    """dream_return's mean equals a hand rollout of the same seeded dream copies (copy i seeded
+    seed + i, then reset unseeded, each playing its share of the episodes), and a policy that
+    bumps the start wall (-0.1 a step) scores below walking on; bad input gets one line."""
+    from generative.sequence_env import SequenceDreamEnv, dream_return
+
+    model = train_sequence_model(tmaze_data, "rssm", steps=30, progress=False, device="cpu", seed=0)
+    space = SequenceDreamEnv(model).observation_space
+    mean, se = dream_return(_Constant(3, space), model, episodes=6, seed=5, max_episode_steps=8, n_envs=2)
+    by_hand = []
+    for i in range(2):
+        env = SequenceDreamEnv(model, max_episode_steps=8)
+        env.reset(seed=5 + i)
+        for _ in range(3):
+            total, done = 0.0, False
+            while not done:
+                _, r, terminated, truncated, _ = env.step(3)
+                total, done = total + r, terminated or truncated
+            by_hand.append(total)
+            env.reset()
+    assert mean == pytest.approx(np.mean(by_hand), abs=1e-9)
+    assert se == pytest.approx(np.std(by_hand, ddof=1) / np.sqrt(6), abs=1e-9)
+    assert mean < -0.4  # eight bumps at about -0.1
+    walk, _ = dream_return(_Constant(1, space), model, episodes=6, seed=5, max_episode_steps=8, n_envs=2)
+    assert walk > mean + 0.3
+    with pytest.raises(ValueError, match="episodes must be at least 2"):
+        dream_return(_Constant(3, space), model, episodes=1)
+    with pytest.raises(ValueError, match="not this model's dream"):
+        dream_return(_Constant(3, gym.spaces.Discrete(3)), model)
+
+
 def test_the_rssms_single_draws_follow_its_predictive_mixture():
     """sample_next draws a particle, a latent and an observation instead of summing over the latent:
     the same distribution as predict's, checked on a model whose predictions are far from uniform."""
