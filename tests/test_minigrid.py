@@ -185,6 +185,50 @@ def test_bad_input_gets_one_clear_line(monkeypatch):
         exact_model("MiniGrid-DoorKey-16x16-v0")
 
 
+@pytest.mark.parametrize("env_id, layouts", [("MiniGrid-Empty-Random-5x5-v0", 32), ("MiniGrid-DoorKey-5x5-v0", 48),
+                                              ("MiniGrid-Dynamic-Obstacles-5x5-v0", 21)])
+def test_the_reset_distribution_is_the_real_envs_reset_frequencies(env_id, layouts):
+    """reset_distribution's probabilities against 2,000 of the real env's own resets (seeds
+    0-1999): every drawn layout is one of the enumerated ones, and a chi-square test on the
+    counts does not refuse them; E[V*(s0)] is the sum over layouts (expected_optimal_return)."""
+    import gymnasium as gym
+    from scipy.stats import chisquare
+
+    from envs.minigrid import expected_optimal_return, layout_digest, reset_distribution
+
+    dist = reset_distribution(env_id)
+    assert len(dist) == layouts and sum(p for p, _ in dist) == pytest.approx(1.0, abs=1e-12)
+    p = {m.layout_digest: q for q, m in dist}
+    assert len(p) == layouts  # merged: one entry per distinct layout
+    env, counts = gym.make(env_id).unwrapped, dict.fromkeys(p, 0)
+    n = 2000
+    for seed in range(n):
+        env.reset(seed=seed)
+        digest = layout_digest(env)
+        assert digest in counts, f"seed {seed} drew a layout the enumeration does not have"
+        counts[digest] += 1
+    keys = sorted(p)
+    assert chisquare([counts[k] for k in keys], [n * p[k] for k in keys]).pvalue > 1e-4
+    exact = expected_optimal_return(env_id)
+    assert exact["over"] == "reset distribution" and exact["layouts"] == layouts
+    assert exact["value"] == pytest.approx(sum(q * m.V_star(m.start, 0) for q, m in dist))
+
+
+def test_a_reset_that_cannot_be_enumerated_says_so_and_the_seed_set_is_used():
+    """LavaCrossing shuffles with np_random directly: reset_distribution refuses it in one line,
+    and expected_optimal_return over seeds is the mean of each seed's exact V*(s0)."""
+    from envs.minigrid import expected_optimal_return, reset_distribution
+    from envs.minigrid_draws import NotEnumerable
+
+    with pytest.raises(NotEnumerable) as info:
+        reset_distribution("MiniGrid-LavaCrossingS9N1-v0")
+    assert "\n" not in str(info.value) and str(info.value)
+    over = expected_optimal_return("MiniGrid-LavaCrossingS9N1-v0", seeds=[0, 1])
+    assert over["over"] == "seeds" and over["layouts"] == 2
+    assert over["value"] == pytest.approx(np.mean([exact_model("MiniGrid-LavaCrossingS9N1-v0", seed=s).V_star(0, 0)
+                                                   for s in (0, 1)]))
+
+
 def test_without_minigrid_a_minigrid_id_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "minigrid", None)
     with pytest.raises(ImportError) as info:
