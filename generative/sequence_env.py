@@ -133,10 +133,11 @@ def dream_return(agent: Any, model: SequenceWorldModel, episodes: int = 200, see
         raise ValueError(f"episodes must be at least 2 (a mean and its standard error), got {episodes!r}")
     space = agent.observation_space
     obs_mode = "onehot" if isinstance(space, spaces.Box) else "index"
-    if space != SequenceDreamEnv(model, obs_mode=obs_mode).observation_space:
-        raise ValueError(f"the agent observes {space}, not this model's dream ({model.n_obs} observations and 'start')")
     n_envs = max(1, min(int(n_envs), int(episodes)))
     venv = DummyVecEnv([lambda: SequenceDreamEnv(model, obs_mode=obs_mode, max_episode_steps=max_episode_steps)] * n_envs)
+    if space != venv.observation_space:
+        venv.close()
+        raise ValueError(f"the agent observes {space}, not this model's dream ({model.n_obs} observations and 'start')")
     venv.seed(int(seed))
     returns, _ = evaluate_policy(agent, venv, n_eval_episodes=int(episodes), deterministic=deterministic,
                                  return_episode_rewards=True, warn=False)
