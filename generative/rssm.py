@@ -78,11 +78,15 @@ class RSSM(SequenceFamily):
         return self.posterior_net(torch.cat([h, F.one_hot(obs, self.n_obs).to(h.dtype)], dim=-1))
 
     def _observation_probs(self, h: torch.Tensor) -> torch.Tensor:
-        """``(n, Z)``: :math:`\\sum_z p(z \\mid h) p(o \\mid h, z)`, exact over the classes."""
+        """``(n, Z)``: :math:`\\sum_z p(z \\mid h) p(o \\mid h, z)`, exact over the classes.
+
+        The decoder's first layer is applied to :math:`h` once and to each class's one-hot once,
+        then summed: :math:`W[h; e_z] + b = W_h h + b + W_{:, z}`, not once per (history, class)."""
         prior = torch.softmax(self.prior_net(h), dim=-1)  # (n, C)
-        eye = torch.eye(self.C, device=h.device, dtype=h.dtype)
-        inputs = torch.cat([h[:, None].expand(-1, self.C, -1), eye[None].expand(len(h), -1, -1)], dim=-1)
-        dec = torch.softmax(self.decoder(inputs), dim=-1)  # (n, C, Z)
+        first = self.decoder[0]
+        w_h, w_z = first.weight[:, :self.H], first.weight[:, self.H:]
+        pre = F.linear(h, w_h, first.bias)[:, None, :] + w_z.T[None]  # (n, C, hidden)
+        dec = torch.softmax(self.decoder[1:](pre), dim=-1)  # (n, C, Z)
         return torch.bmm(prior[:, None], dec).squeeze(1)
 
     # ------------------------------------------------------------------ training
@@ -93,23 +97,27 @@ class RSSM(SequenceFamily):
         n, T = obs.shape
         h = torch.zeros(n, self.H, device=obs.device)
         z = torch.zeros(n, self.C, device=obs.device)
-        rec_sum = kl_sum = torch.zeros((), device=obs.device)
-        a_bal = self.kl_balance
-        for t in range(T):
-            live = mask[:, t].to(h.dtype)
+        hs, zs, posts = [], [], []
+        for t in range(T):  # only the recurrence and the posterior draws are sequential
             a, o = actions[:, t].clamp(min=0), obs[:, t].clamp(min=0)
             h = self._advance(h, z, a)
-            prior_logits = self.prior_net(h)
             post_logits = self._posterior_logits(h, o)
             post = torch.softmax(post_logits, dim=-1)
             draw = F.one_hot(torch.multinomial(post, 1).squeeze(1), self.C).to(h.dtype)
             z = draw + post - post.detach()  # straight-through
-            rec = -F.cross_entropy(self.decoder(torch.cat([h, z], dim=-1)), o, reduction="none")
-            log_q, log_p = F.log_softmax(post_logits, -1), F.log_softmax(prior_logits, -1)
-            kl_prior = (log_q.detach().exp() * (log_q.detach() - log_p)).sum(-1)  # trains the prior
-            kl_post = (log_q.exp() * (log_q - log_p.detach())).sum(-1)  # trains the posterior
-            rec_sum = rec_sum + (rec * live).sum()
-            kl_sum = kl_sum + ((a_bal * kl_prior + (1 - a_bal) * kl_post) * live).sum()
+            hs.append(h)
+            zs.append(z)
+            posts.append(post_logits)
+        h, z, post_logits = torch.stack(hs, 1), torch.stack(zs, 1), torch.stack(posts, 1)  # (n, T, .)
+        live = mask.to(h.dtype)
+        logits = self.decoder(torch.cat([h, z], dim=-1))
+        rec = -F.cross_entropy(logits.flatten(0, 1), obs.clamp(min=0).flatten(), reduction="none").view(n, T)
+        log_q, log_p = F.log_softmax(post_logits, -1), F.log_softmax(self.prior_net(h), -1)
+        kl_prior = (log_q.detach().exp() * (log_q.detach() - log_p)).sum(-1)  # trains the prior
+        kl_post = (log_q.exp() * (log_q - log_p.detach())).sum(-1)  # trains the posterior
+        a_bal = self.kl_balance
+        rec_sum = (rec * live).sum()
+        kl_sum = ((a_bal * kl_prior + (1 - a_bal) * kl_post) * live).sum()
         steps = mask.sum().clamp_min(1)
         loss = (-rec_sum + self.kl_scale * kl_sum) / steps
         (opt,) = optimizers
