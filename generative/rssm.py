@@ -54,6 +54,7 @@ class RSSM(SequenceFamily):
     defaults = {"steps": 1500, "batch_size": 64, "lr": 3e-3}
     quick_steps = 150
     has_likelihood = True
+    validation_chunk = 25  # held-out episodes per chunk in validate
 
     def __init__(self, n_obs: int, n_actions: int, hidden: int = 64, classes: int = 16, particles: int = 16,
                  kl_scale: float = 1.0, kl_balance: float = 0.8) -> None:
@@ -95,15 +96,25 @@ class RSSM(SequenceFamily):
 
     def training_step(self, obs, actions, mask, progress, optimizers) -> dict[str, float]:
         n, T = obs.shape
+        obs = obs.clamp(min=0)
+        dtype = self.cell.weight_ih.dtype
+        a_hot = F.one_hot(actions.clamp(min=0), self.n_actions).to(dtype).unbind(1)
+        # the posterior's first layer splits as W [h; e_o] + b = W_h h + (W_o e_o + b): the second
+        # part for every step at once, outside the loop
+        first, rest = self.posterior_net[0], self.posterior_net[1:]
+        w_h = first.weight[:, :self.H]
+        post_o = F.linear(F.one_hot(obs, self.n_obs).to(dtype), first.weight[:, self.H:], first.bias).unbind(1)
+        # z_t ~ q by the exponential race: argmax_c q_c / E_c with E_c ~ Exp(1) picks c with
+        # probability q_c (torch.multinomial's own method), the E drawn for every step at once
+        race = torch.empty(n, T, self.C, device=obs.device).exponential_().unbind(1)
         h = torch.zeros(n, self.H, device=obs.device)
         z = torch.zeros(n, self.C, device=obs.device)
         hs, zs, posts = [], [], []
         for t in range(T):  # only the recurrence and the posterior draws are sequential
-            a, o = actions[:, t].clamp(min=0), obs[:, t].clamp(min=0)
-            h = self._advance(h, z, a)
-            post_logits = self._posterior_logits(h, o)
+            h = self.cell(torch.cat([z, a_hot[t]], dim=-1), h)
+            post_logits = rest(F.linear(h, w_h) + post_o[t])
             post = torch.softmax(post_logits, dim=-1)
-            draw = F.one_hot(torch.multinomial(post, 1).squeeze(1), self.C).to(h.dtype)
+            draw = torch.zeros_like(post).scatter_(1, torch.argmax(post.detach() / race[t], dim=1, keepdim=True), 1.0)
             z = draw + post - post.detach()  # straight-through
             hs.append(h)
             zs.append(z)
@@ -111,7 +122,7 @@ class RSSM(SequenceFamily):
         h, z, post_logits = torch.stack(hs, 1), torch.stack(zs, 1), torch.stack(posts, 1)  # (n, T, .)
         live = mask.to(h.dtype)
         logits = self.decoder(torch.cat([h, z], dim=-1))
-        rec = -F.cross_entropy(logits.flatten(0, 1), obs.clamp(min=0).flatten(), reduction="none").view(n, T)
+        rec = -F.cross_entropy(logits.flatten(0, 1), obs.flatten(), reduction="none").view(n, T)
         log_q, log_p = F.log_softmax(post_logits, -1), F.log_softmax(self.prior_net(h), -1)
         kl_prior = (log_q.detach().exp() * (log_q.detach() - log_p)).sum(-1)  # trains the prior
         kl_post = (log_q.exp() * (log_q - log_p.detach())).sum(-1)  # trains the posterior
@@ -126,6 +137,23 @@ class RSSM(SequenceFamily):
         nn.utils.clip_grad_norm_(self.parameters(), 100.0)
         opt.step()
         return {"loss": float(loss.detach()), "reconstruction": float(-rec_sum.detach() / steps), "kl": float(kl_sum.detach() / steps)}
+
+    @torch.no_grad()
+    def validate(self, obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor) -> float:
+        """The default held-out loss, :math:`-\\sum \\log q(o_t \\mid h_{t-1}, a_t) / \\#\\text{steps}`
+        (:meth:`~generative.sequence_family.SequenceFamily.validate`), over the episodes sorted by
+        length in chunks of ``validation_chunk``, each run only to its own longest episode. A
+        step costs ``particles`` x ``classes`` decoder rows per episode, ended or not: on the
+        noisy-walls grid's 200 held-out episodes (lengths 1 to 200, median 35) this took 2.9
+        CPU-seconds against 7.5 for one batch padded to the longest. Draws seeded alike at every
+        call."""
+        generator = torch.Generator(device=obs.device).manual_seed(0)
+        lengths = mask.sum(dim=1)
+        total = torch.zeros((), device=obs.device)
+        for part in torch.argsort(lengths, descending=True, stable=True).split(self.validation_chunk):
+            T = int(lengths[part].max())
+            total = total + self.log_prob(obs[part, :T], actions[part, :T], mask[part, :T], generator).sum()
+        return float(-total / mask.sum())
 
     # ------------------------------------------------------------------ filtering
     def initial_state(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:

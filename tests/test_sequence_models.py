@@ -513,3 +513,24 @@ def test_the_rssms_single_draws_follow_its_predictive_mixture():
     draws = m.sample_next(_repeat_state(m, state, n), a.repeat_interleave(n), g).reshape(3, n)
     freq = torch.stack([torch.bincount(d, minlength=4) for d in draws]).float() / n
     assert (freq - q).abs().max() < 0.015  # 4.5 standard errors of a frequency near 0.5
+
+
+def test_the_rssms_chunked_validation_is_the_one_batch_held_out_loss(tmaze_data):
+    """RSSM.validate runs length-sorted chunks, each to its own longest episode: with one chunk it is
+    the default one-batch loss to the last bit; with chunks of 7 it estimates the same loss (other
+    particle draws), and it still divides by all the steps, not by a chunk's."""
+    from generative.rssm import RSSM
+    from generative.sequence_family import SequenceFamily
+
+    torch.manual_seed(0)
+    m = RSSM(tmaze_data.n_observations, tmaze_data.n_actions, particles=8).eval()
+    obs, acts, mask = (torch.as_tensor(x)[:20] for x in (tmaze_data.observations, tmaze_data.actions, tmaze_data.mask))
+    lengths = mask.sum(dim=1)
+    assert lengths.min() < lengths.max()  # chunks of unequal lengths
+    order = torch.argsort(lengths, descending=True, stable=True)
+    m.validation_chunk = len(order)
+    one = SequenceFamily.validate(m, obs[order], acts[order], mask[order])
+    assert m.validate(obs[order], acts[order], mask[order]) == one
+    m.validation_chunk = 7
+    chunked = m.validate(obs, acts, mask)
+    assert chunked != one and abs(chunked - one) < 0.01 * one
